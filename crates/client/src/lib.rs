@@ -1,0 +1,1 @@
+//! Typed client for the Jetpack Start partner API (see issue: partner side).

@@ -1,0 +1,76 @@
+//! `jpstart serve`.
+
+use std::process::ExitCode;
+
+use jpstart_server::config::{Config, TlsFiles};
+use jpstart_server::domain::Catalogue;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{LogFormat, ServeArgs};
+
+pub async fn run(args: ServeArgs) -> ExitCode {
+    init_logging(args.log_format);
+    let catalogue = match &args.catalog {
+        None => Catalogue::builtin(),
+        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Catalogue::from_json(&t).map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("jpstart: refusing to start: catalogue {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let config = Config {
+        listen: args.listen,
+        database_url: args.db.database_url,
+        public_url: args.public_url,
+        tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
+        pending_ttl: args.pending_ttl,
+        catalogue,
+    };
+    tracing::info!(?config, "starting");
+    let on_bound = |addr, scheme: &str| {
+        // The one line on stdout: scripts and tests read the address here.
+        println!("jpstart listening on {scheme}://{addr}");
+        tracing::info!(%addr, "listening");
+    };
+    match jpstart_server::serve::run(config, on_bound, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jpstart: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("JPSTART_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

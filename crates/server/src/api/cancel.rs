@@ -1,0 +1,97 @@
+//! `POST /rest/v1.3/jpphp/{site_or_blog_id}/partner-cancel` — the endpoint the
+//! seed documents specify (SPEC §5; upstream: host-partner-documentation,
+//! jetpack/jetpack-start-endpoints/plan-cancellation.md).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use jpstart_types::params::{non_empty, CancelParams};
+use jpstart_types::wire::{CancelResponse, CancelledActivation};
+use jpstart_types::ProductSlug;
+
+use super::status::site_ref;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::domain::{ApiError, ErrorCode};
+use crate::rest::{EndpointDoc, Params};
+use crate::store::{now_ms, rfc3339, CancelRequest, CancelledRecord};
+
+pub static DOC: EndpointDoc = EndpointDoc {
+    method: "POST",
+    path: "/rest/v1.3/jpphp/{site_or_blog_id}/partner-cancel",
+    description: "Cancels what the calling key provisioned to a site. A retry is harmless: nothing left to cancel answers {\"success\":false}.",
+    versions: "1.3+",
+    authentication: "Bearer token (scope jetpack-partner)",
+    parameters: &[
+        ("plan", "the product to cancel; optional for the jetpack-plans family, required for any other product"),
+        ("cancel-all", "bool: cancel every live activation of the calling key on the site"),
+    ],
+    response: &[
+        ("success", "whether something was cancelled"),
+        ("activations", "with cancel-all: the active activations cancelled"),
+        ("pending_activations", "with cancel-all: the pending activations cancelled"),
+    ],
+    errors: &[
+        ErrorCode::InvalidInput,
+        ErrorCode::NotJpsPlan,
+        ErrorCode::InvalidScope,
+        ErrorCode::InvalidBlog,
+        ErrorCode::IncorrectPartnerKey,
+        ErrorCode::InvalidPlan,
+        ErrorCode::InvalidSite,
+        ErrorCode::AuthorizationRequired,
+        ErrorCode::InvalidToken,
+        ErrorCode::PartnerKeyDisabled,
+    ],
+};
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+    caller: Caller,
+    Params(p): Params<CancelParams>,
+) -> Result<Json<CancelResponse>, ApiError> {
+    let site = site_ref(&site)?;
+    let product = match non_empty(&p.plan) {
+        None => None,
+        Some(plan) => Some(
+            ProductSlug::parse(plan)
+                .ok()
+                .filter(|s| state.catalogue.product(s).is_some())
+                .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?,
+        ),
+    };
+    let all = p.cancel_all();
+    let req = CancelRequest { key_id: caller.key_id, site, product, all, now: now_ms() };
+    let outcome = match state.store.cancel(&req, &state.catalogue).await {
+        Ok(result) => result?,
+        Err(e) => {
+            // The transaction rolled back: nothing was cancelled.
+            tracing::error!(error = %e, "cancellation failed");
+            return Err(ErrorCode::InvalidInput.into());
+        }
+    };
+    if outcome.cancelled.is_empty() {
+        return Ok(Json(CancelResponse { success: false, activations: None, pending_activations: None }));
+    }
+    for c in &outcome.cancelled {
+        tracing::info!(key_id = caller.key_id, blog_id = %c.blog_id, activation_id = c.id, "activation cancelled");
+    }
+    let (pending, active): (Vec<_>, Vec<_>) = outcome.cancelled.iter().partition(|c| c.was_pending);
+    let describe = |v: Vec<&CancelledRecord>| v.into_iter().map(describe).collect::<Vec<_>>();
+    Ok(Json(CancelResponse {
+        success: true,
+        activations: all.then(|| describe(active)),
+        pending_activations: all.then(|| describe(pending)),
+    }))
+}
+
+fn describe(c: &CancelledRecord) -> CancelledActivation {
+    CancelledActivation {
+        activation_id: c.id as u64,
+        product: c.product.to_string(),
+        blog_id: c.blog_id.get(),
+        site: c.identifier.to_string(),
+        created: rfc3339(c.created_at),
+        partner_tracking_id: c.partner_tracking_id.clone(),
+    }
+}

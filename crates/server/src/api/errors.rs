@@ -1,0 +1,50 @@
+//! `GET /rest/v1.3/jpphp/errors` — the error catalogue (SPEC §5), generated
+//! from [`crate::domain::errors`], the same definitions handlers answer with.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jpstart_types::params::ErrorsParams;
+use jpstart_types::wire::{ErrorDoc, ErrorsResponse, OrderedMap, VerboseErrorsResponse};
+
+use crate::domain::errors::{ErrorCode, OAuthErrorCode};
+use crate::rest::{EndpointDoc, Params};
+
+pub static DOC: EndpointDoc = EndpointDoc {
+    method: "GET",
+    path: "/rest/v1.3/jpphp/errors",
+    description: "Every error code the API can answer with. No authentication.",
+    versions: "1.3+",
+    authentication: "none",
+    parameters: &[("verbose", "present (any value): description, cause and solution for each code")],
+    response: &[("errors", "object: code -> description, or code -> {description, cause, solution}")],
+    errors: &[],
+};
+
+/// Every catalogue entry: the REST codes, then the OAuth codes not already
+/// listed (`invalid_scope` is both).
+pub fn catalogue() -> Vec<(&'static str, ErrorDoc)> {
+    let mut out: Vec<(&'static str, ErrorDoc)> = ErrorCode::ALL
+        .iter()
+        .map(|c| {
+            (c.code(), ErrorDoc { description: c.description().into(), cause: c.cause().into(), solution: c.solution().into() })
+        })
+        .collect();
+    for c in OAuthErrorCode::ALL {
+        if !out.iter().any(|(code, _)| *code == c.code()) {
+            let (description, cause, solution) = c.doc();
+            out.push((c.code(), ErrorDoc { description: description.into(), cause: cause.into(), solution: solution.into() }));
+        }
+    }
+    out
+}
+
+pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
+    let entries = catalogue();
+    if p.verbose.is_some() {
+        let errors = OrderedMap(entries.into_iter().map(|(c, d)| (c.to_string(), d)).collect());
+        Json(VerboseErrorsResponse { errors }).into_response()
+    } else {
+        let errors = OrderedMap(entries.into_iter().map(|(c, d)| (c.to_string(), d.description)).collect());
+        Json(ErrorsResponse { errors }).into_response()
+    }
+}

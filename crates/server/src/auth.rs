@@ -1,0 +1,104 @@
+//! Bearer authentication (SPEC §3) as an extractor: a handler that takes a
+//! [`Caller`] argument cannot run without a valid partner token.
+
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use jpstart_types::AccessToken;
+
+use crate::app::AppState;
+use crate::domain::rules::{KeyId, PartnerId};
+use crate::domain::{ApiError, ErrorCode};
+use crate::secrets;
+
+/// The only scope partner endpoints accept.
+pub const PARTNER_SCOPE: &str = "jetpack-partner";
+
+/// The partner key a request is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: KeyId,
+    pub partner_id: PartnerId,
+    /// A reseller's sub-key: may provision only products it has a limit for.
+    pub is_sub_key: bool,
+    pub test: bool,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        let record = state
+            .store
+            .token(&secrets::digest(token.expose()))
+            .await?
+            .ok_or(ErrorCode::InvalidToken)?;
+        if record.disabled {
+            return Err(ErrorCode::PartnerKeyDisabled.into());
+        }
+        if record.scope != PARTNER_SCOPE {
+            return Err(ErrorCode::InvalidScope.into());
+        }
+        Ok(Caller {
+            key_id: record.key_id,
+            partner_id: record.partner_id,
+            is_sub_key: record.parent_key_id.is_some(),
+            test: record.test,
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header. No header (or
+/// another scheme) is `authorization_required`; a malformed token cannot be
+/// one we issued, so it is `invalid_token`.
+fn bearer(parts: &Parts) -> Result<AccessToken, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ErrorCode::AuthorizationRequired)?
+        .to_str()
+        .map_err(|_| ErrorCode::InvalidToken)?;
+    parse_bearer(value)
+}
+
+pub fn parse_bearer(value: &str) -> Result<AccessToken, ApiError> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ErrorCode::AuthorizationRequired.into());
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(ErrorCode::AuthorizationRequired.into());
+    }
+    AccessToken::parse(token).map_err(|_| ErrorCode::InvalidToken.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bearer_headers() {
+        let code = |s: &str| parse_bearer(s).map(|t| t.expose().to_string()).map_err(|e| e.code);
+        assert_eq!(code("Bearer abcdefghijklmnop1234"), Ok("abcdefghijklmnop1234".into()));
+        assert_eq!(code("bearer   abcdefghijklmnop1234 "), Ok("abcdefghijklmnop1234".into()));
+        assert_eq!(code("Basic abc"), Err(ErrorCode::AuthorizationRequired));
+        assert_eq!(code("Bearer"), Err(ErrorCode::AuthorizationRequired));
+        assert_eq!(code("Bearer not-a-token!"), Err(ErrorCode::InvalidToken));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,100}") {
+            let _ = parse_bearer(&s);
+        }
+
+        #[test]
+        fn round_trips(t in "[A-Za-z0-9]{16,100}") {
+            let parsed = parse_bearer(&format!("Bearer {t}")).unwrap();
+            prop_assert_eq!(parsed.expose(), t.as_str());
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The error catalogue: every error any endpoint can answer with.
+//!
+//! Each code is defined once, with its HTTP status, its message (`%s` marks
+//! the one argument some messages take) and the description, cause and
+//! solution served by `GET /rest/v1.3/jpphp/errors`. Handlers can only answer
+//! with an [`ApiError`], which can only be built from an [`ErrorCode`], so the
+//! served catalogue cannot miss a code the server emits.
+//!
+//! Messages follow the real service where it is documented (the seeds, the
+//! partner documentation); the rest are jpstart's own, listed in
+//! docs/COMPATIBILITY.md.
+
+use std::fmt;
+
+macro_rules! catalogue {
+    ($($variant:ident => $status:literal, $code:literal, $message:literal,
+        $description:literal, $cause:literal, $solution:literal;)*) => {
+        /// One error code of the catalogue.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            pub fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status),* }
+            }
+
+            /// The wire identifier, e.g. `invalid_blog`.
+            pub fn code(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),* }
+            }
+
+            /// The message; `%s` stands for the argument, if any.
+            pub fn template(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message),* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $description),* }
+            }
+
+            pub fn cause(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $cause),* }
+            }
+
+            pub fn solution(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $solution),* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // --- Conventions layer ---
+    NotAllowed => 405, "not_allowed", "Method not allowed",
+        "The endpoint exists but does not answer this HTTP method.",
+        "The request used a method other than the ones in the Allow header.",
+        "Use one of the methods listed in the Allow header (GET or POST).";
+    InvalidBody => 400, "invalid_body", "The request body could not be parsed: %s",
+        "The request body is not valid for its content type.",
+        "A JSON body that is not a JSON object, a malformed multipart body, or a body that is not UTF-8 text.",
+        "Send parameters as a query string, a form (urlencoded or multipart), or one JSON object.";
+    RequestTooLarge => 413, "request_too_large", "The request body is larger than %s bytes",
+        "The request body exceeds the server's limit.",
+        "No endpoint takes more than a few kilobytes of parameters; the body was larger than the limit.",
+        "Send only the documented parameters.";
+    InternalError => 500, "internal_error", "An internal error occurred. It has been logged.",
+        "The server failed to complete the request, and nothing was changed.",
+        "A fault on the server's side, such as its database being unreachable.",
+        "Retry later; if it persists, give the operator the time of the request.";
+    // --- Authentication (SPEC §3) ---
+    AuthorizationRequired => 403, "authorization_required", "An active access token must be used to access this endpoint.",
+        "The request carried no bearer token.",
+        "No `Authorization: Bearer TOKEN` header was sent.",
+        "Get a token from POST /oauth2/token and send it in the Authorization header.";
+    InvalidToken => 403, "invalid_token", "The OAuth2 token is invalid.",
+        "The bearer token is unknown or has been revoked.",
+        "The token was mistyped, belongs to another server, or the operator revoked it.",
+        "Request a new token from POST /oauth2/token.";
+    PartnerKeyDisabled => 400, "partner_key_disabled", "This key is disabled.",
+        "The partner key that the token belongs to is disabled.",
+        "The operator disabled the key.",
+        "Contact the operator to enable the key, or use another key.";
+    InvalidScope => 403, "invalid_scope", "This token is not authorized to provision partner sites",
+        "The token's scope is not `jetpack-partner`, or (at /oauth2/token) the requested scope is not `jetpack-partner`.",
+        "The token was issued for another purpose.",
+        "Request a token with scope=jetpack-partner.";
+    // --- Site addressing ---
+    InvalidBlog => 403, "invalid_blog", "The blog ID %s is invalid",
+        "The site in the path is not known to the service.",
+        "No site has this blog id or identifier.",
+        "Check the blog id, or address the site by its identifier (example.com::path).";
+    InvalidSite => 400, "invalid_site", "%s is not a valid site identifier",
+        "The site in the path is neither a blog id nor a site identifier.",
+        "The identifier contains characters a site address cannot have, or has no host.",
+        "Use the site's URL without scheme, with every / replaced by :: (example.com::demo).";
+    // --- Provisioning ---
+    InvalidSiteurl => 400, "invalid_siteurl", "The required \"siteurl\" argument is missing.",
+        "The siteurl parameter is missing or is not a site URL.",
+        "No siteurl was sent, or it has no host name.",
+        "Send the site's URL, e.g. siteurl=https://example.com.";
+    InvalidLocalUser => 400, "invalid_local_user", "The required \"local_user\" argument is missing.",
+        "The local_user parameter is missing.",
+        "Neither local_user nor local_username was sent.",
+        "Send the site's local WordPress user (login, e-mail or id) that will own the connection.";
+    InvalidPlan => 400, "invalid_plan", "%s is not a valid plan",
+        "The product slug is not in the catalogue.",
+        "The plan parameter names no known product.",
+        "Use a slug listed by the upgrade-paths endpoint (e.g. personal, premium, jetpack-backup-daily).";
+    PlanDowngradeDisallowed => 400, "plan_downgrade_disallowed", "Can not automatically downgrade plans. Contact support.",
+        "A higher tier of the same product family is already live on the site.",
+        "Provisioning a lower tier would be a downgrade.",
+        "Cancel the higher tier first, then provision the lower one.";
+    ProductAlreadyIncluded => 400, "product_already_included", "%s is already included in a product the site has",
+        "A live product of another family already includes the requested product (or a higher tier of it).",
+        "For example, a site with premium already has daily backups.",
+        "Check the upgrade-paths endpoint for what the site can still get.";
+    ProductOwnedByAnotherPartner => 400, "product_owned_by_another_partner", "The site already has %s from another partner",
+        "Another partner key has a live product of this family on the site.",
+        "The site was provisioned by a different partner (or another key).",
+        "The other partner must cancel its product first.";
+    ActivationLimitReached => 400, "activation_limit_reached", "This key has reached its activation limit for product %s",
+        "The key already has as many live activations of this product as its limit allows.",
+        "The operator set a per-product limit on the key.",
+        "Cancel unused activations, or ask the operator to raise the limit.";
+    InvalidCredentials => 400, "invalid_credentials", "%s",
+        "The SSH or FTP credentials are incomplete or malformed.",
+        "A user without a password or key, a missing host, or a port that is not a number from 1 to 65535.",
+        "Send a user with a password (or, for SSH, a private key) and a valid port.";
+    // --- Cancellation (the seeds) ---
+    InvalidInput => 400, "invalid_input", "Unable to delete subscription",
+        "The cancellation could not be recorded; nothing was changed.",
+        "The store failed while recording the cancellation.",
+        "Retry the request: a cancellation is safe to repeat.";
+    NotJpsPlan => 400, "not_jps_plan", "The plan for this site was not provisioned by Jetpack Start",
+        "The live product was not provisioned through the partner API.",
+        "It was granted by the operator or bought directly by the site owner.",
+        "Only products provisioned through the partner API can be cancelled through it.";
+    IncorrectPartnerKey => 403, "incorrect_partner_key", "Subscriptions can only be cancelled by the oAuth client that created them",
+        "The live product was provisioned by another partner key.",
+        "A key can only cancel what it provisioned.",
+        "Cancel with the key (OAuth client) that provisioned the product.";
+    // --- Partner keys ---
+    InvalidKeyName => 400, "invalid_key_name", "The required \"name\" argument is missing.",
+        "A new key needs a name.",
+        "No name parameter was sent.",
+        "Send name=... with the request.";
+    InvalidLimit => 400, "invalid_limit", "%s",
+        "A per-product limit is malformed.",
+        "An allowed_{product}_plans parameter names an unknown product or is not a non-negative integer.",
+        "Send allowed_{slug}_plans=N with a catalogue slug and a whole number.";
+    // --- Throttling ---
+    TooManyRequests => 429, "too_many_requests", "Too many requests per time interval",
+        "The caller sent more requests than the limit allows.",
+        "A per-client or per-address rate limit was reached.",
+        "Wait and retry with backoff.";
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An error answered to a client: a catalogue code and its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    /// The code with its catalogue message (a `%s` stays empty).
+    pub fn new(code: ErrorCode) -> Self {
+        Self::with_arg(code, "")
+    }
+
+    /// The code with `%s` in its message replaced by `arg`.
+    pub fn with_arg(code: ErrorCode, arg: impl fmt::Display) -> Self {
+        ApiError {
+            code,
+            message: code.template().replacen("%s", &arg.to_string(), 1),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::new(code)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.code(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The errors of `POST /oauth2/token`, which follow RFC 6749 §5.2 rather
+/// than the REST error body. Listed in the served catalogue as well.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    UnsupportedGrantType,
+    InvalidScope,
+}
+
+impl OAuthErrorCode {
+    pub const ALL: &'static [OAuthErrorCode] = &[
+        OAuthErrorCode::InvalidRequest,
+        OAuthErrorCode::InvalidClient,
+        OAuthErrorCode::UnsupportedGrantType,
+        OAuthErrorCode::InvalidScope,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "invalid_request",
+            OAuthErrorCode::InvalidClient => "invalid_client",
+            OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthErrorCode::InvalidScope => "invalid_scope",
+        }
+    }
+
+    /// (description, cause, solution) for the served catalogue.
+    pub fn doc(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            OAuthErrorCode::InvalidRequest => (
+                "POST /oauth2/token: a required parameter is missing or malformed.",
+                "client_id, client_secret or grant_type was not sent, or sent twice.",
+                "Send grant_type=client_credentials, client_id, client_secret and scope=jetpack-partner.",
+            ),
+            OAuthErrorCode::InvalidClient => (
+                "POST /oauth2/token: the client id and secret do not match a key.",
+                "A mistyped id or secret, or a key that does not exist.",
+                "Check the partner id and secret the operator gave you.",
+            ),
+            OAuthErrorCode::UnsupportedGrantType => (
+                "POST /oauth2/token: the grant type is not supported.",
+                "Only the client_credentials grant is supported.",
+                "Send grant_type=client_credentials.",
+            ),
+            OAuthErrorCode::InvalidScope => (
+                "POST /oauth2/token: the requested scope is not supported.",
+                "Partner tokens have the scope jetpack-partner.",
+                "Send scope=jetpack-partner.",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_snake_case() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.code()), "duplicate {}", code.code());
+            assert!(code.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!((400..600).contains(&code.status()));
+            assert!(!code.description().is_empty() && !code.cause().is_empty() && !code.solution().is_empty());
+        }
+    }
+
+    #[test]
+    fn documented_messages() {
+        // The seeds' table and SPEC §5, verbatim.
+        let cases = [
+            (ApiError::new(ErrorCode::InvalidInput), 400, "invalid_input", "Unable to delete subscription"),
+            (ApiError::new(ErrorCode::NotJpsPlan), 400, "not_jps_plan", "The plan for this site was not provisioned by Jetpack Start"),
+            (ApiError::new(ErrorCode::InvalidScope), 403, "invalid_scope", "This token is not authorized to provision partner sites"),
+            (ApiError::with_arg(ErrorCode::InvalidBlog, 42), 403, "invalid_blog", "The blog ID 42 is invalid"),
+            (ApiError::new(ErrorCode::IncorrectPartnerKey), 403, "incorrect_partner_key", "Subscriptions can only be cancelled by the oAuth client that created them"),
+            (ApiError::with_arg(ErrorCode::InvalidPlan, "gold"), 400, "invalid_plan", "gold is not a valid plan"),
+            (ApiError::with_arg(ErrorCode::ActivationLimitReached, "premium"), 400, "activation_limit_reached", "This key has reached its activation limit for product premium"),
+            (ApiError::new(ErrorCode::PartnerKeyDisabled), 400, "partner_key_disabled", "This key is disabled."),
+            (ApiError::new(ErrorCode::PlanDowngradeDisallowed), 400, "plan_downgrade_disallowed", "Can not automatically downgrade plans. Contact support."),
+        ];
+        for (err, status, code, message) in cases {
+            assert_eq!((err.status(), err.code.code(), err.message.as_str()), (status, code, message));
+        }
+    }
+}

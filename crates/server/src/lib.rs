@@ -1,0 +1,27 @@
+//! The jpstart API server: a wire-compatible implementation of WordPress.com's
+//! Jetpack Start partner API.
+//!
+//! Layout:
+//! - [`domain`]: catalogue, rules, error catalogue. No I/O.
+//! - [`store`]: the [`store::Store`] trait and its SQL implementation
+//!   (SQLite and PostgreSQL), with migrations per backend.
+//! - [`rest`]: the WP.com REST conventions layer (versions, envelope,
+//!   pretty, fields, 404/405, body formats) and parameter extraction.
+//! - [`auth`], [`oauth`]: bearer tokens and the token endpoint.
+//! - [`api`]: the endpoints, one module per group.
+//! - [`app`], [`serve`], [`config`]: state, routing, the listener loop.
+//! - [`admin`]: the operator's commands, on the same store.
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod oauth;
+pub mod rest;
+pub mod secrets;
+pub mod serve;
+pub mod store;
+
+pub use config::Config;

@@ -1,0 +1,99 @@
+//! `POST /oauth2/token` (SPEC §3): the client-credentials grant.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jpstart_types::params::{non_empty, TokenParams};
+use jpstart_types::wire::{OAuthErrorBody, TokenResponse};
+
+use crate::app::AppState;
+use crate::auth::PARTNER_SCOPE;
+use crate::domain::errors::OAuthErrorCode;
+use crate::rest::params::collect;
+use crate::secrets;
+use crate::store::now_ms;
+
+/// An RFC 6749 §5.2 error: status 400 and `{"error","error_description"}`.
+struct OAuthError(OAuthErrorCode, &'static str);
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = OAuthErrorBody { error: self.0.code().to_string(), error_description: self.1.to_string() };
+        (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    }
+}
+
+pub async fn token(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    match issue(&state, req).await {
+        Ok(body) => ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response(),
+        Err(TokenFailure::OAuth(e)) => e.into_response(),
+        Err(TokenFailure::Api(e)) => e.into_response(),
+    }
+}
+
+enum TokenFailure {
+    OAuth(OAuthError),
+    Api(crate::domain::ApiError),
+}
+
+impl From<OAuthError> for TokenFailure {
+    fn from(e: OAuthError) -> Self {
+        TokenFailure::OAuth(e)
+    }
+}
+
+impl From<crate::store::StoreError> for TokenFailure {
+    fn from(e: crate::store::StoreError) -> Self {
+        TokenFailure::Api(e.into())
+    }
+}
+
+async fn issue(state: &AppState, req: axum::extract::Request) -> Result<TokenResponse, TokenFailure> {
+    use OAuthErrorCode::*;
+    let map = collect(req).await.map_err(|_| OAuthError(InvalidRequest, "The request body could not be parsed."))?;
+    let p: TokenParams = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|_| OAuthError(InvalidRequest, "The request parameters could not be parsed."))?;
+    let grant = non_empty(&p.grant_type).ok_or(OAuthError(InvalidRequest, "The grant_type parameter is missing."))?;
+    if grant != "client_credentials" {
+        return Err(OAuthError(UnsupportedGrantType, "Only the client_credentials grant type is supported.").into());
+    }
+    // No scope means the only scope there is (RFC 6749 §3.3 allows a default).
+    let scope = non_empty(&p.scope).unwrap_or(PARTNER_SCOPE);
+    if scope != PARTNER_SCOPE {
+        return Err(OAuthError(InvalidScope, "The only supported scope is jetpack-partner.").into());
+    }
+    let client_id = non_empty(&p.client_id).ok_or(OAuthError(InvalidRequest, "The client_id parameter is missing."))?;
+    let secret = p
+        .client_secret
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .ok_or(OAuthError(InvalidRequest, "The client_secret parameter is missing."))?;
+    let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
+    let key = match client_id.parse::<i64>() {
+        Ok(id) if id > 0 => state.store.key(id).await?,
+        _ => None,
+    };
+    // Hash even for an unknown client, so that timing does not tell which
+    // client ids exist.
+    let matches = match &key {
+        Some(k) => secrets::verify(secret.expose(), &k.secret_digest),
+        None => secrets::verify(secret.expose(), &[0u8; 32]) && false,
+    };
+    let Some(key) = key.filter(|_| matches) else {
+        return Err(bad_client.into());
+    };
+    if key.disabled {
+        return Err(OAuthError(InvalidClient, "This key is disabled.").into());
+    }
+    let token = secrets::generate();
+    state.store.insert_token(&secrets::digest(&token), key.id, scope, now_ms()).await?;
+    tracing::info!(key_id = key.id, "access token issued");
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+        blog_id: 0,
+        blog_url: 0,
+        scope: scope.to_string(),
+    })
+}

@@ -1,0 +1,37 @@
+//! Migrations, embedded in the binary, one folder per backend.
+//!
+//! Built with sqlx's `Migrator` (checksums, a migrations table, and on
+//! PostgreSQL an advisory lock so that several servers starting at once
+//! migrate exactly once) from `include_str!`, which spares the build sqlx's
+//! proc-macro crate.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::AnyPool;
+
+use super::{Backend, StoreError};
+
+const SQLITE: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))];
+
+pub async fn run(backend: Backend, pool: &AnyPool) -> Result<(), StoreError> {
+    let list = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let migrations: Vec<Migration> = list
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(*version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
+        })
+        .collect();
+    let migrator = Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    };
+    migrator.run(pool).await?;
+    Ok(())
+}

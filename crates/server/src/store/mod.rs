@@ -1,0 +1,152 @@
+//! Storage behind one trait.
+//!
+//! [`Store`] is what the rest of the server sees. Its operations are whole
+//! units of work: each runs in one database transaction, applies the domain
+//! rules ([`crate::domain::rules`]) to what it read inside that transaction,
+//! and either commits everything or nothing.
+//!
+//! One implementation, [`sql::SqlStore`], serves both backends through sqlx's
+//! `Any` driver: the queries are written once in the subset of SQL both
+//! speak, and the few places where the dialects differ (how a write
+//! transaction starts, row locks, migrations) live in [`dialect`]. Uniqueness
+//! and limits are enforced by the database itself: a partial unique index
+//! allows one live activation per site and family, and every write
+//! transaction that checks a limit first serialises on the key (SQLite:
+//! `BEGIN IMMEDIATE` on a single writer connection; PostgreSQL:
+//! `SELECT ... FOR UPDATE` on the key and site rows).
+
+pub mod dialect;
+mod migrate;
+pub mod sql;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
+
+pub use dialect::Backend;
+pub use types::*;
+
+use crate::domain::rules::{KeyId, PartnerId};
+use crate::domain::{ApiError, Catalogue};
+
+/// A failure of the storage itself (not a refusal by the rules).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Config(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Either a refusal by the rules (answered to the client as is) or a storage
+/// failure (logged, answered generically).
+pub type RuleResult<T> = Result<Result<T, ApiError>, StoreError>;
+
+/// The storage the server runs on. See the module docs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Succeeds when the database answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // --- Partners and keys ---
+
+    async fn create_partner(&self, name: &str, now: i64) -> Result<PartnerId, StoreError>;
+
+    /// Creates a key of an existing partner (`NotFound` otherwise).
+    async fn create_key(&self, key: &NewKey, now: i64) -> Result<KeyId, StoreError>;
+
+    async fn key(&self, key: KeyId) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Returns whether the key exists.
+    async fn set_key_disabled(&self, key: KeyId, disabled: bool) -> Result<bool, StoreError>;
+
+    /// The key's per-product limits, in no particular order.
+    async fn key_limits(&self, key: KeyId) -> Result<Vec<(ProductSlug, i64)>, StoreError>;
+
+    async fn add_partner_redirect(&self, partner: PartnerId, prefix: &str) -> Result<bool, StoreError>;
+
+    async fn partner_redirects(&self, partner: PartnerId) -> Result<Vec<String>, StoreError>;
+
+    // --- Tokens (stored as SHA-256 digests) ---
+
+    async fn insert_token(&self, digest: &[u8], key: KeyId, scope: &str, now: i64) -> Result<(), StoreError>;
+
+    /// The key behind an unrevoked token.
+    async fn token(&self, digest: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Revokes one token; returns whether an unrevoked token matched.
+    async fn revoke_token(&self, digest: &[u8], now: i64) -> Result<bool, StoreError>;
+
+    /// Revokes every token of a key; returns how many.
+    async fn revoke_key_tokens(&self, key: KeyId, now: i64) -> Result<u64, StoreError>;
+
+    // --- Sites and activations ---
+
+    /// Registers the site if needed and applies the provision rules.
+    async fn provision(&self, req: &ProvisionRequest, cat: &Catalogue) -> RuleResult<ProvisionOutcome>;
+
+    /// Applies the cancel rules. A store failure part way leaves nothing changed.
+    async fn cancel(&self, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome>;
+
+    /// A site with its live activations as of `now`.
+    async fn site(&self, site: &SiteRef, now: i64) -> Result<Option<SiteState>, StoreError>;
+
+    /// Connects a site and activates all its pending activations, in one
+    /// transaction. `None` for an unknown site.
+    async fn connect_site(&self, site: &SiteRef, now: i64) -> Result<Option<ConnectOutcome>, StoreError>;
+
+    /// Marks pending activations whose time ran out as `expired`.
+    async fn expire_pending(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Grants a product outside the partner API (operator action): it counts
+    /// as live but cannot be cancelled by a partner (`not_jps_plan`).
+    async fn grant(&self, site: &SiteIdentifier, url: &str, product: &ProductSlug, family: &str, now: i64) -> RuleResult<ActivationId>;
+
+    async fn activations(&self, filter: &ActivationFilter) -> Result<Vec<ActivationRecord>, StoreError>;
+
+    /// Stores sealed (encrypted) credentials of a kind (`ssh`, `ftp`).
+    async fn set_credentials(&self, blog: BlogId, kind: &str, sealed: &[u8], now: i64) -> Result<bool, StoreError>;
+
+    // --- Authorization links ---
+
+    async fn insert_auth_link(&self, digest: &[u8], blog: BlogId, key: KeyId, now: i64, expires_at: i64) -> Result<(), StoreError>;
+
+    async fn auth_link(&self, digest: &[u8], now: i64) -> Result<Option<AuthLink>, StoreError>;
+
+    /// Uses a link: connects its site and activates its pending activations in
+    /// one transaction, and marks every link of the site used. `None` for an
+    /// unknown, used or expired link.
+    async fn use_auth_link(&self, digest: &[u8], now: i64) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError>;
+}
+
+pub type ActivationId = crate::domain::rules::ActivationId;
+
+/// Opens the store a database URL names, creating an SQLite file if needed
+/// and running migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(sql::SqlStore::open(url).await?))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 text of a millisecond timestamp, as the API and the admin tools print it.
+pub fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}

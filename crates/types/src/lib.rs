@@ -1,0 +1,24 @@
+//! Wire types and domain newtypes of the Jetpack Start partner API.
+//!
+//! This crate is the one definition of the wire format: the server answers
+//! with these structs, the client decodes them, the tests compare against
+//! them. It has no I/O and depends on serde only.
+//!
+//! Layout:
+//! - [`site`]: site identifiers (`example.com::demo`), blog ids, and the
+//!   reference a path segment makes to a site.
+//! - [`ids`]: product slugs, client ids, access tokens and client secrets.
+//! - [`params`]: request parameters as the endpoints accept them.
+//! - [`wire`]: response bodies.
+//! - [`truthy`]: the WP.com REST rule for boolean parameters.
+
+pub mod ids;
+pub mod params;
+pub mod site;
+pub mod truthy;
+pub mod wire;
+
+pub use ids::{AccessToken, ClientId, ClientSecret, ProductSlug, SecretString};
+pub use site::{BlogId, SiteIdentifier, SiteRef};
+pub use truthy::Truthy;
+pub use wire::OrderedMap;

@@ -1,0 +1,139 @@
+//! Request parameters, one struct per endpoint.
+//!
+//! The server merges query string and body (any of the four formats) into one
+//! object of strings and deserializes it into these structs; the client
+//! serializes them as a form. Parameters an endpoint does not know are
+//! ignored. Fields whose absence has its own documented error are `Option`s
+//! so that the handler, not serde, chooses the error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{SecretString, Truthy};
+
+/// `POST /oauth2/token`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct TokenParams {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub scope: Option<String>,
+}
+
+/// SSH credentials, as accepted by provision and `/{blog_id}/ssh-credentials`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct SshParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_pass: Option<SecretString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_private_key: Option<SecretString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<String>,
+}
+
+/// FTP credentials, as accepted by provision and `/{blog_id}/ftp-credentials`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct FtpParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ftp_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ftp_pass: Option<SecretString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ftp_host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ftp_port: Option<String>,
+}
+
+/// `POST /rest/v1.3/jpphp/provision` and `/{blog_id}/partner-provision`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct ProvisionParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub siteurl: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_user: Option<String>,
+    /// The older name of `local_user`, still sent by old scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(default)]
+    pub force_register: Truthy,
+    #[serde(default)]
+    pub force_connect: Truthy,
+    #[serde(default)]
+    pub onboarding: Truthy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wpcom_user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wpcom_user_email: Option<String>,
+    #[serde(flatten)]
+    pub ssh: SshParams,
+    #[serde(flatten)]
+    pub ftp: FtpParams,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_tracking_id: Option<String>,
+    #[serde(rename = "partner-tracking-id", skip_serializing_if = "Option::is_none")]
+    pub partner_tracking_id_dashed: Option<String>,
+}
+
+impl ProvisionParams {
+    /// `local_user`, or the older `local_username`; empty counts as absent.
+    pub fn local_user(&self) -> Option<&str> {
+        non_empty(&self.local_user).or_else(|| non_empty(&self.local_username))
+    }
+
+    /// `partner_tracking_id`, or `partner-tracking-id`; empty counts as absent.
+    pub fn tracking_id(&self) -> Option<&str> {
+        non_empty(&self.partner_tracking_id).or_else(|| non_empty(&self.partner_tracking_id_dashed))
+    }
+}
+
+/// `POST /rest/v1.3/jpphp/{site}/partner-cancel`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct CancelParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(rename = "cancel-all", default)]
+    pub cancel_all: Truthy,
+    /// Accepted as a synonym: some integrations send the underscore form.
+    #[serde(rename = "cancel_all", default, skip_serializing)]
+    pub cancel_all_underscore: Truthy,
+}
+
+impl CancelParams {
+    pub fn cancel_all(&self) -> bool {
+        self.cancel_all.get() || self.cancel_all_underscore.get()
+    }
+}
+
+/// `GET /rest/v1.3/jpphp/errors`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct ErrorsParams {
+    /// Present with any value: the verbose catalogue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verbose: Option<String>,
+}
+
+/// `POST /rest/v1.3/jpphp/partner-keys/new`: a name and
+/// `allowed_{product}_plans` limits, collected from the other parameters.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct PartnerKeyNewParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, String>,
+}
+
+/// `GET .../status`, `.../upgrade-paths`: no parameters of their own.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct NoParams {}
+
+/// `Some(s)` for a present, non-empty string.
+pub fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}

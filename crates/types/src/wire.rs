@@ -1,0 +1,260 @@
+//! Response bodies. Field order is wire order: the shell clients parse some of
+//! these with `sed`, and the specification fixes key order.
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A JSON object whose key order is the order of the vector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap(Vec::new())
+    }
+}
+
+impl<V> OrderedMap<V> {
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+}
+
+impl<V: Serialize> Serialize for OrderedMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V_<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for V_<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedMap(out))
+            }
+        }
+        d.deserialize_map(V_(std::marker::PhantomData))
+    }
+}
+
+/// The error body of every REST endpoint: the pair the real service sends
+/// (`error`, `message`) and the pair the partner documentation names
+/// (`error_code`, `error_message`), always both, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: &str) -> Self {
+        ErrorBody {
+            error: code.to_string(),
+            message: message.to_string(),
+            error_code: code.to_string(),
+            error_message: message.to_string(),
+        }
+    }
+}
+
+/// `POST /oauth2/token` success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub blog_id: u64,
+    pub blog_url: u64,
+    pub scope: String,
+}
+
+/// `POST /oauth2/token` failure (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthErrorBody {
+    pub error: String,
+    pub error_description: String,
+}
+
+/// `{"success":bool}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Success {
+    pub success: bool,
+}
+
+/// Provision success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionResponse {
+    pub success: bool,
+    pub auth_required: bool,
+    pub next_url: String,
+    /// The site's blog id (jpstart addition; handy for the `{blog_id}` paths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blog_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_set: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_error: Option<String>,
+}
+
+/// One activation ended by `cancel-all`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelledActivation {
+    pub activation_id: u64,
+    pub product: String,
+    pub blog_id: u64,
+    pub site: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_tracking_id: Option<String>,
+}
+
+/// `partner-cancel` success (the arrays only with `cancel-all`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelResponse {
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activations: Option<Vec<CancelledActivation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_activations: Option<Vec<CancelledActivation>>,
+}
+
+/// `GET /rest/v1.4/jpphp/{site}/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusV14 {
+    pub blog: BlogStatus,
+    pub products: Vec<ProductStatusV14>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlogStatus {
+    pub is_connected: bool,
+    pub has_backups_credentials: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductStatusV14 {
+    pub slug: String,
+    pub is_provisioned_by_partner: bool,
+    pub is_provisioned_by_calling_partner: bool,
+    pub is_pending: bool,
+}
+
+/// `GET /rest/v1.3/jpphp/{site}/status` (deprecated shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusV13 {
+    pub plan: String,
+    pub is_partner_plan: bool,
+    pub is_provisioned_by_calling_partner: bool,
+    pub is_connected: bool,
+    pub has_pending_plan: bool,
+    pub has_backups_credentials: bool,
+    pub products: Vec<ProductStatusV13>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductStatusV13 {
+    pub product: String,
+    pub is_partner_product: bool,
+    pub has_pending_product: bool,
+    pub is_provisioned_by_calling_partner: bool,
+}
+
+/// `GET .../upgrade-paths`: family → slugs that may be provisioned now.
+pub type UpgradePaths = OrderedMap<Vec<String>>;
+
+/// `GET /rest/v1.3/jpphp/errors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorsResponse {
+    pub errors: OrderedMap<String>,
+}
+
+/// `GET /rest/v1.3/jpphp/errors?verbose`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerboseErrorsResponse {
+    pub errors: OrderedMap<ErrorDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDoc {
+    pub description: String,
+    pub cause: String,
+    pub solution: String,
+}
+
+/// `POST /rest/v1.3/jpphp/partner-keys/new`: the secret is shown only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerKeyCreated {
+    pub id: u64,
+    pub name: String,
+    pub limits: OrderedMap<u64>,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// `jpstart admin partner create` / `admin key create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCredentials {
+    pub partner_id: u64,
+    pub key_id: u64,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// One row of `jpstart admin activations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminActivation {
+    pub id: u64,
+    pub blog_id: u64,
+    pub site: String,
+    pub product: String,
+    pub state: String,
+    /// `None` for an activation the operator granted outside the partner API.
+    pub key_id: Option<u64>,
+    pub partner_id: Option<u64>,
+    pub created_at: String,
+    pub activated_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub partner_tracking_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_key_order() {
+        let body = serde_json::to_string(&ErrorBody::new("invalid_blog", "The blog ID 7 is invalid")).unwrap();
+        assert_eq!(
+            body,
+            r#"{"error":"invalid_blog","message":"The blog ID 7 is invalid","error_code":"invalid_blog","error_message":"The blog ID 7 is invalid"}"#
+        );
+    }
+
+    #[test]
+    fn ordered_map_keeps_order() {
+        let m: OrderedMap<u8> = OrderedMap(vec![("z".into(), 1), ("a".into(), 2)]);
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(text, r#"{"z":1,"a":2}"#);
+        assert_eq!(serde_json::from_str::<OrderedMap<u8>>(&text).unwrap(), m);
+    }
+}
