@@ -30,17 +30,40 @@ fn json<T: Serialize>(v: T) -> Result<String, AdminError> {
 async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
     let admin = Admin::open(&args.db.database_url, Catalogue::builtin()).await?;
     match args.command {
-        AdminCommand::Partner(PartnerCommand::Create { name }) => json(admin.create_partner(&name).await?),
-        AdminCommand::Partner(PartnerCommand::AllowRedirect { partner, prefix }) => json(admin.allow_redirect(partner, &prefix).await?),
-        AdminCommand::Key(KeyCommand::Create { partner, name, test, limits }) => {
-            json(admin.create_key(partner, name.as_deref(), test, &limits).await?)
+        AdminCommand::Partner(PartnerCommand::Create { name }) => {
+            json(admin.create_partner(&name).await?)
         }
-        AdminCommand::Key(KeyCommand::Disable { id }) => json(admin.set_key_disabled(id, true).await?),
-        AdminCommand::Key(KeyCommand::Enable { id }) => json(admin.set_key_disabled(id, false).await?),
-        AdminCommand::Token(TokenCommand::Revoke { token, key }) => json(admin.revoke(token.as_deref(), key).await?),
-        AdminCommand::Token(TokenCommand::Create { key, scope }) => json(admin.create_token(key, scope.as_deref()).await?),
+        AdminCommand::Partner(PartnerCommand::AllowRedirect { partner, prefix }) => {
+            json(admin.allow_redirect(partner, &prefix).await?)
+        }
+        AdminCommand::Key(KeyCommand::Create {
+            partner,
+            name,
+            test,
+            limits,
+        }) => json(
+            admin
+                .create_key(partner, name.as_deref(), test, &limits)
+                .await?,
+        ),
+        AdminCommand::Key(KeyCommand::Disable { id }) => {
+            json(admin.set_key_disabled(id, true).await?)
+        }
+        AdminCommand::Key(KeyCommand::Enable { id }) => {
+            json(admin.set_key_disabled(id, false).await?)
+        }
+        AdminCommand::Token(TokenCommand::Revoke { token, key }) => {
+            json(admin.revoke(token.as_deref(), key).await?)
+        }
+        AdminCommand::Token(TokenCommand::Create { key, scope }) => {
+            json(admin.create_token(key, scope.as_deref()).await?)
+        }
         AdminCommand::Site(SiteCommand::Connect { site }) => json(admin.connect_site(&site).await?),
-        AdminCommand::Site(SiteCommand::Grant { site, product }) => json(admin.grant(&site, &product).await?),
-        AdminCommand::Activations { site, partner } => json(admin.activations(site.as_deref(), partner).await?),
+        AdminCommand::Site(SiteCommand::Grant { site, product }) => {
+            json(admin.grant(&site, &product).await?)
+        }
+        AdminCommand::Activations { site, partner } => {
+            json(admin.activations(site.as_deref(), partner).await?)
+        }
     }
 }

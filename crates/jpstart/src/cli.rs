@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "jpstart", version, about = "A self-hostable Jetpack Start partner API server, its operator tools, and a partner client.")]
+#[command(
+    name = "jpstart",
+    version,
+    about = "A self-hostable Jetpack Start partner API server, its operator tools, and a partner client."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,7 +19,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API server.
-    #[command(after_help = "Example:\n  jpstart serve --listen 127.0.0.1:8080 --database-url sqlite://jpstart.db")]
+    #[command(
+        after_help = "Example:\n  jpstart serve --listen 127.0.0.1:8080 --database-url sqlite://jpstart.db"
+    )]
     Serve(ServeArgs),
     /// Operator tools: partners, keys, tokens, sites, activations.
     Admin(AdminArgs),
@@ -104,7 +110,9 @@ pub enum PartnerCommand {
         name: String,
     },
     /// Allow the authorization page to redirect to URLs under a prefix.
-    #[command(after_help = "Example:\n  jpstart admin partner allow-redirect --partner 1 https://panel.example-host.com/")]
+    #[command(
+        after_help = "Example:\n  jpstart admin partner allow-redirect --partner 1 https://panel.example-host.com/"
+    )]
     AllowRedirect {
         #[arg(long)]
         partner: i64,
@@ -115,7 +123,9 @@ pub enum PartnerCommand {
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create another key for a partner; prints its credentials once.
-    #[command(after_help = "Example:\n  jpstart admin key create --partner 1 --name staging --test --limit premium=100")]
+    #[command(
+        after_help = "Example:\n  jpstart admin key create --partner 1 --name staging --test --limit premium=100"
+    )]
     Create {
         #[arg(long)]
         partner: i64,
@@ -139,7 +149,9 @@ pub enum KeyCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Revoke one token, or every token of a key.
-    #[command(after_help = "Examples:\n  jpstart admin token revoke --token AbC123...\n  jpstart admin token revoke --key 3")]
+    #[command(
+        after_help = "Examples:\n  jpstart admin token revoke --token AbC123...\n  jpstart admin token revoke --key 3"
+    )]
     Revoke {
         #[arg(long, conflicts_with = "key", required_unless_present = "key")]
         token: Option<String>,
@@ -162,7 +174,9 @@ pub enum SiteCommand {
     #[command(after_help = "Example:\n  jpstart admin site connect example.com::demo")]
     Connect { site: String },
     /// Grant a product outside the partner API (partners cannot cancel it: not_jps_plan).
-    #[command(after_help = "Example:\n  jpstart admin site grant https://example.com --product premium")]
+    #[command(
+        after_help = "Example:\n  jpstart admin site grant https://example.com --product premium"
+    )]
     Grant {
         site: String,
         #[arg(long)]

@@ -12,10 +12,16 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
     let catalogue = match &args.catalog {
         None => Catalogue::builtin(),
-        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Catalogue::from_json(&t).map_err(|e| e.to_string())) {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Catalogue::from_json(&t).map_err(|e| e.to_string()))
+        {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("jpstart: refusing to start: catalogue {}: {e}", path.display());
+                eprintln!(
+                    "jpstart: refusing to start: catalogue {}: {e}",
+                    path.display()
+                );
                 return ExitCode::FAILURE;
             }
         },
@@ -24,7 +30,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         listen: args.listen,
         database_url: args.db.database_url,
         public_url: args.public_url,
-        tls: args.tls_cert.zip(args.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         pending_ttl: args.pending_ttl,
         catalogue,
     };
@@ -45,7 +54,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("JPSTART_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

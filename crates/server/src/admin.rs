@@ -63,22 +63,24 @@ pub struct RedirectAllowed {
 }
 
 /// Parses `SLUG=N` limits against the catalogue.
-pub fn parse_limits(cat: &Catalogue, specs: &[String]) -> Result<Vec<(ProductSlug, i64)>, AdminError> {
+pub fn parse_limits(
+    cat: &Catalogue,
+    specs: &[String],
+) -> Result<Vec<(ProductSlug, i64)>, AdminError> {
     specs
         .iter()
         .map(|spec| {
             let (slug, n) = spec
                 .split_once('=')
                 .ok_or_else(|| AdminError::Invalid(format!("limit {spec:?} is not SLUG=N")))?;
-            let product = cat
-                .find(slug)
-                .ok_or_else(|| AdminError::Invalid(format!("limit {spec:?}: {slug:?} is not a product of the catalogue")))?;
-            let n: i64 = n
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| AdminError::Invalid(format!("limit {spec:?}: {n:?} is not a whole number")))?;
+            let product = cat.find(slug).ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "limit {spec:?}: {slug:?} is not a product of the catalogue"
+                ))
+            })?;
+            let n: i64 = n.trim().parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                AdminError::Invalid(format!("limit {spec:?}: {n:?} is not a whole number"))
+            })?;
             Ok((product.slug.clone(), n))
         })
         .collect()
@@ -86,7 +88,10 @@ pub fn parse_limits(cat: &Catalogue, specs: &[String]) -> Result<Vec<(ProductSlu
 
 impl Admin {
     pub async fn open(database_url: &str, catalogue: Catalogue) -> Result<Self, AdminError> {
-        Ok(Admin { store: store::open(database_url).await?, catalogue })
+        Ok(Admin {
+            store: store::open(database_url).await?,
+            catalogue,
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -97,7 +102,9 @@ impl Admin {
     pub async fn create_partner(&self, name: &str) -> Result<KeyCredentials, AdminError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(AdminError::Invalid("a partner needs a non-empty --name".into()));
+            return Err(AdminError::Invalid(
+                "a partner needs a non-empty --name".into(),
+            ));
         }
         let partner = self.store.create_partner(name, now_ms()).await?;
         self.create_key(partner, Some(name), false, &[]).await
@@ -120,42 +127,84 @@ impl Admin {
             test,
             limits,
         };
-        let key_id = self.store.create_key(&key, now_ms()).await.map_err(not_found)?;
-        Ok(KeyCredentials { partner_id: partner as u64, key_id: key_id as u64, client_id: key_id.to_string(), client_secret: secret })
+        let key_id = self
+            .store
+            .create_key(&key, now_ms())
+            .await
+            .map_err(not_found)?;
+        Ok(KeyCredentials {
+            partner_id: partner as u64,
+            key_id: key_id as u64,
+            client_id: key_id.to_string(),
+            client_secret: secret,
+        })
     }
 
-    pub async fn set_key_disabled(&self, key: KeyId, disabled: bool) -> Result<KeyState, AdminError> {
+    pub async fn set_key_disabled(
+        &self,
+        key: KeyId,
+        disabled: bool,
+    ) -> Result<KeyState, AdminError> {
         if !self.store.set_key_disabled(key, disabled).await? {
             return Err(AdminError::NotFound(format!("key {key} not found")));
         }
-        Ok(KeyState { key_id: key, disabled })
+        Ok(KeyState {
+            key_id: key,
+            disabled,
+        })
     }
 
     /// Revokes one token (given as text) or every token of a key.
-    pub async fn revoke(&self, token: Option<&str>, key: Option<KeyId>) -> Result<Revoked, AdminError> {
+    pub async fn revoke(
+        &self,
+        token: Option<&str>,
+        key: Option<KeyId>,
+    ) -> Result<Revoked, AdminError> {
         let now = now_ms();
         match (token, key) {
-            (Some(t), None) => Ok(Revoked { revoked: u64::from(self.store.revoke_token(&secrets::digest(t.trim()), now).await?) }),
+            (Some(t), None) => Ok(Revoked {
+                revoked: u64::from(
+                    self.store
+                        .revoke_token(&secrets::digest(t.trim()), now)
+                        .await?,
+                ),
+            }),
             (None, Some(k)) => {
                 if self.store.key(k).await?.is_none() {
                     return Err(AdminError::NotFound(format!("key {k} not found")));
                 }
-                Ok(Revoked { revoked: self.store.revoke_key_tokens(k, now).await? })
+                Ok(Revoked {
+                    revoked: self.store.revoke_key_tokens(k, now).await?,
+                })
             }
-            _ => Err(AdminError::Invalid("give exactly one of --token or --key".into())),
+            _ => Err(AdminError::Invalid(
+                "give exactly one of --token or --key".into(),
+            )),
         }
     }
 
     /// Mints a token for a key, with any scope: lets a sandbox user exercise
     /// `invalid_scope` handling without a second OAuth server.
-    pub async fn create_token(&self, key: KeyId, scope: Option<&str>) -> Result<TokenResponse, AdminError> {
+    pub async fn create_token(
+        &self,
+        key: KeyId,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, AdminError> {
         if self.store.key(key).await?.is_none() {
             return Err(AdminError::NotFound(format!("key {key} not found")));
         }
         let scope = scope.unwrap_or(PARTNER_SCOPE);
         let token = secrets::generate();
-        self.store.insert_token(&secrets::digest(&token), key, scope, now_ms()).await?;
-        Ok(TokenResponse { access_token: token, token_type: "bearer".into(), blog_id: 0, blog_url: 0, scope: scope.into() })
+        self.store
+            .insert_token(&secrets::digest(&token), key, scope, now_ms())
+            .await?;
+        Ok(TokenResponse {
+            access_token: token,
+            token_type: "bearer".into(),
+            blog_id: 0,
+            blog_url: 0,
+            scope: scope.into(),
+        })
     }
 
     pub async fn connect_site(&self, site: &str) -> Result<Connected, AdminError> {
@@ -165,37 +214,68 @@ impl Admin {
             .connect_site(&site_ref, now_ms())
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("site {site} not found")))?;
-        Ok(Connected { blog_id: out.blog_id.get(), site: out.identifier.to_string(), was_connected: out.was_connected, activated: out.activated })
+        Ok(Connected {
+            blog_id: out.blog_id.get(),
+            site: out.identifier.to_string(),
+            was_connected: out.was_connected,
+            activated: out.activated,
+        })
     }
 
     /// Grants a product outside the partner API (the site owner bought it
     /// elsewhere): partners then get `not_jps_plan` when they try to cancel it.
     pub async fn grant(&self, site_url: &str, product: &str) -> Result<Granted, AdminError> {
-        let ident = SiteIdentifier::from_url(site_url).map_err(|e| AdminError::Invalid(format!("site {site_url:?}: {e}")))?;
-        let p = self
-            .catalogue
-            .find(product)
-            .ok_or_else(|| AdminError::Invalid(format!("{product:?} is not a product of the catalogue")))?;
+        let ident = SiteIdentifier::from_url(site_url)
+            .map_err(|e| AdminError::Invalid(format!("site {site_url:?}: {e}")))?;
+        let p = self.catalogue.find(product).ok_or_else(|| {
+            AdminError::Invalid(format!("{product:?} is not a product of the catalogue"))
+        })?;
         let family = self.catalogue.family_name(p).to_string();
         let id = self
             .store
             .grant(&ident, site_url, &p.slug, &family, now_ms())
             .await?
             .map_err(|e| AdminError::Invalid(e.message))?;
-        Ok(Granted { activation_id: id, site: ident.to_string(), product: p.slug.to_string() })
+        Ok(Granted {
+            activation_id: id,
+            site: ident.to_string(),
+            product: p.slug.to_string(),
+        })
     }
 
-    pub async fn allow_redirect(&self, partner: PartnerId, prefix: &str) -> Result<RedirectAllowed, AdminError> {
+    pub async fn allow_redirect(
+        &self,
+        partner: PartnerId,
+        prefix: &str,
+    ) -> Result<RedirectAllowed, AdminError> {
         let prefix = prefix.trim();
         if !(prefix.starts_with("https://") || prefix.starts_with("http://")) {
-            return Err(AdminError::Invalid(format!("{prefix:?} is not an http(s) URL prefix")));
+            return Err(AdminError::Invalid(format!(
+                "{prefix:?} is not an http(s) URL prefix"
+            )));
         }
-        let added = self.store.add_partner_redirect(partner, prefix).await.map_err(not_found)?;
-        Ok(RedirectAllowed { partner_id: partner, prefix: prefix.into(), added })
+        let added = self
+            .store
+            .add_partner_redirect(partner, prefix)
+            .await
+            .map_err(not_found)?;
+        Ok(RedirectAllowed {
+            partner_id: partner,
+            prefix: prefix.into(),
+            added,
+        })
     }
 
-    pub async fn activations(&self, site: Option<&str>, partner: Option<PartnerId>) -> Result<Vec<AdminActivation>, AdminError> {
-        let filter = ActivationFilter { site: site.map(parse_site).transpose()?, partner_id: partner, key_id: None };
+    pub async fn activations(
+        &self,
+        site: Option<&str>,
+        partner: Option<PartnerId>,
+    ) -> Result<Vec<AdminActivation>, AdminError> {
+        let filter = ActivationFilter {
+            site: site.map(parse_site).transpose()?,
+            partner_id: partner,
+            key_id: None,
+        };
         let rows = self.store.activations(&filter).await?;
         Ok(rows
             .into_iter()

@@ -81,9 +81,19 @@ mod tests {
 
     #[test]
     fn bearer_headers() {
-        let code = |s: &str| parse_bearer(s).map(|t| t.expose().to_string()).map_err(|e| e.code);
-        assert_eq!(code("Bearer abcdefghijklmnop1234"), Ok("abcdefghijklmnop1234".into()));
-        assert_eq!(code("bearer   abcdefghijklmnop1234 "), Ok("abcdefghijklmnop1234".into()));
+        let code = |s: &str| {
+            parse_bearer(s)
+                .map(|t| t.expose().to_string())
+                .map_err(|e| e.code)
+        };
+        assert_eq!(
+            code("Bearer abcdefghijklmnop1234"),
+            Ok("abcdefghijklmnop1234".into())
+        );
+        assert_eq!(
+            code("bearer   abcdefghijklmnop1234 "),
+            Ok("abcdefghijklmnop1234".into())
+        );
         assert_eq!(code("Basic abc"), Err(ErrorCode::AuthorizationRequired));
         assert_eq!(code("Bearer"), Err(ErrorCode::AuthorizationRequired));
         assert_eq!(code("Bearer not-a-token!"), Err(ErrorCode::InvalidToken));

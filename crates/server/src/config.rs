@@ -28,7 +28,10 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
-            .field("database_url", &crate::store::dialect::redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &crate::store::dialect::redact_url(&self.database_url),
+            )
             .field("public_url", &self.public_url)
             .field("tls", &self.tls)
             .field("pending_ttl", &self.pending_ttl)

@@ -19,8 +19,16 @@ struct OAuthError(OAuthErrorCode, &'static str);
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = OAuthErrorBody { error: self.0.code().to_string(), error_description: self.1.to_string() };
-        (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        let body = OAuthErrorBody {
+            error: self.0.code().to_string(),
+            error_description: self.1.to_string(),
+        };
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(body),
+        )
+            .into_response()
     }
 }
 
@@ -49,26 +57,50 @@ impl From<crate::store::StoreError> for TokenFailure {
     }
 }
 
-async fn issue(state: &AppState, req: axum::extract::Request) -> Result<TokenResponse, TokenFailure> {
+async fn issue(
+    state: &AppState,
+    req: axum::extract::Request,
+) -> Result<TokenResponse, TokenFailure> {
     use OAuthErrorCode::*;
-    let map = collect(req).await.map_err(|_| OAuthError(InvalidRequest, "The request body could not be parsed."))?;
-    let p: TokenParams = serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|_| OAuthError(InvalidRequest, "The request parameters could not be parsed."))?;
-    let grant = non_empty(&p.grant_type).ok_or(OAuthError(InvalidRequest, "The grant_type parameter is missing."))?;
+    let map = collect(req)
+        .await
+        .map_err(|_| OAuthError(InvalidRequest, "The request body could not be parsed."))?;
+    let p: TokenParams = serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| {
+        OAuthError(
+            InvalidRequest,
+            "The request parameters could not be parsed.",
+        )
+    })?;
+    let grant = non_empty(&p.grant_type).ok_or(OAuthError(
+        InvalidRequest,
+        "The grant_type parameter is missing.",
+    ))?;
     if grant != "client_credentials" {
-        return Err(OAuthError(UnsupportedGrantType, "Only the client_credentials grant type is supported.").into());
+        return Err(OAuthError(
+            UnsupportedGrantType,
+            "Only the client_credentials grant type is supported.",
+        )
+        .into());
     }
     // No scope means the only scope there is (RFC 6749 §3.3 allows a default).
     let scope = non_empty(&p.scope).unwrap_or(PARTNER_SCOPE);
     if scope != PARTNER_SCOPE {
-        return Err(OAuthError(InvalidScope, "The only supported scope is jetpack-partner.").into());
+        return Err(
+            OAuthError(InvalidScope, "The only supported scope is jetpack-partner.").into(),
+        );
     }
-    let client_id = non_empty(&p.client_id).ok_or(OAuthError(InvalidRequest, "The client_id parameter is missing."))?;
+    let client_id = non_empty(&p.client_id).ok_or(OAuthError(
+        InvalidRequest,
+        "The client_id parameter is missing.",
+    ))?;
     let secret = p
         .client_secret
         .as_ref()
         .filter(|s| !s.is_empty())
-        .ok_or(OAuthError(InvalidRequest, "The client_secret parameter is missing."))?;
+        .ok_or(OAuthError(
+            InvalidRequest,
+            "The client_secret parameter is missing.",
+        ))?;
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
         Ok(id) if id > 0 => state.store.key(id).await?,
@@ -78,7 +110,10 @@ async fn issue(state: &AppState, req: axum::extract::Request) -> Result<TokenRes
     // client ids exist.
     let matches = match &key {
         Some(k) => secrets::verify(secret.expose(), &k.secret_digest),
-        None => secrets::verify(secret.expose(), &[0u8; 32]) && false,
+        None => {
+            let _ = secrets::verify(secret.expose(), &[0u8; 32]);
+            false
+        }
     };
     let Some(key) = key.filter(|_| matches) else {
         return Err(bad_client.into());
@@ -87,7 +122,10 @@ async fn issue(state: &AppState, req: axum::extract::Request) -> Result<TokenRes
         return Err(OAuthError(InvalidClient, "This key is disabled.").into());
     }
     let token = secrets::generate();
-    state.store.insert_token(&secrets::digest(&token), key.id, scope, now_ms()).await?;
+    state
+        .store
+        .insert_token(&secrets::digest(&token), key.id, scope, now_ms())
+        .await?;
     tracing::info!(key_id = key.id, "access token issued");
     Ok(TokenResponse {
         access_token: token,

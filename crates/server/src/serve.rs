@@ -52,7 +52,9 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
     let store = store::open(&config.database_url).await?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| ServeError::Bind(config.listen, e))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = config
@@ -89,9 +91,18 @@ async fn sweep(store: Arc<dyn store::Store>) {
 fn load_tls(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| ServeError::Tls(format!("cannot read certificate {}: {e}", files.cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| ServeError::Tls(format!("cannot read private key {}: {e}", files.key.display())))?;
+        .map_err(|e| {
+            ServeError::Tls(format!(
+                "cannot read certificate {}: {e}",
+                files.cert.display()
+            ))
+        })?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+        ServeError::Tls(format!(
+            "cannot read private key {}: {e}",
+            files.key.display()
+        ))
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -152,9 +163,13 @@ async fn connection<I>(io: I, router: Router, watcher: hyper_util::server::grace
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(router.map_request(|r: hyper::Request<Incoming>| r.map(axum::body::Body::new)));
+    let service = TowerToHyperService::new(
+        router.map_request(|r: hyper::Request<Incoming>| r.map(axum::body::Body::new)),
+    );
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     let _ = TokioExecutor::new();
     if let Err(e) = watcher.watch(conn).await {

@@ -83,11 +83,16 @@ impl ClientId {
         let s = s.trim();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(ClientId(s.to_string()))
         } else {
-            Err(invalid("client id", s, "letters, digits, - and _ only, at most 64"))
+            Err(invalid(
+                "client id",
+                s,
+                "letters, digits, - and _ only, at most 64",
+            ))
         }
     }
 
@@ -177,7 +182,10 @@ mod tests {
     #[test]
     fn slugs() {
         assert_eq!(ProductSlug::parse("Premium").unwrap().as_str(), "premium");
-        assert_eq!(ProductSlug::parse("jetpack-backup-daily").unwrap().as_str(), "jetpack-backup-daily");
+        assert_eq!(
+            ProductSlug::parse("jetpack-backup-daily").unwrap().as_str(),
+            "jetpack-backup-daily"
+        );
         for bad in ["", "pre mium", "a/b", "é", &"x".repeat(65)] {
             assert!(ProductSlug::parse(bad).is_err(), "{bad:?}");
         }

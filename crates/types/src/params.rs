@@ -77,7 +77,10 @@ pub struct ProvisionParams {
     pub ftp: FtpParams,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tracking_id: Option<String>,
-    #[serde(rename = "partner-tracking-id", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "partner-tracking-id",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub partner_tracking_id_dashed: Option<String>,
 }
 

@@ -121,7 +121,8 @@ fn parse_host(host: &str) -> Result<String, SiteError> {
     if host.is_empty() {
         return Err(SiteError::NoHost);
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']');
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']');
     let bad = !host.chars().all(allowed)
         || host.bytes().all(|b| b.is_ascii_digit())
         || host.starts_with([':', '.'])
@@ -252,12 +253,21 @@ mod tests {
             ("http://example.com/demo", "example.com::demo"),
             ("https://example.com/demo/wp/", "example.com::demo::wp"),
             ("https://example.org/", "example.org"),
-            ("https://example.org/borussia-dortmund", "example.org::borussia-dortmund"),
-            ("https://example.org/http://example.com", "example.org::http:::::example.com"),
+            (
+                "https://example.org/borussia-dortmund",
+                "example.org::borussia-dortmund",
+            ),
+            (
+                "https://example.org/http://example.com",
+                "example.org::http:::::example.com",
+            ),
             ("example.com/test", "example.com::test"),
             ("example.com/demo/wp", "example.com::demo::wp"),
             ("HTTPS://Example.COM/Demo", "example.com::Demo"),
-            ("https://example.com:8443/wp?x=1#top", "example.com:8443::wp"),
+            (
+                "https://example.com:8443/wp?x=1#top",
+                "example.com:8443::wp",
+            ),
             ("//example.com/a", "example.com::a"),
             ("https://example.com///", "example.com"),
             ("https://[::1]:8080/wp", "[::1]:8080::wp"),
@@ -269,8 +279,21 @@ mod tests {
 
     #[test]
     fn refused() {
-        for bad in ["", "   ", "https://", "https:///path", "12345", "http://12345/x", "exa mple.com", "a@b.com", "https://ex\u{7}.com"] {
-            assert!(SiteIdentifier::from_url(bad).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "",
+            "   ",
+            "https://",
+            "https:///path",
+            "12345",
+            "http://12345/x",
+            "exa mple.com",
+            "a@b.com",
+            "https://ex\u{7}.com",
+        ] {
+            assert!(
+                SiteIdentifier::from_url(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -286,16 +309,24 @@ mod tests {
 
     #[test]
     fn site_refs() {
-        assert_eq!(SiteRef::parse("12345").unwrap(), SiteRef::BlogId(BlogId::new(12345).unwrap()));
+        assert_eq!(
+            SiteRef::parse("12345").unwrap(),
+            SiteRef::BlogId(BlogId::new(12345).unwrap())
+        );
         assert_eq!(
             SiteRef::parse("0"),
             Err(SiteRefError::InvalidBlogId("0".into()))
         );
         assert_eq!(
             SiteRef::parse("99999999999999999999999"),
-            Err(SiteRefError::InvalidBlogId("99999999999999999999999".into()))
+            Err(SiteRefError::InvalidBlogId(
+                "99999999999999999999999".into()
+            ))
         );
-        assert!(matches!(SiteRef::parse("example.com::x"), Ok(SiteRef::Identifier(_))));
+        assert!(matches!(
+            SiteRef::parse("example.com::x"),
+            Ok(SiteRef::Identifier(_))
+        ));
     }
 
     proptest! {

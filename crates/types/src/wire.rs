@@ -243,7 +243,9 @@ mod tests {
 
     #[test]
     fn error_body_key_order() {
-        let body = serde_json::to_string(&ErrorBody::new("invalid_blog", "The blog ID 7 is invalid")).unwrap();
+        let body =
+            serde_json::to_string(&ErrorBody::new("invalid_blog", "The blog ID 7 is invalid"))
+                .unwrap();
         assert_eq!(
             body,
             r#"{"error":"invalid_blog","message":"The blog ID 7 is invalid","error_code":"invalid_blog","error_message":"The blog ID 7 is invalid"}"#

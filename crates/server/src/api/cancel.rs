@@ -61,7 +61,13 @@ pub async fn cancel(
         ),
     };
     let all = p.cancel_all();
-    let req = CancelRequest { key_id: caller.key_id, site, product, all, now: now_ms() };
+    let req = CancelRequest {
+        key_id: caller.key_id,
+        site,
+        product,
+        all,
+        now: now_ms(),
+    };
     let outcome = match state.store.cancel(&req, &state.catalogue).await {
         Ok(result) => result?,
         Err(e) => {
@@ -71,7 +77,11 @@ pub async fn cancel(
         }
     };
     if outcome.cancelled.is_empty() {
-        return Ok(Json(CancelResponse { success: false, activations: None, pending_activations: None }));
+        return Ok(Json(CancelResponse {
+            success: false,
+            activations: None,
+            pending_activations: None,
+        }));
     }
     for c in &outcome.cancelled {
         tracing::info!(key_id = caller.key_id, blog_id = %c.blog_id, activation_id = c.id, "activation cancelled");

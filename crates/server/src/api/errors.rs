@@ -15,8 +15,14 @@ pub static DOC: EndpointDoc = EndpointDoc {
     description: "Every error code the API can answer with. No authentication.",
     versions: "1.3+",
     authentication: "none",
-    parameters: &[("verbose", "present (any value): description, cause and solution for each code")],
-    response: &[("errors", "object: code -> description, or code -> {description, cause, solution}")],
+    parameters: &[(
+        "verbose",
+        "present (any value): description, cause and solution for each code",
+    )],
+    response: &[(
+        "errors",
+        "object: code -> description, or code -> {description, cause, solution}",
+    )],
     errors: &[],
 };
 
@@ -26,13 +32,27 @@ pub fn catalogue() -> Vec<(&'static str, ErrorDoc)> {
     let mut out: Vec<(&'static str, ErrorDoc)> = ErrorCode::ALL
         .iter()
         .map(|c| {
-            (c.code(), ErrorDoc { description: c.description().into(), cause: c.cause().into(), solution: c.solution().into() })
+            (
+                c.code(),
+                ErrorDoc {
+                    description: c.description().into(),
+                    cause: c.cause().into(),
+                    solution: c.solution().into(),
+                },
+            )
         })
         .collect();
     for c in OAuthErrorCode::ALL {
         if !out.iter().any(|(code, _)| *code == c.code()) {
             let (description, cause, solution) = c.doc();
-            out.push((c.code(), ErrorDoc { description: description.into(), cause: cause.into(), solution: solution.into() }));
+            out.push((
+                c.code(),
+                ErrorDoc {
+                    description: description.into(),
+                    cause: cause.into(),
+                    solution: solution.into(),
+                },
+            ));
         }
     }
     out
@@ -41,10 +61,20 @@ pub fn catalogue() -> Vec<(&'static str, ErrorDoc)> {
 pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
     let entries = catalogue();
     if p.verbose.is_some() {
-        let errors = OrderedMap(entries.into_iter().map(|(c, d)| (c.to_string(), d)).collect());
+        let errors = OrderedMap(
+            entries
+                .into_iter()
+                .map(|(c, d)| (c.to_string(), d))
+                .collect(),
+        );
         Json(VerboseErrorsResponse { errors }).into_response()
     } else {
-        let errors = OrderedMap(entries.into_iter().map(|(c, d)| (c.to_string(), d.description)).collect());
+        let errors = OrderedMap(
+            entries
+                .into_iter()
+                .map(|(c, d)| (c.to_string(), d.description))
+                .collect(),
+        );
         Json(ErrorsResponse { errors }).into_response()
     }
 }

@@ -3,7 +3,7 @@
 //! [`crate::rest::routes`].
 
 mod cancel;
-mod errors;
+pub mod errors;
 mod keys;
 mod provision;
 mod status;
@@ -16,9 +16,30 @@ use crate::rest::routes::{versioned, ApiVersion};
 
 pub fn routes() -> Router<AppState> {
     let r = Router::new();
-    let r = versioned(r, "/jpphp/errors", ApiVersion::V1_3, None, &errors::DOC, get(errors::errors).post(errors::errors));
-    let r = versioned(r, "/jpphp/partner-keys/verify", ApiVersion::V1_3, None, &keys::VERIFY_DOC, post(keys::verify).get(keys::verify));
-    let r = versioned(r, "/jpphp/provision", ApiVersion::V1_3, None, &provision::DOC, post(provision::provision));
+    let r = versioned(
+        r,
+        "/jpphp/errors",
+        ApiVersion::V1_3,
+        None,
+        &errors::DOC,
+        get(errors::errors).post(errors::errors),
+    );
+    let r = versioned(
+        r,
+        "/jpphp/partner-keys/verify",
+        ApiVersion::V1_3,
+        None,
+        &keys::VERIFY_DOC,
+        post(keys::verify).get(keys::verify),
+    );
+    let r = versioned(
+        r,
+        "/jpphp/provision",
+        ApiVersion::V1_3,
+        None,
+        &provision::DOC,
+        post(provision::provision),
+    );
     let r = versioned(
         r,
         "/jpphp/{blog_id}/partner-provision",
@@ -27,10 +48,24 @@ pub fn routes() -> Router<AppState> {
         &provision::PARTNER_DOC,
         post(provision::partner_provision),
     );
-    let r = versioned(r, "/jpphp/{site}/partner-cancel", ApiVersion::V1_3, None, &cancel::DOC, post(cancel::cancel));
+    let r = versioned(
+        r,
+        "/jpphp/{site}/partner-cancel",
+        ApiVersion::V1_3,
+        None,
+        &cancel::DOC,
+        post(cancel::cancel),
+    );
     // One path, two shapes: 1.2 and 1.3 answer the deprecated shape, 1.4 and
     // up the current one (the handler reads the version).
-    let r = versioned(r, "/jpphp/{site}/status", ApiVersion::V1_2, None, &status::DOC, get(status::status));
+    let r = versioned(
+        r,
+        "/jpphp/{site}/status",
+        ApiVersion::V1_2,
+        None,
+        &status::DOC,
+        get(status::status),
+    );
     versioned(
         r,
         "/jpphp/{site}/upgrade-paths",

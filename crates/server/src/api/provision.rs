@@ -31,31 +31,62 @@ const ERRORS: &[ErrorCode] = &[
 
 const PARAMS: &[(&str, &str)] = &[
     ("siteurl", "required: the site's URL"),
-    ("local_user", "required (older name: local_username): the site user that will own the connection"),
-    ("plan", "a catalogue slug; absent: register and connect the site without a product"),
-    ("force_register", "bool: give the site a fresh registration (drops its connection)"),
+    (
+        "local_user",
+        "required (older name: local_username): the site user that will own the connection",
+    ),
+    (
+        "plan",
+        "a catalogue slug; absent: register and connect the site without a product",
+    ),
+    (
+        "force_register",
+        "bool: give the site a fresh registration (drops its connection)",
+    ),
     ("force_connect", "bool: drop the site's connection first"),
     ("onboarding", "bool: accepted, no effect"),
     ("wpcom_user_id", "accepted, no effect"),
     ("wpcom_user_email", "accepted, no effect"),
-    ("ssh_user, ssh_pass, ssh_private_key, ssh_host, ssh_port", "backup credentials (ssh_user needs ssh_pass or ssh_private_key)"),
-    ("ftp_user, ftp_pass, ftp_host, ftp_port", "backup credentials"),
-    ("partner_tracking_id (query; also partner-tracking-id)", "stored on the activation"),
+    (
+        "ssh_user, ssh_pass, ssh_private_key, ssh_host, ssh_port",
+        "backup credentials (ssh_user needs ssh_pass or ssh_private_key)",
+    ),
+    (
+        "ftp_user, ftp_pass, ftp_host, ftp_port",
+        "backup credentials",
+    ),
+    (
+        "partner_tracking_id (query; also partner-tracking-id)",
+        "stored on the activation",
+    ),
 ];
 
 const RESPONSE: &[(&str, &str)] = &[
     ("success", "true"),
-    ("auth_required", "true when the site owner must approve the connection"),
-    ("next_url", "the authorization page (pending) or the site's Jetpack admin page"),
+    (
+        "auth_required",
+        "true when the site owner must approve the connection",
+    ),
+    (
+        "next_url",
+        "the authorization page (pending) or the site's Jetpack admin page",
+    ),
     ("blog_id", "jpstart addition: the site's blog id"),
-    ("ssh_set, ssh_error", "with SSH parameters: whether they were stored, and why not"),
-    ("ftp_set, ftp_error", "with FTP parameters: whether they were stored, and why not"),
+    (
+        "ssh_set, ssh_error",
+        "with SSH parameters: whether they were stored, and why not",
+    ),
+    (
+        "ftp_set, ftp_error",
+        "with FTP parameters: whether they were stored, and why not",
+    ),
 ];
 
 pub static DOC: EndpointDoc = EndpointDoc {
     method: "POST",
     path: "/rest/v1.3/jpphp/provision",
-    description: "Provisions a product to a site given by its URL, registering the site on first use.",
+    description:
+        "Provisions a product to a site given by its URL, registering the site on first use.",
     versions: "1.3+",
     authentication: "Bearer token (scope jetpack-partner)",
     parameters: PARAMS,
@@ -85,8 +116,14 @@ pub async fn provision(
         code: ErrorCode::InvalidSiteurl,
         message: format!("The \"siteurl\" argument is not a site URL: {e}."),
     })?;
-    let local_user = p.local_user().ok_or(ErrorCode::InvalidLocalUser)?.to_string();
-    let site = ProvisionSite::Url { identifier, url: siteurl.to_string() };
+    let local_user = p
+        .local_user()
+        .ok_or(ErrorCode::InvalidLocalUser)?
+        .to_string();
+    let site = ProvisionSite::Url {
+        identifier,
+        url: siteurl.to_string(),
+    };
     run(&state, caller, site, Some(local_user), &p).await
 }
 
@@ -99,7 +136,8 @@ pub async fn partner_provision(
     caller: Caller,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
-    let id = BlogId::parse(&blog_id).map_err(|_| ApiError::with_arg(ErrorCode::InvalidBlog, &blog_id))?;
+    let id = BlogId::parse(&blog_id)
+        .map_err(|_| ApiError::with_arg(ErrorCode::InvalidBlog, &blog_id))?;
     let local_user = p.local_user().map(str::to_string);
     run(&state, caller, ProvisionSite::BlogId(id), local_user, &p).await
 }
@@ -114,7 +152,9 @@ async fn run(
     let product = match non_empty(&p.plan) {
         None => None,
         Some(plan) => {
-            let known = ProductSlug::parse(plan).ok().filter(|s| state.catalogue.product(s).is_some());
+            let known = ProductSlug::parse(plan)
+                .ok()
+                .filter(|s| state.catalogue.product(s).is_some());
             Some(known.ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?)
         }
     };
@@ -162,17 +202,32 @@ async fn run(
 /// Where a connected site's owner goes next: the site's Jetpack page.
 fn site_admin_url(o: &ProvisionOutcome) -> String {
     let base = o.url.trim().trim_end_matches('/');
-    let base = if base.contains("://") { base.to_string() } else { format!("https://{base}") };
+    let base = if base.contains("://") {
+        base.to_string()
+    } else {
+        format!("https://{base}")
+    };
     format!("{base}/wp-admin/admin.php?page=jetpack")
 }
 
 /// A one-time link to the authorization page, valid as long as a pending
 /// activation waits.
-async fn authorize_link(state: &AppState, o: &ProvisionOutcome, caller: Caller, now: i64) -> Result<String, ApiError> {
+async fn authorize_link(
+    state: &AppState,
+    o: &ProvisionOutcome,
+    caller: Caller,
+    now: i64,
+) -> Result<String, ApiError> {
     let token = secrets::generate();
     state
         .store
-        .insert_auth_link(&secrets::digest(&token), o.blog_id, caller.key_id, now, now.saturating_add(state.pending_ttl_ms))
+        .insert_auth_link(
+            &secrets::digest(&token),
+            o.blog_id,
+            caller.key_id,
+            now,
+            now.saturating_add(state.pending_ttl_ms),
+        )
         .await?;
     Ok(format!("{}/authorize/{token}", state.public_url))
 }

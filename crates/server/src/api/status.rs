@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use jpstart_types::site::SiteRefError;
-use jpstart_types::wire::{BlogStatus, ProductStatusV13, ProductStatusV14, StatusV13, StatusV14, UpgradePaths};
+use jpstart_types::wire::{
+    BlogStatus, ProductStatusV13, ProductStatusV14, StatusV13, StatusV14, UpgradePaths,
+};
 use jpstart_types::{OrderedMap, SiteRef};
 
 use crate::app::AppState;
@@ -76,7 +78,10 @@ pub async fn status(
     let v14 = version.is_some_and(|Extension(v)| v >= ApiVersion::V1_4);
     if v14 {
         return Ok(Json(StatusV14 {
-            blog: BlogStatus { is_connected: site.connected, has_backups_credentials: site.has_backup_credentials },
+            blog: BlogStatus {
+                is_connected: site.connected,
+                has_backups_credentials: site.has_backup_credentials,
+            },
             products: site
                 .live
                 .iter()
@@ -91,7 +96,12 @@ pub async fn status(
         .into_response());
     }
     let plans = state.catalogue.plans_family();
-    let in_plans = |a: &&LiveActivation| state.catalogue.product(&a.product).is_some_and(|p| p.family == plans);
+    let in_plans = |a: &&LiveActivation| {
+        state
+            .catalogue
+            .product(&a.product)
+            .is_some_and(|p| p.family == plans)
+    };
     let plan = site.live.iter().find(in_plans);
     Ok(Json(StatusV13 {
         plan: plan.map(|a| a.product.to_string()).unwrap_or_default(),
@@ -129,9 +139,15 @@ pub async fn upgrade_paths(
     }
     let live = site.map(|s| s.live).unwrap_or_default();
     let limits = state.store.key_limits(caller.key_id).await?;
-    let may = |p: &crate::domain::catalogue::Product| match limits.iter().find(|(s, _)| *s == p.slug) {
-        Some((_, n)) => *n > 0,
-        None => !caller.is_sub_key,
-    };
-    Ok(Json(OrderedMap(rules::upgrade_paths(&state.catalogue, &live, caller.key_id, may))))
+    let may =
+        |p: &crate::domain::catalogue::Product| match limits.iter().find(|(s, _)| *s == p.slug) {
+            Some((_, n)) => *n > 0,
+            None => !caller.is_sub_key,
+        };
+    Ok(Json(OrderedMap(rules::upgrade_paths(
+        &state.catalogue,
+        &live,
+        caller.key_id,
+        may,
+    ))))
 }

@@ -27,7 +27,12 @@ pub enum CatalogueError {
     #[error("{0}")]
     BadSlug(String),
     #[error("products {a:?} and {b:?} share tier {tier} in family {family:?}")]
-    DuplicateTier { family: String, tier: u32, a: String, b: String },
+    DuplicateTier {
+        family: String,
+        tier: u32,
+        a: String,
+        b: String,
+    },
     #[error("product {product:?} includes unknown product {included:?}")]
     UnknownInclude { product: String, included: String },
     #[error("product {product:?} includes {included:?} of its own family")]
@@ -90,7 +95,8 @@ impl Catalogue {
     }
 
     pub fn from_json(text: &str) -> Result<Self, CatalogueError> {
-        let file: File = serde_json::from_str(text).map_err(|e| CatalogueError::Format(e.to_string()))?;
+        let file: File =
+            serde_json::from_str(text).map_err(|e| CatalogueError::Format(e.to_string()))?;
         let mut families = Vec::new();
         for f in &file.families {
             if families.contains(f) {
@@ -107,13 +113,18 @@ impl Catalogue {
         let mut raw = Vec::new();
         let mut seen = HashSet::new();
         for p in &file.products {
-            let slug = ProductSlug::parse(&p.slug).map_err(|e| CatalogueError::BadSlug(e.to_string()))?;
+            let slug =
+                ProductSlug::parse(&p.slug).map_err(|e| CatalogueError::BadSlug(e.to_string()))?;
             if !seen.insert(slug.clone()) {
                 return Err(CatalogueError::DuplicateSlug(p.slug.clone()));
             }
-            let family = families.iter().position(|f| *f == p.family).ok_or_else(|| {
-                CatalogueError::UnknownFamily { product: p.slug.clone(), family: p.family.clone() }
-            })?;
+            let family = families
+                .iter()
+                .position(|f| *f == p.family)
+                .ok_or_else(|| CatalogueError::UnknownFamily {
+                    product: p.slug.clone(),
+                    family: p.family.clone(),
+                })?;
             raw.push((family, p.tier, slug, p));
         }
         raw.sort_by_key(|(family, tier, _, _)| (*family, *tier));
@@ -132,8 +143,11 @@ impl Catalogue {
                 return Err(CatalogueError::EmptyFamily(f.clone()));
             }
         }
-        let by_slug: HashMap<ProductSlug, usize> =
-            raw.iter().enumerate().map(|(i, (_, _, slug, _))| (slug.clone(), i)).collect();
+        let by_slug: HashMap<ProductSlug, usize> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, slug, _))| (slug.clone(), i))
+            .collect();
         let mut products = Vec::new();
         for (family, tier, slug, p) in &raw {
             let mut includes = Vec::new();
@@ -141,27 +155,53 @@ impl Catalogue {
                 let idx = ProductSlug::parse(inc)
                     .ok()
                     .and_then(|s| by_slug.get(&s).copied())
-                    .ok_or_else(|| CatalogueError::UnknownInclude { product: p.slug.clone(), included: inc.clone() })?;
+                    .ok_or_else(|| CatalogueError::UnknownInclude {
+                        product: p.slug.clone(),
+                        included: inc.clone(),
+                    })?;
                 if raw[idx].0 == *family {
-                    return Err(CatalogueError::IncludesOwnFamily { product: p.slug.clone(), included: inc.clone() });
+                    return Err(CatalogueError::IncludesOwnFamily {
+                        product: p.slug.clone(),
+                        included: inc.clone(),
+                    });
                 }
                 includes.push(idx);
             }
-            products.push(Product { slug: slug.clone(), family: *family, tier: *tier, includes, baseline: p.baseline });
+            products.push(Product {
+                slug: slug.clone(),
+                family: *family,
+                tier: *tier,
+                includes,
+                baseline: p.baseline,
+            });
         }
-        let cat = Catalogue { families, products, by_slug, plans_family };
+        let cat = Catalogue {
+            families,
+            products,
+            by_slug,
+            plans_family,
+        };
         cat.check_cycles()?;
         Ok(cat)
     }
 
     fn check_cycles(&self) -> Result<(), CatalogueError> {
         // Depth-first search with colours over the inclusion graph.
-        fn visit(cat: &Catalogue, i: usize, state: &mut [u8], path: &mut Vec<usize>) -> Result<(), CatalogueError> {
+        fn visit(
+            cat: &Catalogue,
+            i: usize,
+            state: &mut [u8],
+            path: &mut Vec<usize>,
+        ) -> Result<(), CatalogueError> {
             match state[i] {
                 2 => return Ok(()),
                 1 => {
                     let start = path.iter().position(|&p| p == i).unwrap_or(0);
-                    let names: Vec<_> = path[start..].iter().chain([&i]).map(|&p| cat.products[p].slug.to_string()).collect();
+                    let names: Vec<_> = path[start..]
+                        .iter()
+                        .chain([&i])
+                        .map(|&p| cat.products[p].slug.to_string())
+                        .collect();
                     return Err(CatalogueError::Cycle(names.join(" -> ")));
                 }
                 _ => {}
@@ -231,7 +271,11 @@ mod tests {
         let c = Catalogue::builtin();
         let premium = c.find("premium").unwrap();
         assert_eq!(c.family_name(premium), "jetpack-plans");
-        let inc: Vec<_> = c.included(premium).iter().map(|p| p.slug.to_string()).collect();
+        let inc: Vec<_> = c
+            .included(premium)
+            .iter()
+            .map(|p| p.slug.to_string())
+            .collect();
         for s in ["jetpack-backup-daily", "jetpack-scan", "jetpack-anti-spam"] {
             assert!(inc.contains(&s.to_string()), "{s}");
         }
@@ -249,21 +293,39 @@ mod tests {
     #[test]
     fn refusals() {
         let b = r#"{"slug":"b1","family":"b","tier":0}"#;
-        assert!(matches!(load(&format!(r#"{b},{{"slug":"x","family":"nope","tier":0}}"#)), Err(CatalogueError::UnknownFamily { .. })));
-        assert!(matches!(load(&format!(r#"{b},{b}"#)), Err(CatalogueError::DuplicateSlug(_))));
         assert!(matches!(
-            load(r#"{"slug":"a","family":"p","tier":0,"includes":["c"]},{"slug":"c","family":"b","tier":0,"includes":["a"]}"#),
+            load(&format!(r#"{b},{{"slug":"x","family":"nope","tier":0}}"#)),
+            Err(CatalogueError::UnknownFamily { .. })
+        ));
+        assert!(matches!(
+            load(&format!(r#"{b},{b}"#)),
+            Err(CatalogueError::DuplicateSlug(_))
+        ));
+        assert!(matches!(
+            load(
+                r#"{"slug":"a","family":"p","tier":0,"includes":["c"]},{"slug":"c","family":"b","tier":0,"includes":["a"]}"#
+            ),
             Err(CatalogueError::Cycle(_))
         ));
         assert!(matches!(
-            load(&format!(r#"{b},{{"slug":"a","family":"p","tier":0,"includes":["zzz"]}}"#)),
+            load(&format!(
+                r#"{b},{{"slug":"a","family":"p","tier":0,"includes":["zzz"]}}"#
+            )),
             Err(CatalogueError::UnknownInclude { .. })
         ));
         assert!(matches!(
-            load(&format!(r#"{b},{{"slug":"a","family":"p","tier":0}},{{"slug":"a2","family":"p","tier":0}}"#)),
+            load(&format!(
+                r#"{b},{{"slug":"a","family":"p","tier":0}},{{"slug":"a2","family":"p","tier":0}}"#
+            )),
             Err(CatalogueError::DuplicateTier { .. })
         ));
-        assert!(matches!(load(r#"{"slug":"a","family":"p","tier":0}"#), Err(CatalogueError::EmptyFamily(_))));
-        assert!(load(&format!(r#"{b},{{"slug":"a","family":"p","tier":0,"includes":["b1"]}}"#)).is_ok());
+        assert!(matches!(
+            load(r#"{"slug":"a","family":"p","tier":0}"#),
+            Err(CatalogueError::EmptyFamily(_))
+        ));
+        assert!(load(&format!(
+            r#"{b},{{"slug":"a","family":"p","tier":0,"includes":["b1"]}}"#
+        ))
+        .is_ok());
     }
 }

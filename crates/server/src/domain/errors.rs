@@ -268,9 +268,16 @@ mod tests {
         let mut seen = HashSet::new();
         for code in ErrorCode::ALL {
             assert!(seen.insert(code.code()), "duplicate {}", code.code());
-            assert!(code.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(code
+                .code()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert!((400..600).contains(&code.status()));
-            assert!(!code.description().is_empty() && !code.cause().is_empty() && !code.solution().is_empty());
+            assert!(
+                !code.description().is_empty()
+                    && !code.cause().is_empty()
+                    && !code.solution().is_empty()
+            );
         }
     }
 
@@ -278,18 +285,66 @@ mod tests {
     fn documented_messages() {
         // The seeds' table and SPEC §5, verbatim.
         let cases = [
-            (ApiError::new(ErrorCode::InvalidInput), 400, "invalid_input", "Unable to delete subscription"),
-            (ApiError::new(ErrorCode::NotJpsPlan), 400, "not_jps_plan", "The plan for this site was not provisioned by Jetpack Start"),
-            (ApiError::new(ErrorCode::InvalidScope), 403, "invalid_scope", "This token is not authorized to provision partner sites"),
-            (ApiError::with_arg(ErrorCode::InvalidBlog, 42), 403, "invalid_blog", "The blog ID 42 is invalid"),
-            (ApiError::new(ErrorCode::IncorrectPartnerKey), 403, "incorrect_partner_key", "Subscriptions can only be cancelled by the oAuth client that created them"),
-            (ApiError::with_arg(ErrorCode::InvalidPlan, "gold"), 400, "invalid_plan", "gold is not a valid plan"),
-            (ApiError::with_arg(ErrorCode::ActivationLimitReached, "premium"), 400, "activation_limit_reached", "This key has reached its activation limit for product premium"),
-            (ApiError::new(ErrorCode::PartnerKeyDisabled), 400, "partner_key_disabled", "This key is disabled."),
-            (ApiError::new(ErrorCode::PlanDowngradeDisallowed), 400, "plan_downgrade_disallowed", "Can not automatically downgrade plans. Contact support."),
+            (
+                ApiError::new(ErrorCode::InvalidInput),
+                400,
+                "invalid_input",
+                "Unable to delete subscription",
+            ),
+            (
+                ApiError::new(ErrorCode::NotJpsPlan),
+                400,
+                "not_jps_plan",
+                "The plan for this site was not provisioned by Jetpack Start",
+            ),
+            (
+                ApiError::new(ErrorCode::InvalidScope),
+                403,
+                "invalid_scope",
+                "This token is not authorized to provision partner sites",
+            ),
+            (
+                ApiError::with_arg(ErrorCode::InvalidBlog, 42),
+                403,
+                "invalid_blog",
+                "The blog ID 42 is invalid",
+            ),
+            (
+                ApiError::new(ErrorCode::IncorrectPartnerKey),
+                403,
+                "incorrect_partner_key",
+                "Subscriptions can only be cancelled by the oAuth client that created them",
+            ),
+            (
+                ApiError::with_arg(ErrorCode::InvalidPlan, "gold"),
+                400,
+                "invalid_plan",
+                "gold is not a valid plan",
+            ),
+            (
+                ApiError::with_arg(ErrorCode::ActivationLimitReached, "premium"),
+                400,
+                "activation_limit_reached",
+                "This key has reached its activation limit for product premium",
+            ),
+            (
+                ApiError::new(ErrorCode::PartnerKeyDisabled),
+                400,
+                "partner_key_disabled",
+                "This key is disabled.",
+            ),
+            (
+                ApiError::new(ErrorCode::PlanDowngradeDisallowed),
+                400,
+                "plan_downgrade_disallowed",
+                "Can not automatically downgrade plans. Contact support.",
+            ),
         ];
         for (err, status, code, message) in cases {
-            assert_eq!((err.status(), err.code.code(), err.message.as_str()), (status, code, message));
+            assert_eq!(
+                (err.status(), err.code.code(), err.message.as_str()),
+                (status, code, message)
+            );
         }
     }
 }

@@ -48,9 +48,14 @@ pub fn decide_provision(
     // 1 and 2: the same product is live.
     if let Some(same) = live.iter().find(|a| a.product == product.slug) {
         return if same.key_id == Some(caller) {
-            Ok(ProvisionDecision::AlreadyLive { activation_id: same.id })
+            Ok(ProvisionDecision::AlreadyLive {
+                activation_id: same.id,
+            })
         } else {
-            Err(ApiError::with_arg(ErrorCode::ProductOwnedByAnotherPartner, &product.slug))
+            Err(ApiError::with_arg(
+                ErrorCode::ProductOwnedByAnotherPartner,
+                &product.slug,
+            ))
         };
     }
     let same_family = live
@@ -76,14 +81,22 @@ pub fn decide_provision(
         if covered {
             return Err(ApiError {
                 code: ErrorCode::ProductAlreadyIncluded,
-                message: format!("{} is already included in the site's {}", product.slug, holder.slug),
+                message: format!(
+                    "{} is already included in the site's {}",
+                    product.slug, holder.slug
+                ),
             });
         }
     }
     // 5: a lower tier of the same family is live: an upgrade, if it is ours.
     match same_family {
-        Some((a, _)) if a.key_id == Some(caller) => Ok(ProvisionDecision::Create { supersede: Some(a.id) }),
-        Some((_, p)) => Err(ApiError::with_arg(ErrorCode::ProductOwnedByAnotherPartner, &p.slug)),
+        Some((a, _)) if a.key_id == Some(caller) => Ok(ProvisionDecision::Create {
+            supersede: Some(a.id),
+        }),
+        Some((_, p)) => Err(ApiError::with_arg(
+            ErrorCode::ProductOwnedByAnotherPartner,
+            &p.slug,
+        )),
         None => Ok(ProvisionDecision::Create { supersede: None }),
     }
 }
@@ -108,11 +121,16 @@ pub fn decide_cancel(
 ) -> Result<Vec<ActivationId>, ApiError> {
     let found = match target {
         CancelTarget::All => {
-            return Ok(live.iter().filter(|a| a.key_id == Some(caller)).map(|a| a.id).collect());
+            return Ok(live
+                .iter()
+                .filter(|a| a.key_id == Some(caller))
+                .map(|a| a.id)
+                .collect());
         }
-        CancelTarget::PlansFamily => live
-            .iter()
-            .find(|a| cat.product(&a.product).is_some_and(|p| p.family == cat.plans_family())),
+        CancelTarget::PlansFamily => live.iter().find(|a| {
+            cat.product(&a.product)
+                .is_some_and(|p| p.family == cat.plans_family())
+        }),
         CancelTarget::Product(p) => live.iter().find(|a| a.product == p.slug),
     };
     match found {
@@ -141,7 +159,12 @@ pub fn upgrade_paths(
                 .products()
                 .iter()
                 .filter(|p| p.family == fi && !p.baseline && may_provision(p))
-                .filter(|p| matches!(decide_provision(cat, live, caller, p), Ok(ProvisionDecision::Create { .. })))
+                .filter(|p| {
+                    matches!(
+                        decide_provision(cat, live, caller, p),
+                        Ok(ProvisionDecision::Create { .. })
+                    )
+                })
                 .map(|p| p.slug.to_string())
                 .collect();
             (family.clone(), slugs)
@@ -177,40 +200,103 @@ mod tests {
     fn provision_rules_in_order() {
         use ProvisionDecision::*;
         assert_eq!(decide(&[], "premium"), Ok(Create { supersede: None }));
-        assert_eq!(decide(&[live(7, "premium", Some(ME))], "premium"), Ok(AlreadyLive { activation_id: 7 }));
-        assert_eq!(decide(&[live(7, "premium", Some(OTHER))], "premium"), Err(ErrorCode::ProductOwnedByAnotherPartner));
-        assert_eq!(decide(&[live(7, "professional", Some(ME))], "premium"), Err(ErrorCode::PlanDowngradeDisallowed));
-        assert_eq!(decide(&[live(7, "professional", Some(OTHER))], "premium"), Err(ErrorCode::PlanDowngradeDisallowed));
-        assert_eq!(decide(&[live(7, "premium", Some(ME))], "jetpack-scan"), Err(ErrorCode::ProductAlreadyIncluded));
-        assert_eq!(decide(&[live(7, "premium", Some(ME))], "jetpack-backup-daily"), Err(ErrorCode::ProductAlreadyIncluded));
-        assert_eq!(decide(&[live(7, "premium", Some(ME))], "jetpack-backup-realtime"), Ok(Create { supersede: None }));
-        assert_eq!(decide(&[live(7, "professional", Some(ME))], "jetpack-backup-daily"), Err(ErrorCode::ProductAlreadyIncluded));
-        assert_eq!(decide(&[live(7, "premium", Some(ME))], "professional"), Ok(Create { supersede: Some(7) }));
-        assert_eq!(decide(&[live(7, "personal", Some(OTHER))], "premium"), Err(ErrorCode::ProductOwnedByAnotherPartner));
-        assert_eq!(decide(&[live(7, "jetpack-scan", Some(ME))], "premium"), Ok(Create { supersede: None }));
+        assert_eq!(
+            decide(&[live(7, "premium", Some(ME))], "premium"),
+            Ok(AlreadyLive { activation_id: 7 })
+        );
+        assert_eq!(
+            decide(&[live(7, "premium", Some(OTHER))], "premium"),
+            Err(ErrorCode::ProductOwnedByAnotherPartner)
+        );
+        assert_eq!(
+            decide(&[live(7, "professional", Some(ME))], "premium"),
+            Err(ErrorCode::PlanDowngradeDisallowed)
+        );
+        assert_eq!(
+            decide(&[live(7, "professional", Some(OTHER))], "premium"),
+            Err(ErrorCode::PlanDowngradeDisallowed)
+        );
+        assert_eq!(
+            decide(&[live(7, "premium", Some(ME))], "jetpack-scan"),
+            Err(ErrorCode::ProductAlreadyIncluded)
+        );
+        assert_eq!(
+            decide(&[live(7, "premium", Some(ME))], "jetpack-backup-daily"),
+            Err(ErrorCode::ProductAlreadyIncluded)
+        );
+        assert_eq!(
+            decide(&[live(7, "premium", Some(ME))], "jetpack-backup-realtime"),
+            Ok(Create { supersede: None })
+        );
+        assert_eq!(
+            decide(&[live(7, "professional", Some(ME))], "jetpack-backup-daily"),
+            Err(ErrorCode::ProductAlreadyIncluded)
+        );
+        assert_eq!(
+            decide(&[live(7, "premium", Some(ME))], "professional"),
+            Ok(Create { supersede: Some(7) })
+        );
+        assert_eq!(
+            decide(&[live(7, "personal", Some(OTHER))], "premium"),
+            Err(ErrorCode::ProductOwnedByAnotherPartner)
+        );
+        assert_eq!(
+            decide(&[live(7, "jetpack-scan", Some(ME))], "premium"),
+            Ok(Create { supersede: None })
+        );
     }
 
     #[test]
     fn cancel_rules() {
         let cat = Catalogue::builtin();
-        let site = [live(1, "premium", Some(ME)), live(2, "jetpack-backup-realtime", Some(OTHER)), live(3, "jetpack-scan", None)];
+        let site = [
+            live(1, "premium", Some(ME)),
+            live(2, "jetpack-backup-realtime", Some(OTHER)),
+            live(3, "jetpack-scan", None),
+        ];
         let c = |t| decide_cancel(&cat, &site, ME, t).map_err(|e| e.code);
         assert_eq!(c(CancelTarget::PlansFamily), Ok(vec![1]));
-        assert_eq!(c(CancelTarget::Product(cat.find("jetpack-backup-realtime").unwrap())), Err(ErrorCode::IncorrectPartnerKey));
-        assert_eq!(c(CancelTarget::Product(cat.find("jetpack-scan").unwrap())), Err(ErrorCode::NotJpsPlan));
-        assert_eq!(c(CancelTarget::Product(cat.find("jetpack-anti-spam").unwrap())), Ok(vec![]));
+        assert_eq!(
+            c(CancelTarget::Product(
+                cat.find("jetpack-backup-realtime").unwrap()
+            )),
+            Err(ErrorCode::IncorrectPartnerKey)
+        );
+        assert_eq!(
+            c(CancelTarget::Product(cat.find("jetpack-scan").unwrap())),
+            Err(ErrorCode::NotJpsPlan)
+        );
+        assert_eq!(
+            c(CancelTarget::Product(
+                cat.find("jetpack-anti-spam").unwrap()
+            )),
+            Ok(vec![])
+        );
         assert_eq!(c(CancelTarget::All), Ok(vec![1]));
-        assert_eq!(decide_cancel(&cat, &[], ME, CancelTarget::All).unwrap(), Vec::<i64>::new());
+        assert_eq!(
+            decide_cancel(&cat, &[], ME, CancelTarget::All).unwrap(),
+            Vec::<i64>::new()
+        );
     }
 
     #[test]
     fn upgrade_paths_of_the_issue() {
         let cat = Catalogue::builtin();
         let get = |site: &[LiveActivation], fam: &str| {
-            upgrade_paths(&cat, site, ME, |_| true).into_iter().find(|(f, _)| f == fam).unwrap().1
+            upgrade_paths(&cat, site, ME, |_| true)
+                .into_iter()
+                .find(|(f, _)| f == fam)
+                .unwrap()
+                .1
         };
-        assert_eq!(get(&[], "jetpack-plans"), ["personal", "premium", "professional"]);
-        assert_eq!(get(&[], "jetpack-backup"), ["jetpack-backup-daily", "jetpack-backup-realtime"]);
+        assert_eq!(
+            get(&[], "jetpack-plans"),
+            ["personal", "premium", "professional"]
+        );
+        assert_eq!(
+            get(&[], "jetpack-backup"),
+            ["jetpack-backup-daily", "jetpack-backup-realtime"]
+        );
         let premium = [live(1, "premium", Some(ME))];
         assert_eq!(get(&premium, "jetpack-plans"), ["professional"]);
         assert_eq!(get(&premium, "jetpack-backup"), ["jetpack-backup-realtime"]);

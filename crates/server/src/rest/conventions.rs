@@ -31,8 +31,12 @@ impl OutputFlags {
                 "http_envelope" => flags.envelope = is_truthy(&v),
                 "pretty" => flags.pretty = is_truthy(&v),
                 "fields" => {
-                    let list: Vec<String> =
-                        v.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from).collect();
+                    let list: Vec<String> = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|f| !f.is_empty())
+                        .map(String::from)
+                        .collect();
                     flags.fields = (!list.is_empty()).then_some(list);
                 }
                 _ => {}
@@ -75,7 +79,10 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
         res.headers_mut().remove(header::ALLOW);
     }
     if status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND {
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
     }
     if flags.any() && is_json(&res) {
         res = rewrite_body(res, &flags).await;
@@ -94,7 +101,11 @@ fn is_json(res: &Response) -> bool {
 /// version; `None` when nothing changes.
 fn rewrite(uri: &Uri) -> Option<(Uri, Option<ApiVersion>)> {
     let path = uri.path();
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
     let (new_path, version) = match trimmed.strip_prefix("/rest/v") {
         Some(rest) => {
@@ -129,7 +140,9 @@ async fn rewrite_body(res: Response, flags: &OutputFlags) -> Response {
     let status = parts.status;
     if let (Some(fields), Value::Object(map)) = (&flags.fields, &mut value) {
         // Not applied to errors, as upstream.
-        let is_error = map.get("error").is_some_and(|e| e.as_str().is_some_and(|s| !s.is_empty()));
+        let is_error = map
+            .get("error")
+            .is_some_and(|e| e.as_str().is_some_and(|s| !s.is_empty()));
         if !is_error {
             map.retain(|k, _| fields.iter().any(|f| f == k));
         }
@@ -142,7 +155,11 @@ async fn rewrite_body(res: Response, flags: &OutputFlags) -> Response {
         });
         parts.status = StatusCode::OK;
     }
-    let text = if flags.pretty { to_pretty(&value) } else { value.to_string() };
+    let text = if flags.pretty {
+        to_pretty(&value)
+    } else {
+        value.to_string()
+    };
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(text))
 }
@@ -166,8 +183,18 @@ mod tests {
     #[test]
     fn flags() {
         let f = OutputFlags::from_query(Some("http_envelope=1&pretty=TRUE&fields=a,%20b,"));
-        assert_eq!(f, OutputFlags { envelope: true, pretty: true, fields: Some(vec!["a".into(), "b".into()]) });
-        assert_eq!(OutputFlags::from_query(Some("http_envelope=yes&pretty=0")), OutputFlags::default());
+        assert_eq!(
+            f,
+            OutputFlags {
+                envelope: true,
+                pretty: true,
+                fields: Some(vec!["a".into(), "b".into()])
+            }
+        );
+        assert_eq!(
+            OutputFlags::from_query(Some("http_envelope=yes&pretty=0")),
+            OutputFlags::default()
+        );
     }
 
     #[test]
@@ -175,7 +202,10 @@ mod tests {
         let r = |s: &str| rewrite(&s.parse().unwrap()).map(|(u, v)| (u.to_string(), v));
         assert_eq!(
             r("/rest/v1.3/jpphp/provision/?pretty=1"),
-            Some(("/rest/jpphp/provision?pretty=1".into(), ApiVersion::parse("1.3")))
+            Some((
+                "/rest/jpphp/provision?pretty=1".into(),
+                ApiVersion::parse("1.3")
+            ))
         );
         assert_eq!(r("/oauth2/token/"), Some(("/oauth2/token".into(), None)));
         assert_eq!(r("/oauth2/token"), None);

@@ -56,7 +56,12 @@ pub async fn collect(req: Request) -> Result<Map<String, Value>, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let body = match mime.as_str() {
         "multipart/form-data" => multipart(&content_type, bytes).await?,
@@ -94,7 +99,10 @@ fn json(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::with_arg(ErrorCode::InvalidBody, format!("invalid JSON: {e}")))?;
     let Value::Object(obj) = value else {
-        return Err(ApiError::with_arg(ErrorCode::InvalidBody, "the JSON body is not an object"));
+        return Err(ApiError::with_arg(
+            ErrorCode::InvalidBody,
+            "the JSON body is not an object",
+        ));
     };
     Ok(obj
         .into_iter()
@@ -117,18 +125,27 @@ fn json(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
 fn boundary(content_type: &str) -> Option<String> {
     content_type.split(';').map(str::trim).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
     })
 }
 
 async fn multipart(content_type: &str, bytes: Bytes) -> Result<Map<String, Value>, ApiError> {
-    let bad = |why: String| ApiError::with_arg(ErrorCode::InvalidBody, format!("malformed multipart body: {why}"));
+    let bad = |why: String| {
+        ApiError::with_arg(
+            ErrorCode::InvalidBody,
+            format!("malformed multipart body: {why}"),
+        )
+    };
     let boundary = boundary(content_type).ok_or_else(|| bad("no boundary".into()))?;
     let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(bytes) });
     let mut mp = multer::Multipart::new(stream, boundary);
     let mut map = Map::new();
     while let Some(field) = mp.next_field().await.map_err(|e| bad(e.to_string()))? {
-        let Some(name) = field.name().map(str::to_string) else { continue };
+        let Some(name) = field.name().map(str::to_string) else {
+            continue;
+        };
         let text = field.text().await.map_err(|e| bad(e.to_string()))?;
         map.insert(name, Value::String(text));
     }
@@ -142,8 +159,14 @@ mod tests {
 
     #[test]
     fn boundaries() {
-        assert_eq!(boundary("multipart/form-data; boundary=abc").as_deref(), Some("abc"));
-        assert_eq!(boundary("multipart/form-data;; boundary=\"x y\"").as_deref(), Some("x y"));
+        assert_eq!(
+            boundary("multipart/form-data; boundary=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            boundary("multipart/form-data;; boundary=\"x y\"").as_deref(),
+            Some("x y")
+        );
         assert_eq!(boundary("multipart/form-data;"), None);
     }
 

@@ -11,7 +11,11 @@ use crate::store::StoreError;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        (status, Json(ErrorBody::new(self.code.code(), &self.message))).into_response()
+        (
+            status,
+            Json(ErrorBody::new(self.code.code(), &self.message)),
+        )
+            .into_response()
     }
 }
 

@@ -26,7 +26,8 @@ impl ApiVersion {
 
     pub fn parse(s: &str) -> Option<Self> {
         let (major, minor) = s.split_once('.').unwrap_or((s, "0"));
-        let digits = |t: &str| !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |t: &str| !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit());
         if !digits(major) || !digits(minor) {
             return None;
         }
@@ -50,7 +51,9 @@ pub struct EndpointDoc {
 }
 
 fn codes<S: serde::Serializer>(codes: &&'static [ErrorCode], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(codes.iter().map(|c| serde_json::json!({"code": c.code(), "status": c.status(), "message": c.template()})))
+    s.collect_seq(codes.iter().map(
+        |c| serde_json::json!({"code": c.code(), "status": c.status(), "message": c.template()}),
+    ))
 }
 
 /// Adds an endpoint at `/rest{path}` (and its `/help`) answering versions
@@ -84,7 +87,12 @@ async fn gate(min: ApiVersion, max: Option<ApiVersion>, req: Request, next: Next
 
 /// The unknown-route answer: 404 with an empty `text/plain` body.
 pub fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -77,8 +77,14 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
             Ok(Pools { write, read })
         }
         Backend::Postgres => {
-            let pool = AnyPoolOptions::new().max_connections(16).connect(url).await?;
-            Ok(Pools { write: pool.clone(), read: pool })
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .connect(url)
+                .await?;
+            Ok(Pools {
+                write: pool.clone(),
+                read: pool,
+            })
         }
     }
 }

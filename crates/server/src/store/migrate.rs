@@ -12,8 +12,16 @@ use sqlx::AnyPool;
 
 use super::{Backend, StoreError};
 
-const SQLITE: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
 
 pub async fn run(backend: Backend, pool: &AnyPool) -> Result<(), StoreError> {
     let list = match backend {
@@ -23,7 +31,13 @@ pub async fn run(backend: Backend, pool: &AnyPool) -> Result<(), StoreError> {
     let migrations: Vec<Migration> = list
         .iter()
         .map(|(version, description, sql)| {
-            Migration::new(*version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
+            Migration::new(
+                *version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
         })
         .collect();
     let migrator = Migrator {

@@ -73,13 +73,23 @@ pub trait Store: Send + Sync + 'static {
     /// The key's per-product limits, in no particular order.
     async fn key_limits(&self, key: KeyId) -> Result<Vec<(ProductSlug, i64)>, StoreError>;
 
-    async fn add_partner_redirect(&self, partner: PartnerId, prefix: &str) -> Result<bool, StoreError>;
+    async fn add_partner_redirect(
+        &self,
+        partner: PartnerId,
+        prefix: &str,
+    ) -> Result<bool, StoreError>;
 
     async fn partner_redirects(&self, partner: PartnerId) -> Result<Vec<String>, StoreError>;
 
     // --- Tokens (stored as SHA-256 digests) ---
 
-    async fn insert_token(&self, digest: &[u8], key: KeyId, scope: &str, now: i64) -> Result<(), StoreError>;
+    async fn insert_token(
+        &self,
+        digest: &[u8],
+        key: KeyId,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     /// The key behind an unrevoked token.
     async fn token(&self, digest: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
@@ -93,7 +103,11 @@ pub trait Store: Send + Sync + 'static {
     // --- Sites and activations ---
 
     /// Registers the site if needed and applies the provision rules.
-    async fn provision(&self, req: &ProvisionRequest, cat: &Catalogue) -> RuleResult<ProvisionOutcome>;
+    async fn provision(
+        &self,
+        req: &ProvisionRequest,
+        cat: &Catalogue,
+    ) -> RuleResult<ProvisionOutcome>;
 
     /// Applies the cancel rules. A store failure part way leaves nothing changed.
     async fn cancel(&self, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome>;
@@ -103,30 +117,61 @@ pub trait Store: Send + Sync + 'static {
 
     /// Connects a site and activates all its pending activations, in one
     /// transaction. `None` for an unknown site.
-    async fn connect_site(&self, site: &SiteRef, now: i64) -> Result<Option<ConnectOutcome>, StoreError>;
+    async fn connect_site(
+        &self,
+        site: &SiteRef,
+        now: i64,
+    ) -> Result<Option<ConnectOutcome>, StoreError>;
 
     /// Marks pending activations whose time ran out as `expired`.
     async fn expire_pending(&self, now: i64) -> Result<u64, StoreError>;
 
     /// Grants a product outside the partner API (operator action): it counts
     /// as live but cannot be cancelled by a partner (`not_jps_plan`).
-    async fn grant(&self, site: &SiteIdentifier, url: &str, product: &ProductSlug, family: &str, now: i64) -> RuleResult<ActivationId>;
+    async fn grant(
+        &self,
+        site: &SiteIdentifier,
+        url: &str,
+        product: &ProductSlug,
+        family: &str,
+        now: i64,
+    ) -> RuleResult<ActivationId>;
 
-    async fn activations(&self, filter: &ActivationFilter) -> Result<Vec<ActivationRecord>, StoreError>;
+    async fn activations(
+        &self,
+        filter: &ActivationFilter,
+    ) -> Result<Vec<ActivationRecord>, StoreError>;
 
     /// Stores sealed (encrypted) credentials of a kind (`ssh`, `ftp`).
-    async fn set_credentials(&self, blog: BlogId, kind: &str, sealed: &[u8], now: i64) -> Result<bool, StoreError>;
+    async fn set_credentials(
+        &self,
+        blog: BlogId,
+        kind: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     // --- Authorization links ---
 
-    async fn insert_auth_link(&self, digest: &[u8], blog: BlogId, key: KeyId, now: i64, expires_at: i64) -> Result<(), StoreError>;
+    async fn insert_auth_link(
+        &self,
+        digest: &[u8],
+        blog: BlogId,
+        key: KeyId,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
 
     async fn auth_link(&self, digest: &[u8], now: i64) -> Result<Option<AuthLink>, StoreError>;
 
     /// Uses a link: connects its site and activates its pending activations in
     /// one transaction, and marks every link of the site used. `None` for an
     /// unknown, used or expired link.
-    async fn use_auth_link(&self, digest: &[u8], now: i64) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError>;
+    async fn use_auth_link(
+        &self,
+        digest: &[u8],
+        now: i64,
+    ) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError>;
 }
 
 pub type ActivationId = crate::domain::rules::ActivationId;

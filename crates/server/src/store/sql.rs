@@ -11,7 +11,9 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::dialect::{self, Backend, Pools};
 use super::{migrate, types::*, ActivationId, RuleResult, Store, StoreError};
-use crate::domain::rules::{self, CancelTarget, KeyId, LiveActivation, PartnerId, ProvisionDecision};
+use crate::domain::rules::{
+    self, CancelTarget, KeyId, LiveActivation, PartnerId, ProvisionDecision,
+};
 use crate::domain::{ApiError, Catalogue, ErrorCode};
 
 type Tx = Transaction<'static, Any>;
@@ -39,7 +41,11 @@ impl SqlStore {
     }
 
     async fn begin_write(&self) -> Result<Tx, StoreError> {
-        Ok(self.pools.write.begin_with(self.backend.begin_write()).await?)
+        Ok(self
+            .pools
+            .write
+            .begin_with(self.backend.begin_write())
+            .await?)
     }
 
     fn read(&self) -> &AnyPool {
@@ -72,19 +78,42 @@ impl SqlStore {
         .await?;
         for r in rows {
             let ended: i64 = r.try_get("expires_at")?;
-            event(tx, r.try_get("id")?, Some("pending"), "expired", ended, "system").await?;
+            event(
+                tx,
+                r.try_get("id")?,
+                Some("pending"),
+                "expired",
+                ended,
+                "system",
+            )
+            .await?;
         }
         Ok(())
     }
 
-    async fn live_in_tx(&self, tx: &mut Tx, blog_id: i64, now: i64) -> Result<Vec<LiveActivation>, StoreError> {
+    async fn live_in_tx(
+        &self,
+        tx: &mut Tx,
+        blog_id: i64,
+        now: i64,
+    ) -> Result<Vec<LiveActivation>, StoreError> {
         let sql = live_query(&live_at("$2"));
-        let rows = sqlx::query(&sql).bind(blog_id).bind(now).fetch_all(&mut **tx).await?;
+        let rows = sqlx::query(&sql)
+            .bind(blog_id)
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await?;
         rows.iter().map(live_from_row).collect()
     }
 
     /// Connects the site and activates its pending activations.
-    async fn connect_in_tx(&self, tx: &mut Tx, site: &SiteRow, now: i64, actor: &str) -> Result<ConnectOutcome, StoreError> {
+    async fn connect_in_tx(
+        &self,
+        tx: &mut Tx,
+        site: &SiteRow,
+        now: i64,
+        actor: &str,
+    ) -> Result<ConnectOutcome, StoreError> {
         self.expire_site(tx, site.blog_id, now).await?;
         sqlx::query("UPDATE sites SET connected = 1, connected_at = $2 WHERE blog_id = $1")
             .bind(site.blog_id)
@@ -115,13 +144,26 @@ impl SqlStore {
         })
     }
 
-    async fn provision_in_tx(&self, tx: &mut Tx, req: &ProvisionRequest, cat: &Catalogue) -> RuleResult<ProvisionOutcome> {
+    async fn provision_in_tx(
+        &self,
+        tx: &mut Tx,
+        req: &ProvisionRequest,
+        cat: &Catalogue,
+    ) -> RuleResult<ProvisionOutcome> {
         let now = req.now;
         // Lock the key first, then the site, always in this order: concurrent
         // provisions by one key serialise here (limits), concurrent
         // provisions to one site serialise on the site row.
-        let key_sql = format!("SELECT id FROM keys WHERE id = $1{}", self.backend.for_update());
-        if sqlx::query(&key_sql).bind(req.key_id).fetch_optional(&mut **tx).await?.is_none() {
+        let key_sql = format!(
+            "SELECT id FROM keys WHERE id = $1{}",
+            self.backend.for_update()
+        );
+        if sqlx::query(&key_sql)
+            .bind(req.key_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_none()
+        {
             return Err(StoreError::NotFound(format!("key {}", req.key_id)));
         }
         let site = match &req.site {
@@ -136,7 +178,8 @@ impl SqlStore {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-                self.lock_site(tx, &SiteRef::Identifier(identifier.clone())).await?
+                self.lock_site(tx, &SiteRef::Identifier(identifier.clone()))
+                    .await?
             }
             ProvisionSite::BlogId(id) => self.lock_site(tx, &SiteRef::BlogId(*id)).await?,
         };
@@ -183,19 +226,25 @@ impl SqlStore {
             Err(refusal) => return Ok(Err(refusal)),
             Ok(ProvisionDecision::AlreadyLive { activation_id }) => {
                 let pending = live.iter().any(|a| a.id == activation_id && a.pending);
-                outcome.activation = Some(ProvisionedActivation { id: activation_id, pending, created: false, superseded: None });
+                outcome.activation = Some(ProvisionedActivation {
+                    id: activation_id,
+                    pending,
+                    created: false,
+                    superseded: None,
+                });
                 return Ok(Ok(outcome));
             }
             Ok(ProvisionDecision::Create { supersede }) => supersede,
         };
 
-        let limit: Option<i64> = sqlx::query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
-            .bind(req.key_id)
-            .bind(slug.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get("max_live"))
-            .transpose()?;
+        let limit: Option<i64> =
+            sqlx::query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
+                .bind(req.key_id)
+                .bind(slug.as_str())
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get("max_live"))
+                .transpose()?;
         let limit = match (limit, req.restricted) {
             (Some(n), _) => Some(n),
             // A sub-key may provision only the products it has a limit for.
@@ -215,7 +264,10 @@ impl SqlStore {
                 .await?
                 .try_get("n")?;
             if n >= max {
-                return Ok(Err(ApiError::with_arg(ErrorCode::ActivationLimitReached, slug)));
+                return Ok(Err(ApiError::with_arg(
+                    ErrorCode::ActivationLimitReached,
+                    slug,
+                )));
             }
         }
 
@@ -225,12 +277,20 @@ impl SqlStore {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-            let from = if live.iter().any(|a| a.id == old && a.pending) { "pending" } else { "active" };
+            let from = if live.iter().any(|a| a.id == old && a.pending) {
+                "pending"
+            } else {
+                "active"
+            };
             event(tx, old, Some(from), "superseded", now, &actor(req.key_id)).await?;
         }
         let pending = !site.connected;
         let (state, activated_at, expires_at) = if pending {
-            ("pending", None, Some(now.saturating_add(req.pending_ttl_ms)))
+            (
+                "pending",
+                None,
+                Some(now.saturating_add(req.pending_ttl_ms)),
+            )
         } else {
             ("active", Some(now), None)
         };
@@ -258,12 +318,24 @@ impl SqlStore {
                 .execute(&mut **tx)
                 .await?;
         }
-        outcome.activation = Some(ProvisionedActivation { id, pending, created: true, superseded: supersede });
+        outcome.activation = Some(ProvisionedActivation {
+            id,
+            pending,
+            created: true,
+            superseded: supersede,
+        });
         Ok(Ok(outcome))
     }
 
-    async fn cancel_in_tx(&self, tx: &mut Tx, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome> {
-        let nothing = CancelOutcome { cancelled: Vec::new() };
+    async fn cancel_in_tx(
+        &self,
+        tx: &mut Tx,
+        req: &CancelRequest,
+        cat: &Catalogue,
+    ) -> RuleResult<CancelOutcome> {
+        let nothing = CancelOutcome {
+            cancelled: Vec::new(),
+        };
         let Some(site) = self.lock_site(tx, &req.site).await? else {
             return Ok(match req.site {
                 // An unknown blog id is an error; an unknown domain is
@@ -303,10 +375,21 @@ impl SqlStore {
             .await?
             .rows_affected();
             if changed != 1 {
-                return Err(StoreError::Corrupt(format!("activation {} changed under a lock", a.id)));
+                return Err(StoreError::Corrupt(format!(
+                    "activation {} changed under a lock",
+                    a.id
+                )));
             }
             let from = if a.pending { "pending" } else { "active" };
-            event(tx, a.id, Some(from), "cancelled", req.now, &actor(req.key_id)).await?;
+            event(
+                tx,
+                a.id,
+                Some(from),
+                "cancelled",
+                req.now,
+                &actor(req.key_id),
+            )
+            .await?;
             cancelled.push(CancelledRecord {
                 id: a.id,
                 blog_id: site.blog_id()?,
@@ -352,17 +435,23 @@ impl Store for SqlStore {
     }
 
     async fn create_partner(&self, name: &str, now: i64) -> Result<PartnerId, StoreError> {
-        let row = sqlx::query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
-            .bind(name)
-            .bind(now)
-            .fetch_one(&self.pools.write)
-            .await?;
+        let row =
+            sqlx::query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(now)
+                .fetch_one(&self.pools.write)
+                .await?;
         Ok(row.try_get("id")?)
     }
 
     async fn create_key(&self, key: &NewKey, now: i64) -> Result<KeyId, StoreError> {
         let mut tx = self.begin_write().await?;
-        if sqlx::query("SELECT id FROM partners WHERE id = $1").bind(key.partner_id).fetch_optional(&mut *tx).await?.is_none() {
+        if sqlx::query("SELECT id FROM partners WHERE id = $1")
+            .bind(key.partner_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
+        {
             return Err(StoreError::NotFound(format!("partner {}", key.partner_id)));
         }
         let id: i64 = sqlx::query(
@@ -431,9 +520,18 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn add_partner_redirect(&self, partner: PartnerId, prefix: &str) -> Result<bool, StoreError> {
+    async fn add_partner_redirect(
+        &self,
+        partner: PartnerId,
+        prefix: &str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        if sqlx::query("SELECT id FROM partners WHERE id = $1").bind(partner).fetch_optional(&mut *tx).await?.is_none() {
+        if sqlx::query("SELECT id FROM partners WHERE id = $1")
+            .bind(partner)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
+        {
             return Err(StoreError::NotFound(format!("partner {partner}")));
         }
         let n = sqlx::query("INSERT INTO partner_redirects (partner_id, prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -447,14 +545,22 @@ impl Store for SqlStore {
     }
 
     async fn partner_redirects(&self, partner: PartnerId) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT prefix FROM partner_redirects WHERE partner_id = $1 ORDER BY prefix")
-            .bind(partner)
-            .fetch_all(self.read())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT prefix FROM partner_redirects WHERE partner_id = $1 ORDER BY prefix",
+        )
+        .bind(partner)
+        .fetch_all(self.read())
+        .await?;
         rows.iter().map(|r| Ok(r.try_get("prefix")?)).collect()
     }
 
-    async fn insert_token(&self, digest: &[u8], key: KeyId, scope: &str, now: i64) -> Result<(), StoreError> {
+    async fn insert_token(
+        &self,
+        digest: &[u8],
+        key: KeyId,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)")
             .bind(digest.to_vec())
             .bind(key)
@@ -487,26 +593,33 @@ impl Store for SqlStore {
     }
 
     async fn revoke_token(&self, digest: &[u8], now: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
-            .bind(digest.to_vec())
-            .bind(now)
-            .execute(&self.pools.write)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
+                .bind(digest.to_vec())
+                .bind(now)
+                .execute(&self.pools.write)
+                .await?
+                .rows_affected();
         Ok(n == 1)
     }
 
     async fn revoke_key_tokens(&self, key: KeyId, now: i64) -> Result<u64, StoreError> {
-        let n = sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL")
-            .bind(key)
-            .bind(now)
-            .execute(&self.pools.write)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE tokens SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(key)
+        .bind(now)
+        .execute(&self.pools.write)
+        .await?
+        .rows_affected();
         Ok(n)
     }
 
-    async fn provision(&self, req: &ProvisionRequest, cat: &Catalogue) -> RuleResult<ProvisionOutcome> {
+    async fn provision(
+        &self,
+        req: &ProvisionRequest,
+        cat: &Catalogue,
+    ) -> RuleResult<ProvisionOutcome> {
         in_write_tx!(self, |tx| self.provision_in_tx(&mut tx, req, cat).await)
     }
 
@@ -531,7 +644,11 @@ impl Store for SqlStore {
         let s = SiteRow::from_row(&row)?;
         let creds: i64 = row.try_get("creds")?;
         let live_sql = live_query(&live_at("$2"));
-        let rows = sqlx::query(&live_sql).bind(s.blog_id).bind(now).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(&live_sql)
+            .bind(s.blog_id)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         let live = rows.iter().map(live_from_row).collect::<Result<_, _>>()?;
         tx.commit().await?;
         Ok(Some(SiteState {
@@ -544,7 +661,11 @@ impl Store for SqlStore {
         }))
     }
 
-    async fn connect_site(&self, site: &SiteRef, now: i64) -> Result<Option<ConnectOutcome>, StoreError> {
+    async fn connect_site(
+        &self,
+        site: &SiteRef,
+        now: i64,
+    ) -> Result<Option<ConnectOutcome>, StoreError> {
         let mut tx = self.begin_write().await?;
         let Some(row) = self.lock_site(&mut tx, site).await? else {
             return Ok(None);
@@ -564,13 +685,28 @@ impl Store for SqlStore {
         .fetch_all(&mut *tx)
         .await?;
         for r in &rows {
-            event(&mut tx, r.try_get("id")?, Some("pending"), "expired", r.try_get("expires_at")?, "system").await?;
+            event(
+                &mut tx,
+                r.try_get("id")?,
+                Some("pending"),
+                "expired",
+                r.try_get("expires_at")?,
+                "system",
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(rows.len() as u64)
     }
 
-    async fn grant(&self, site: &SiteIdentifier, url: &str, product: &ProductSlug, family: &str, now: i64) -> RuleResult<ActivationId> {
+    async fn grant(
+        &self,
+        site: &SiteIdentifier,
+        url: &str,
+        product: &ProductSlug,
+        family: &str,
+        now: i64,
+    ) -> RuleResult<ActivationId> {
         in_write_tx!(self, |tx| {
             async {
                 sqlx::query("INSERT INTO sites (identifier, url, created_at) VALUES ($1, $2, $3) ON CONFLICT (identifier) DO NOTHING")
@@ -608,7 +744,10 @@ impl Store for SqlStore {
         })
     }
 
-    async fn activations(&self, filter: &ActivationFilter) -> Result<Vec<ActivationRecord>, StoreError> {
+    async fn activations(
+        &self,
+        filter: &ActivationFilter,
+    ) -> Result<Vec<ActivationRecord>, StoreError> {
         let mut sql = String::from(
             "SELECT a.id, a.blog_id, s.identifier, a.product, a.state, a.key_id, k.partner_id, a.created_at, \
              a.activated_at, a.ended_at, a.partner_tracking_id \
@@ -663,9 +802,19 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn set_credentials(&self, blog: BlogId, kind: &str, sealed: &[u8], now: i64) -> Result<bool, StoreError> {
+    async fn set_credentials(
+        &self,
+        blog: BlogId,
+        kind: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        if self.lock_site(&mut tx, &SiteRef::BlogId(blog)).await?.is_none() {
+        if self
+            .lock_site(&mut tx, &SiteRef::BlogId(blog))
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
         sqlx::query(
@@ -682,7 +831,14 @@ impl Store for SqlStore {
         Ok(true)
     }
 
-    async fn insert_auth_link(&self, digest: &[u8], blog: BlogId, key: KeyId, now: i64, expires_at: i64) -> Result<(), StoreError> {
+    async fn insert_auth_link(
+        &self,
+        digest: &[u8],
+        blog: BlogId,
+        key: KeyId,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(digest.to_vec())
             .bind(blog.as_i64())
@@ -707,24 +863,37 @@ impl Store for SqlStore {
         Ok((link.expires_at > now).then_some(link))
     }
 
-    async fn use_auth_link(&self, digest: &[u8], now: i64) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError> {
+    async fn use_auth_link(
+        &self,
+        digest: &[u8],
+        now: i64,
+    ) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT l.blog_id, l.key_id, k.partner_id, l.expires_at, l.used_at FROM auth_links l \
              JOIN keys k ON k.id = l.key_id WHERE l.hash = $1{}",
             self.backend.for_update()
         );
-        let Some(r) = sqlx::query(&sql).bind(digest.to_vec()).fetch_optional(&mut *tx).await? else {
+        let Some(r) = sqlx::query(&sql)
+            .bind(digest.to_vec())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
             return Ok(None);
         };
         let link = auth_link_from_row(&r)?;
         if link.used || link.expires_at <= now {
             return Ok(None);
         }
-        let Some(site) = self.lock_site(&mut tx, &SiteRef::BlogId(link.blog_id)).await? else {
+        let Some(site) = self
+            .lock_site(&mut tx, &SiteRef::BlogId(link.blog_id))
+            .await?
+        else {
             return Ok(None);
         };
-        let out = self.connect_in_tx(&mut tx, &site, now, "site-owner").await?;
+        let out = self
+            .connect_in_tx(&mut tx, &site, now, "site-owner")
+            .await?;
         sqlx::query("UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL")
             .bind(link.blog_id.as_i64())
             .bind(now)
@@ -819,7 +988,8 @@ fn blog_id(v: i64) -> Result<BlogId, StoreError> {
 }
 
 fn ident(v: String) -> Result<SiteIdentifier, StoreError> {
-    SiteIdentifier::parse(&v).map_err(|e| StoreError::Corrupt(format!("site identifier {v:?}: {e}")))
+    SiteIdentifier::parse(&v)
+        .map_err(|e| StoreError::Corrupt(format!("site identifier {v:?}: {e}")))
 }
 
 fn slug(v: String) -> Result<ProductSlug, StoreError> {
@@ -831,7 +1001,14 @@ fn actor(key: KeyId) -> String {
 }
 
 /// Appends to the event log (in the caller's transaction).
-async fn event(tx: &mut Tx, activation: i64, from: Option<&str>, to: &str, at: i64, actor: &str) -> Result<(), StoreError> {
+async fn event(
+    tx: &mut Tx,
+    activation: i64,
+    from: Option<&str>,
+    to: &str,
+    at: i64,
+    actor: &str,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO events (activation_id, from_state, to_state, at, actor) VALUES ($1, $2, $3, $4, $5)")
         .bind(activation)
         .bind(from)

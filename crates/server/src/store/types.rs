@@ -59,7 +59,10 @@ pub struct ProvisionRequest {
 #[derive(Debug, Clone)]
 pub enum ProvisionSite {
     /// By URL (`/jpphp/provision`): registered on first use.
-    Url { identifier: SiteIdentifier, url: String },
+    Url {
+        identifier: SiteIdentifier,
+        url: String,
+    },
     /// By blog id (`/{blog_id}/partner-provision`): must exist.
     BlogId(BlogId),
 }

@@ -1,0 +1,415 @@
+//! The shared test helper: [`TestApp`] starts the real server.
+
+#![allow(dead_code)] // each test module uses a different part of the helper
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_jpstart");
+pub const POSTGRES_ENV: &str = "JPSTART_TEST_POSTGRES_URL";
+
+/// Runs each `async fn name(db: Db) { ... }` once per backend, as
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($(#[$meta:meta])* async fn $name:ident($db:ident: Db) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                $(#[$meta])*
+                async fn run($db: $crate::common::Db) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run($crate::common::Db::sqlite()).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match $crate::common::Db::postgres().await {
+                        Some(db) => run(db).await,
+                        None => $crate::common::postgres_skipped(),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub fn postgres_skipped() {
+    eprintln!("SKIPPED: PostgreSQL half (set {POSTGRES_ENV} to run it)");
+}
+
+/// A database of its own for one test.
+pub struct Db {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<Arc<TempDir>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// A fresh SQLite file in a temporary directory.
+    pub fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("jpstart.db").display());
+        Db {
+            url,
+            backend: Backend::Sqlite,
+            _dir: Some(Arc::new(dir)),
+        }
+    }
+
+    /// A fresh database in the cluster `JPSTART_TEST_POSTGRES_URL` names,
+    /// or `None` when it is unset.
+    pub async fn postgres() -> Option<Db> {
+        let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
+        use sqlx::Connection;
+        let name = format!("jpstart_test_{}", rand::random::<u64>());
+        let mut conn = sqlx::postgres::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let url = match admin_url.rfind('/') {
+            Some(i)
+                if admin_url[..i].contains("://") && i > admin_url.find("://").unwrap_or(0) + 2 =>
+            {
+                let (base, rest) = admin_url.split_at(i);
+                let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+                format!("{base}/{name}{query}")
+            }
+            _ => format!("{admin_url}/{name}"),
+        };
+        Some(Db {
+            url,
+            backend: Backend::Postgres,
+            _dir: None,
+        })
+    }
+
+    /// Another handle on the same database (a second server on it).
+    pub fn share(&self) -> Db {
+        Db {
+            url: self.url.clone(),
+            backend: self.backend,
+            _dir: self._dir.clone(),
+        }
+    }
+}
+
+/// Options for [`TestApp::spawn_with`].
+#[derive(Default, Clone)]
+pub struct Opts {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Opts {
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// A running `jpstart serve`, killed when dropped.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> TestApp {
+        Self::spawn_with(db, Opts::default()).await
+    }
+
+    pub async fn spawn_with(db: Db, opts: Opts) -> TestApp {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--database-url")
+            .arg(&db.url);
+        cmd.args(&opts.args);
+        cmd.env_remove("JPSTART_LISTEN")
+            .env_remove("JPSTART_DATABASE_URL");
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start jpstart serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("log lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
+        let base = match first {
+            Ok(Ok(Some(line))) => line
+                .strip_prefix("jpstart listening on ")
+                .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+                .to_string(),
+            other => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                panic!(
+                    "server did not start: {other:?}\nlog:\n{}",
+                    log.lock().expect("log lock")
+                );
+            }
+        };
+        // Keep reading stdout so the pipe never fills.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        TestApp {
+            base,
+            client,
+            db,
+            child,
+            log,
+        }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        tokio::time::timeout(Duration::from_secs(40), self.child.wait())
+            .await
+            .expect("server exits after SIGTERM")
+            .expect("wait")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
+        self.request(Method::GET, path).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> RequestBuilder {
+        self.request(Method::POST, path).bearer_auth(token)
+    }
+
+    /// `jpstart admin ARGS` on this server's database: the JSON it printed,
+    /// or its one-line error.
+    pub fn admin(&self, args: &[&str]) -> Result<Value, String> {
+        admin(&self.db.url, args)
+    }
+
+    /// A new partner with a token.
+    pub async fn partner(&self, name: &str) -> Partner {
+        let v = self
+            .admin(&["partner", "create", "--name", name])
+            .expect("partner create");
+        self.with_token(v).await
+    }
+
+    /// Another key of a partner (extra admin `key create` flags allowed).
+    pub async fn key(&self, partner_id: u64, extra: &[&str]) -> Partner {
+        let pid = partner_id.to_string();
+        let mut args = vec!["key", "create", "--partner", pid.as_str()];
+        args.extend_from_slice(extra);
+        let v = self.admin(&args).expect("key create");
+        self.with_token(v).await
+    }
+
+    async fn with_token(&self, v: Value) -> Partner {
+        let client_id = v["client_id"].as_str().expect("client_id").to_string();
+        let client_secret = v["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_string();
+        let token = self.token(&client_id, &client_secret).await;
+        Partner {
+            partner_id: v["partner_id"].as_u64().expect("partner_id"),
+            key_id: v["key_id"].as_u64().expect("key_id"),
+            client_id,
+            client_secret,
+            token,
+        }
+    }
+
+    /// A token by the documented urlencoded request.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let res = self
+            .request(Method::POST, "/oauth2/token")
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", "jetpack-partner"),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        let (status, body) = json(res).await;
+        assert_eq!(status, 200, "token: {body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// `POST /rest/v1.3/jpphp/provision` with form fields.
+    pub async fn provision(&self, token: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+        json(
+            self.post("/rest/v1.3/jpphp/provision", token)
+                .form(fields)
+                .send()
+                .await
+                .expect("provision"),
+        )
+        .await
+    }
+
+    /// `POST /rest/v1.3/jpphp/{site}/partner-cancel` with form fields.
+    pub async fn cancel(
+        &self,
+        token: &str,
+        site: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let path = format!("/rest/v1.3/jpphp/{site}/partner-cancel");
+        json(
+            self.post(&path, token)
+                .form(fields)
+                .send()
+                .await
+                .expect("cancel"),
+        )
+        .await
+    }
+
+    /// `GET /rest/v1.4/jpphp/{site}/status`.
+    pub async fn status(&self, token: &str, site: &str) -> (StatusCode, Value) {
+        json(
+            self.get(&format!("/rest/v1.4/jpphp/{site}/status"), token)
+                .send()
+                .await
+                .expect("status"),
+        )
+        .await
+    }
+}
+
+/// A partner key with its credentials and a token.
+#[derive(Clone, Debug)]
+pub struct Partner {
+    pub partner_id: u64,
+    pub key_id: u64,
+    pub client_id: String,
+    pub client_secret: String,
+    pub token: String,
+}
+
+/// `jpstart admin --database-url URL ARGS`.
+pub fn admin(db_url: &str, args: &[&str]) -> Result<Value, String> {
+    let out = std::process::Command::new(BIN)
+        .arg("admin")
+        .arg("--database-url")
+        .arg(db_url)
+        .args(args)
+        .env_remove("JPSTART_DATABASE_URL")
+        .output()
+        .expect("run jpstart admin");
+    if out.status.success() {
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            format!(
+                "admin printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Status and JSON body of a response (the body must be JSON).
+pub async fn json(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    (status, value)
+}
+
+/// Asserts the documented error body: status, code, and the four keys in
+/// order (`error`, `message`, `error_code`, `error_message`), and that the
+/// code is in the served error catalogue.
+pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status.as_u16(), want_status, "status of {body}");
+    let obj = body
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["error", "message", "error_code", "error_message"],
+        "key order of {body}"
+    );
+    assert_eq!(body["error"], want_code, "{body}");
+    assert_eq!(body["error_code"], want_code, "{body}");
+    assert_eq!(body["message"], body["error_message"], "{body}");
+    let catalogue = jpstart_server::api::errors::catalogue();
+    assert!(
+        catalogue.iter().any(|(c, _)| *c == want_code),
+        "{want_code} is not in the error catalogue"
+    );
+}
