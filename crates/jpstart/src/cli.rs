@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// A replacement product catalogue (JSON, same format as the built-in one).
     #[arg(long, env = "JPSTART_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// A file holding the 64-hex-digit key that seals stored credentials
+    /// (instead of JPSTART_SECRET_KEY; required for PostgreSQL unless that
+    /// is set). SQLite default: `<dbfile>.key`, generated on first start.
+    #[arg(long, env = "JPSTART_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

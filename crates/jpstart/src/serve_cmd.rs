@@ -3,10 +3,15 @@
 use std::process::ExitCode;
 
 use jpstart_server::config::{Config, TlsFiles};
+use jpstart_server::crypto::KeySource;
 use jpstart_server::domain::Catalogue;
+use jpstart_types::SecretString;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
+
+/// The server key, as 64 hex digits.
+const SECRET_KEY_ENV: &str = "JPSTART_SECRET_KEY";
 
 pub async fn run(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
@@ -26,6 +31,22 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
+    // The key itself only from the environment: a command line is visible
+    // to every user of the machine.
+    let secret_key = match (
+        std::env::var(SECRET_KEY_ENV).ok().filter(|s| !s.trim().is_empty()),
+        args.secret_key_file,
+    ) {
+        (Some(_), Some(_)) => {
+            eprintln!(
+                "jpstart: refusing to start: both {SECRET_KEY_ENV} and --secret-key-file are set; choose one"
+            );
+            return ExitCode::FAILURE;
+        }
+        (Some(hex), None) => KeySource::Hex(SecretString::new(hex)),
+        (None, Some(path)) => KeySource::File(path),
+        (None, None) => KeySource::Auto,
+    };
     let config = Config {
         listen: args.listen,
         database_url: args.db.database_url,
@@ -36,6 +57,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             .map(|(cert, key)| TlsFiles { cert, key }),
         pending_ttl: args.pending_ttl,
         catalogue,
+        secret_key,
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

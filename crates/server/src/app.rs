@@ -9,6 +9,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
+use crate::crypto::SecretKey;
 use crate::domain::Catalogue;
 use crate::rest::conventions::conventions;
 use crate::rest::routes::not_found;
@@ -24,6 +25,8 @@ pub struct Inner {
     /// Base of the links the API hands out, without a trailing slash.
     pub public_url: String,
     pub pending_ttl_ms: i64,
+    /// Seals stored backup credentials.
+    pub secret_key: SecretKey,
 }
 
 impl AppState {

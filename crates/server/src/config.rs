@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::crypto::KeySource;
 use crate::domain::Catalogue;
 
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub pending_ttl: Duration,
     pub catalogue: Catalogue,
+    /// Where the key sealing stored credentials comes from.
+    pub secret_key: KeySource,
 }
 
 #[derive(Clone, Debug)]
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("tls", &self.tls)
             .field("pending_ttl", &self.pending_ttl)
+            .field("secret_key", &self.secret_key)
             .finish_non_exhaustive()
     }
 }

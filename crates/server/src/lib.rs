@@ -8,6 +8,7 @@
 //! - [`rest`]: the WP.com REST conventions layer (versions, envelope,
 //!   pretty, fields, 404/405, body formats) and parameter extraction.
 //! - [`auth`], [`oauth`]: bearer tokens and the token endpoint.
+//! - [`crypto`]: the server key and sealing of stored credentials.
 //! - [`api`]: the endpoints, one module per group.
 //! - [`app`], [`serve`], [`config`]: state, routing, the listener loop.
 //! - [`admin`]: the operator's commands, on the same store.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod oauth;
 pub mod rest;

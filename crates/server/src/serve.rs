@@ -22,6 +22,7 @@ use tower::ServiceExt;
 
 use crate::app::{self, AppState, Inner};
 use crate::config::{Config, TlsFiles};
+use crate::crypto::{self, KeyError};
 use crate::store::{self, now_ms, StoreError};
 
 /// How long in-flight requests may take to finish after shutdown starts.
@@ -35,6 +36,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("refusing to start: {0}")]
+    Key(#[from] KeyError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
     #[error("TLS: {0}")]
@@ -51,6 +54,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    // Before the store: a PostgreSQL server without a key is refused
+    // without touching the database.
+    let secret_key = crypto::load(&config.secret_key, &config.database_url)?;
     let store = store::open(&config.database_url).await?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -68,6 +74,7 @@ pub async fn run(
         catalogue: config.catalogue.clone(),
         public_url,
         pending_ttl_ms: i64::try_from(config.pending_ttl.as_millis()).unwrap_or(i64::MAX),
+        secret_key,
     });
     let sweeper = tokio::spawn(sweep(store));
     on_bound(addr, scheme);

@@ -113,6 +113,11 @@ pub struct ProvisionResponse {
     pub ssh_set: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_error: Option<String>,
+    /// With FTP parameters: whether they were stored (upstream JP PR #16411).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftp_set: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftp_error: Option<String>,
 }
 
 /// One activation ended by `cancel-all`.

@@ -3,6 +3,7 @@
 //! [`crate::rest::routes`].
 
 mod cancel;
+mod credentials;
 pub mod errors;
 mod keys;
 mod provision;
@@ -47,6 +48,22 @@ pub fn routes() -> Router<AppState> {
         None,
         &provision::PARTNER_DOC,
         post(provision::partner_provision),
+    );
+    let r = versioned(
+        r,
+        "/jpphp/{blog_id}/ssh-credentials",
+        ApiVersion::V1_3,
+        None,
+        &credentials::SSH_DOC,
+        post(credentials::ssh_credentials),
+    );
+    let r = versioned(
+        r,
+        "/jpphp/{blog_id}/ftp-credentials",
+        ApiVersion::V1_3,
+        None,
+        &credentials::FTP_DOC,
+        post(credentials::ftp_credentials),
     );
     let r = versioned(
         r,

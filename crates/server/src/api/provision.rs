@@ -23,6 +23,7 @@ const ERRORS: &[ErrorCode] = &[
     ErrorCode::ProductAlreadyIncluded,
     ErrorCode::ProductOwnedByAnotherPartner,
     ErrorCode::ActivationLimitReached,
+    ErrorCode::InvalidBlog,
     ErrorCode::AuthorizationRequired,
     ErrorCode::InvalidToken,
     ErrorCode::PartnerKeyDisabled,
@@ -184,6 +185,9 @@ async fn run(
             );
         }
     }
+    let host = outcome.identifier.host().to_string();
+    let (ssh, ftp) =
+        super::credentials::at_provision(state, outcome.blog_id, &host, &p.ssh, &p.ftp).await;
     let next_url = if outcome.connected {
         site_admin_url(&outcome)
     } else {
@@ -194,8 +198,10 @@ async fn run(
         auth_required: !outcome.connected,
         next_url,
         blog_id: Some(outcome.blog_id.get()),
-        ssh_set: None,
-        ssh_error: None,
+        ssh_set: ssh.as_ref().map(|r| r.0),
+        ssh_error: ssh.map(|r| r.1),
+        ftp_set: ftp.as_ref().map(|r| r.0),
+        ftp_error: ftp.map(|r| r.1),
     }))
 }
 

@@ -2,6 +2,7 @@
 //! error catalogue. No I/O here; the store and the HTTP layer call into it.
 
 pub mod catalogue;
+pub mod credentials;
 pub mod errors;
 pub mod rules;
 

@@ -1,0 +1,179 @@
+//! `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials` and `/ftp-credentials`
+//! (SPEC §5 "Also part of the system"; upstream: host-partner-documentation,
+//! jetpack-start-endpoints ssh-credentials.md and ftp-credentials.md), and
+//! the same credentials given at provision.
+//!
+//! Credentials are validated ([`crate::domain::credentials`]), sealed with
+//! the server key ([`crate::crypto`]) bound to the site and kind, and stored.
+//! Nothing here ever answers or logs them.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use jpstart_types::params::{FtpParams, SshParams};
+use jpstart_types::wire::Success;
+use jpstart_types::BlogId;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::domain::credentials::{self, Credentials};
+use crate::domain::{ApiError, ErrorCode};
+use crate::rest::{EndpointDoc, Params};
+use crate::store::{now_ms, StoreError};
+
+const ERRORS: &[ErrorCode] = &[
+    ErrorCode::InvalidCredentials,
+    ErrorCode::InvalidBlog,
+    ErrorCode::InvalidSite,
+    ErrorCode::AuthorizationRequired,
+    ErrorCode::InvalidToken,
+    ErrorCode::PartnerKeyDisabled,
+    ErrorCode::InvalidScope,
+];
+
+pub static SSH_DOC: EndpointDoc = EndpointDoc {
+    method: "POST",
+    path: "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
+    description: "Stores SSH credentials for the site's backups, encrypted; they are never returned.",
+    versions: "1.3+",
+    authentication: "Bearer token (scope jetpack-partner)",
+    parameters: &[
+        ("ssh_user", "required"),
+        ("ssh_pass", "the password; ssh_pass or ssh_private_key is required"),
+        ("ssh_private_key", "the private key (PEM text)"),
+        ("ssh_host", "default: the site's host"),
+        ("ssh_port", "1 to 65535, default 22"),
+    ],
+    response: &[("success", "true")],
+    errors: ERRORS,
+};
+
+pub static FTP_DOC: EndpointDoc = EndpointDoc {
+    method: "POST",
+    path: "/rest/v1.3/jpphp/{blog_id}/ftp-credentials",
+    description: "Stores FTP credentials for the site's backups, encrypted; they are never returned.",
+    versions: "1.3+",
+    authentication: "Bearer token (scope jetpack-partner)",
+    parameters: &[
+        ("ftp_user", "required"),
+        ("ftp_host", "required"),
+        ("ftp_pass", "optional"),
+        ("ftp_port", "1 to 65535, default 21"),
+    ],
+    response: &[("success", "true")],
+    errors: ERRORS,
+};
+
+/// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`.
+pub async fn ssh_credentials(
+    State(state): State<AppState>,
+    Path(segment): Path<String>,
+    _caller: Caller,
+    Params(p): Params<SshParams>,
+) -> Result<Json<Success>, ApiError> {
+    let (blog, host) = site(&state, &segment).await?;
+    let creds = credentials::ssh(&p, &host)?;
+    save(&state, blog, &creds).await?;
+    Ok(Json(Success { success: true }))
+}
+
+/// `POST /rest/v1.3/jpphp/{blog_id}/ftp-credentials`. Unlike at provision,
+/// `ftp_host` is required here (as upstream documents it).
+pub async fn ftp_credentials(
+    State(state): State<AppState>,
+    Path(segment): Path<String>,
+    _caller: Caller,
+    Params(p): Params<FtpParams>,
+) -> Result<Json<Success>, ApiError> {
+    let (blog, _) = site(&state, &segment).await?;
+    let creds = credentials::ftp(&p, None)?;
+    save(&state, blog, &creds).await?;
+    Ok(Json(Success { success: true }))
+}
+
+/// The site's blog id and host; 403 `invalid_blog` for an unknown one.
+async fn site(state: &AppState, segment: &str) -> Result<(BlogId, String), ApiError> {
+    let site_ref = super::status::site_ref(segment)?;
+    let site = state
+        .store
+        .site(&site_ref, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, segment))?;
+    Ok((site.blog_id, site.identifier.host().to_string()))
+}
+
+async fn save(state: &AppState, blog: BlogId, creds: &Credentials) -> Result<(), ApiError> {
+    if seal_and_store(state, blog, creds).await? {
+        Ok(())
+    } else {
+        // Deleted between the lookup and the write: answered as unknown.
+        Err(ApiError::with_arg(ErrorCode::InvalidBlog, blog))
+    }
+}
+
+async fn seal_and_store(
+    state: &AppState,
+    blog: BlogId,
+    creds: &Credentials,
+) -> Result<bool, StoreError> {
+    let kind = creds.kind.as_str();
+    let context = format!("credentials:{blog}:{kind}");
+    let sealed = state
+        .secret_key
+        .seal(&creds.to_plaintext(), context.as_bytes());
+    let stored = state
+        .store
+        .set_credentials(blog, kind, &sealed, now_ms())
+        .await?;
+    if stored {
+        tracing::info!(blog_id = %blog, kind, "backup credentials stored");
+    }
+    Ok(stored)
+}
+
+/// What provision reports about credentials it was given: `(set, error)`.
+pub type Report = Option<(bool, String)>;
+
+/// Validates and stores the SSH and FTP credentials sent with a provision.
+/// A problem never fails the provision; it is reported in
+/// `ssh_set`/`ssh_error` and `ftp_set`/`ftp_error` (only for the kinds that
+/// were sent).
+pub async fn at_provision(
+    state: &AppState,
+    blog: BlogId,
+    host: &str,
+    ssh: &SshParams,
+    ftp: &FtpParams,
+) -> (Report, Report) {
+    let ssh_report = if credentials::ssh_sent(ssh) {
+        Some(report(state, blog, credentials::ssh(ssh, host)).await)
+    } else {
+        None
+    };
+    let ftp_report = if credentials::ftp_sent(ftp) {
+        Some(report(state, blog, credentials::ftp(ftp, Some(host))).await)
+    } else {
+        None
+    };
+    (ssh_report, ftp_report)
+}
+
+async fn report(
+    state: &AppState,
+    blog: BlogId,
+    validated: Result<Credentials, ApiError>,
+) -> (bool, String) {
+    match validated {
+        Err(e) => (false, e.message),
+        Ok(creds) => match seal_and_store(state, blog, &creds).await {
+            Ok(true) => (true, String::new()),
+            Ok(false) => (false, "The site is not registered.".to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, blog_id = %blog, "storing credentials failed");
+                (
+                    false,
+                    "The credentials could not be stored; retry the request.".to_string(),
+                )
+            }
+        },
+    }
+}
