@@ -11,4 +11,5 @@
 #[macro_use]
 mod common;
 
+mod credentials;
 mod foundation;

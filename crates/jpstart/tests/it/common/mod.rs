@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_jpstart");
 pub const POSTGRES_ENV: &str = "JPSTART_TEST_POSTGRES_URL";
+/// The server key tests give a PostgreSQL server (64 hex digits).
+pub const TEST_SECRET_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// Runs each `async fn name(db: Db) { ... }` once per backend, as
 /// `name::sqlite` and `name::postgres`.
@@ -155,7 +158,17 @@ impl TestApp {
             .arg(&db.url);
         cmd.args(&opts.args);
         cmd.env_remove("JPSTART_LISTEN")
-            .env_remove("JPSTART_DATABASE_URL");
+            .env_remove("JPSTART_DATABASE_URL")
+            .env_remove("JPSTART_SECRET_KEY")
+            .env_remove("JPSTART_SECRET_KEY_FILE");
+        // PostgreSQL refuses to start without a configured key (SQLite
+        // generates one beside its file).
+        if db.backend == Backend::Postgres
+            && !opts.env.iter().any(|(k, _)| k.starts_with("JPSTART_SECRET_KEY"))
+            && !opts.args.iter().any(|a| a.starts_with("--secret-key-file"))
+        {
+            cmd.env("JPSTART_SECRET_KEY", TEST_SECRET_KEY);
+        }
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
