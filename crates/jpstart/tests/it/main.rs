@@ -13,3 +13,4 @@ mod common;
 
 mod credentials;
 mod foundation;
+mod provision;

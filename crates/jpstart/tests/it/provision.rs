@@ -1,0 +1,284 @@
+//! Issue 3: the provision rules of SPEC §5, in order, over HTTP, with every
+//! documented error (status, `error`, `message`).
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::common::*;
+
+/// `(product, state)` of every activation of a site, per `admin activations`.
+fn activations(app: &TestApp, site: &str) -> Vec<(String, String)> {
+    let v = app.admin(&["activations", "--site", site]).unwrap();
+    let mut out: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["product"].as_str().unwrap().to_string(),
+                a["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<_> = v
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn assert_message(body: &Value, want: &str) {
+    assert_eq!(body["message"], want, "{body}");
+    assert_eq!(body["error_message"], want, "{body}");
+}
+
+fn keys(body: &Value) -> Vec<&str> {
+    body.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+both_backends! {
+    async fn required_parameters_in_order(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let t = &p.token;
+
+        // siteurl is checked first, then local_user, then plan.
+        for fields in [
+            vec![],
+            vec![("local_user", "admin"), ("plan", "premium")],
+            vec![("siteurl", ""), ("local_user", "admin")],
+            vec![("siteurl", "   "), ("plan", "nonsense")],
+        ] {
+            let (status, body) = app.provision(t, &fields).await;
+            assert_error(status, &body, 400, "invalid_siteurl");
+            assert_message(&body, "The required \"siteurl\" argument is missing.");
+        }
+        for bad in ["https://", "http://exa mple.com", "https:///path-only"] {
+            let (status, body) = app.provision(t, &[("siteurl", bad), ("local_user", "admin")]).await;
+            assert_error(status, &body, 400, "invalid_siteurl");
+            let msg = body["message"].as_str().unwrap();
+            assert!(msg.starts_with("The \"siteurl\" argument is not a site URL"), "{bad}: {msg}");
+        }
+        for fields in [
+            vec![("siteurl", "https://example.org")],
+            vec![("siteurl", "https://example.org"), ("local_user", ""), ("plan", "nonsense")],
+            vec![("siteurl", "https://example.org"), ("local_username", " ")],
+        ] {
+            let (status, body) = app.provision(t, &fields).await;
+            assert_error(status, &body, 400, "invalid_local_user");
+            assert_message(&body, "The required \"local_user\" argument is missing.");
+        }
+        let (status, body) = app
+            .provision(t, &[("siteurl", "https://example.org"), ("local_user", "admin"), ("plan", "nonsense")])
+            .await;
+        assert_error(status, &body, 400, "invalid_plan");
+        assert_message(&body, "nonsense is not a valid plan");
+        // A refusal registers nothing.
+        let (status, body) = app.status(t, "example.org").await;
+        assert_error(status, &body, 403, "invalid_blog");
+
+        // The older name `local_username` (the 2018-19 scripts) is accepted.
+        let (status, body) = app
+            .provision(t, &[("siteurl", "https://example.org/"), ("local_username", "admin"), ("plan", "premium")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(activations(&app, "example.org"), pairs(&[("premium", "pending")]));
+    }
+
+    async fn no_plan_registers_without_product(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let (status, body) = app
+            .provision(&p.token, &[("siteurl", "https://bare.example/blog"), ("local_user", "admin")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(keys(&body), ["success", "auth_required", "next_url", "blog_id"]);
+        assert_eq!(body["success"], true);
+        assert_eq!(body["auth_required"], true);
+        let blog = body["blog_id"].as_u64().unwrap();
+        assert!(blog > 0);
+        for site in [blog.to_string(), "bare.example::blog".to_string()] {
+            let (status, body) = app.status(&p.token, &site).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["blog"]["is_connected"], false);
+            assert_eq!(body["products"], serde_json::json!([]));
+        }
+        assert!(activations(&app, "bare.example::blog").is_empty());
+        // Registering again keeps the blog id.
+        let (_, again) = app
+            .provision(&p.token, &[("siteurl", "http://BARE.example/blog/"), ("local_user", "admin")])
+            .await;
+        assert_eq!(again["blog_id"], blog);
+    }
+
+    async fn identical_repeats_create_one_activation(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let fields = [("siteurl", "https://retry.example"), ("local_user", "admin"), ("plan", "premium")];
+        let mut blogs = Vec::new();
+        for _ in 0..3 {
+            let (status, body) = app.provision(&p.token, &fields).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["auth_required"], true);
+            blogs.push(body["blog_id"].clone());
+        }
+        assert!(blogs.iter().all(|b| *b == blogs[0]), "{blogs:?}");
+        assert_eq!(activations(&app, "retry.example"), pairs(&[("premium", "pending")]));
+        let (_, status) = app.status(&p.token, "retry.example").await;
+        assert_eq!(status["products"].as_array().unwrap().len(), 1, "{status}");
+        assert_eq!(status["products"][0]["is_pending"], true);
+    }
+
+    async fn upgrade_supersedes_and_downgrade_is_refused(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let site = "https://up.example";
+        let prov = |plan: &'static str| {
+            let token = p.token.clone();
+            let app = &app;
+            async move { app.provision(&token, &[("siteurl", site), ("local_user", "admin"), ("plan", plan)]).await }
+        };
+        let (status, body) = prov("premium").await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = prov("professional").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            activations(&app, "up.example"),
+            pairs(&[("premium", "superseded"), ("professional", "pending")])
+        );
+        for lower in ["premium", "personal", "free"] {
+            let (status, body) = prov(lower).await;
+            assert_error(status, &body, 400, "plan_downgrade_disallowed");
+            assert_message(&body, "Can not automatically downgrade plans. Contact support.");
+        }
+        let (_, st) = app.status(&p.token, "up.example").await;
+        let live: Vec<&str> = st["products"].as_array().unwrap().iter().map(|x| x["slug"].as_str().unwrap()).collect();
+        assert_eq!(live, ["professional"], "{st}");
+    }
+
+    async fn included_and_other_partner_products_are_refused(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Acme").await;
+        let b = app.partner("Bolt").await;
+        let fields = |plan: &'static str| [("siteurl", "https://inc.example"), ("local_user", "admin"), ("plan", plan)];
+        let (status, body) = app.provision(&a.token, &fields("premium")).await;
+        assert_eq!(status, 200, "{body}");
+        for (slug, holder) in [("jetpack-scan", "premium"), ("jetpack-backup-daily", "premium"), ("jetpack-anti-spam", "premium")] {
+            let (status, body) = app.provision(&a.token, &fields(slug)).await;
+            assert_error(status, &body, 400, "product_already_included");
+            assert_message(&body, &format!("{slug} is already included in the site's {holder}"));
+        }
+        // Realtime backup is not in premium: allowed, in its own family.
+        let (status, body) = app.provision(&a.token, &fields("jetpack-backup-realtime")).await;
+        assert_eq!(status, 200, "{body}");
+
+        // The same product from another partner.
+        let (status, body) = app.provision(&b.token, &fields("premium")).await;
+        assert_error(status, &body, 400, "product_owned_by_another_partner");
+        assert_message(&body, "The site already has premium from another partner");
+        assert_eq!(
+            activations(&app, "inc.example"),
+            pairs(&[("jetpack-backup-realtime", "pending"), ("premium", "pending")])
+        );
+    }
+
+    async fn limit_reached_names_the_product(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let base = app.partner("Acme").await;
+        let k = app.key(base.partner_id, &["--limit", "premium=1"]).await;
+        let prov = |site: &'static str, plan: &'static str| {
+            let token = k.token.clone();
+            let app = &app;
+            async move { app.provision(&token, &[("siteurl", site), ("local_user", "admin"), ("plan", plan)]).await }
+        };
+        let (status, body) = prov("https://one.example", "premium").await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = prov("https://two.example", "premium").await;
+        assert_error(status, &body, 400, "activation_limit_reached");
+        assert_message(&body, "This key has reached its activation limit for product premium");
+        // Other products are not limited; a repeat on the first site is not a new activation.
+        assert_eq!(prov("https://two.example", "personal").await.0, 200);
+        assert_eq!(prov("https://one.example", "premium").await.0, 200);
+        // Limits count live activations: a cancellation frees the slot.
+        let (status, body) = app.cancel(&k.token, "one.example", &[]).await;
+        assert_eq!((status.as_u16(), body["success"].clone()), (200, Value::Bool(true)), "{body}");
+        let (status, body) = prov("https://three.example", "premium").await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn connected_site_is_active_with_admin_url(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let (status, body) = app
+            .provision(&p.token, &[("siteurl", "https://conn.example/blog/"), ("local_user", "admin"), ("plan", "personal")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["auth_required"], true);
+        let next = body["next_url"].as_str().unwrap();
+        assert!(next.starts_with(&format!("{}/", app.base)), "authorization page on jpstart: {next}");
+
+        app.admin(&["site", "connect", "conn.example::blog"]).unwrap();
+        assert_eq!(activations(&app, "conn.example::blog"), pairs(&[("personal", "active")]));
+        let (status, body) = app
+            .provision(&p.token, &[("siteurl", "https://conn.example/blog"), ("local_user", "admin"), ("plan", "premium")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(keys(&body), ["success", "auth_required", "next_url", "blog_id"]);
+        assert_eq!(body["success"], true);
+        assert_eq!(body["auth_required"], false);
+        assert_eq!(body["next_url"], "https://conn.example/blog/wp-admin/admin.php?page=jetpack");
+        assert_eq!(
+            activations(&app, "conn.example::blog"),
+            pairs(&[("personal", "superseded"), ("premium", "active")])
+        );
+        let (_, st) = app.status(&p.token, "conn.example::blog").await;
+        assert_eq!(st["blog"]["is_connected"], true);
+        assert_eq!(st["products"][0]["is_pending"], false);
+    }
+
+    async fn partner_provision_by_blog_id(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let (_, body) = app
+            .provision(&p.token, &[("siteurl", "https://plugin.example"), ("local_user", "admin")])
+            .await;
+        let blog = body["blog_id"].as_u64().unwrap();
+        // The Jetpack plugin sends a JSON body without a content type.
+        let send = |path: String, body: &'static str| {
+            app.request(Method::POST, &path)
+                .bearer_auth(&p.token)
+                .body(body)
+                .send()
+        };
+        let res = send(format!("/rest/v1.3/jpphp/{blog}/partner-provision"), r#"{"plan":"premium","user_login":"admin"}"#)
+            .await
+            .unwrap();
+        let (status, body) = json(res).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["blog_id"], blog);
+        assert_eq!(activations(&app, "plugin.example"), pairs(&[("premium", "pending")]));
+        // The same rules apply: a bad plan, a downgrade.
+        let res = send(format!("/rest/v1.3/jpphp/{blog}/partner-provision"), r#"{"plan":"nonsense"}"#).await.unwrap();
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 400, "invalid_plan");
+        let res = send(format!("/rest/v1.3/jpphp/{blog}/partner-provision"), r#"{"plan":"personal"}"#).await.unwrap();
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 400, "plan_downgrade_disallowed");
+        // An unknown blog id.
+        let res = send("/rest/v1.3/jpphp/999999/partner-provision".to_string(), r#"{"plan":"premium"}"#).await.unwrap();
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 403, "invalid_blog");
+        assert_message(&body, "The blog ID 999999 is invalid");
+    }
+}
