@@ -11,6 +11,7 @@
 #[macro_use]
 mod common;
 
+mod concurrency;
 mod credentials;
 mod foundation;
 mod provision;

@@ -30,10 +30,19 @@ impl Backend {
     /// Appended to a `SELECT` that must lock the rows it reads for the rest
     /// of the transaction. SQLite needs none: its write transactions start
     /// with `BEGIN IMMEDIATE` and so already exclude each other.
+    ///
+    /// PostgreSQL: `FOR NO KEY UPDATE`, not `FOR UPDATE`. Both exclude each
+    /// other, which is what serialises provisions on a key and a site; but
+    /// `FOR UPDATE` also conflicts with the `FOR KEY SHARE` lock that every
+    /// foreign-key check takes on the referenced row. An insert referencing
+    /// a site and a key outside the provision transaction (an authorization
+    /// link) then takes the site's share lock, waits for the key's, while a
+    /// provision holding the key waits for the site: a deadlock, seen with
+    /// 20 concurrent identical provisions.
     pub fn for_update(self) -> &'static str {
         match self {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => " FOR NO KEY UPDATE",
         }
     }
 
