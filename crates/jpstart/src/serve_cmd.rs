@@ -34,7 +34,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     // The key itself only from the environment: a command line is visible
     // to every user of the machine.
     let secret_key = match (
-        std::env::var(SECRET_KEY_ENV).ok().filter(|s| !s.trim().is_empty()),
+        std::env::var(SECRET_KEY_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
         args.secret_key_file,
     ) {
         (Some(_), Some(_)) => {

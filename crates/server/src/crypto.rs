@@ -1,12 +1,12 @@
 //! The server key and sealing (authenticated encryption) of stored secrets.
 //!
 //! Backup credentials are stored sealed with XChaCha20-Poly1305 under a
-//! 32-byte server key. A sealed value is `[key id][24-byte nonce][ciphertext
-//! + tag]`: the nonce is random (192 bits, so random nonces never collide in
-//! practice), and the leading key id lets a later version rotate keys and
-//! still open what older keys sealed. Callers pass associated data (the site
-//! and the kind of credentials) so that a sealed value cannot be moved to
-//! another row and opened there.
+//! 32-byte server key. A sealed value is the key id (one byte), a 24-byte
+//! nonce, then the ciphertext and tag. The nonce is random (192 bits, so
+//! random nonces never collide in practice), and the leading key id lets a
+//! later version rotate keys and still open what older keys sealed. Callers
+//! pass associated data (the site and the kind of credentials) so that a
+//! sealed value cannot be moved to another row and opened there.
 //!
 //! Where the key comes from ([`KeySource`]): `JPSTART_SECRET_KEY` (64 hex
 //! digits), a file named by `--secret-key-file`, or, for an SQLite database
@@ -35,10 +35,13 @@ const NONCE_LEN: usize = 24;
 /// Why the server key could not be loaded (the server refuses to start).
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// A key that is not 64 hex digits, or a database URL of no known kind.
     #[error("{0}")]
     Invalid(String),
+    /// A key file that cannot be read, created, or trusted: path and reason.
     #[error("secret key file {0}: {1}")]
     File(String, String),
+    /// PostgreSQL without `JPSTART_SECRET_KEY` or a key file.
     #[error(
         "no secret key configured: a PostgreSQL database may be shared by several servers, \
          so they must share one key; set JPSTART_SECRET_KEY (64 hex digits, e.g. from \

@@ -33,7 +33,10 @@ async fn post_creds(
         form = form.text(k.to_string(), v.to_string());
     }
     let res = app
-        .post(&format!("/rest/v1.3/jpphp/{site}/{kind}-credentials"), token)
+        .post(
+            &format!("/rest/v1.3/jpphp/{site}/{kind}-credentials"),
+            token,
+        )
         .multipart(form)
         .send()
         .await
@@ -328,9 +331,17 @@ async fn key_file_private_reused_and_checked() {
     assert_eq!(key.trim().len(), 64);
     assert!(key.trim().bytes().all(|b| b.is_ascii_hexdigit()));
     let p = app.partner("Acme").await;
-    let blog = register(&app, &p.token, "https://restart.example").await.to_string();
-    let (status, _, _) =
-        post_creds(&app, &p.token, &blog, "ssh", &[("ssh_user", "u"), ("ssh_pass", "pw")]).await;
+    let blog = register(&app, &p.token, "https://restart.example")
+        .await
+        .to_string();
+    let (status, _, _) = post_creds(
+        &app,
+        &p.token,
+        &blog,
+        "ssh",
+        &[("ssh_user", "u"), ("ssh_pass", "pw")],
+    )
+    .await;
     assert_eq!(status, 200);
     let db = app.db.share();
     assert!(app.terminate().await.success());
@@ -338,22 +349,38 @@ async fn key_file_private_reused_and_checked() {
     // Restart: the same key file is reused, and stored credentials still count.
     let _keep_dir = db.share();
     let app = TestApp::spawn(db).await;
-    assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key, "key regenerated");
+    assert_eq!(
+        std::fs::read_to_string(&key_path).unwrap(),
+        key,
+        "key regenerated"
+    );
     assert!(has_creds(&app, &p.token, &blog).await);
-    let (status, _, _) =
-        post_creds(&app, &p.token, &blog, "ftp", &[("ftp_user", "u"), ("ftp_host", "h")]).await;
+    let (status, _, _) = post_creds(
+        &app,
+        &p.token,
+        &blog,
+        "ftp",
+        &[("ftp_user", "u"), ("ftp_host", "h")],
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(app.terminate().await.success());
 
     // Loosened permissions: refused, naming the file and the fix.
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = refused(&url, &[], &[]).await;
-    assert!(err.contains(&key_path) && err.contains("0644") && err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains(&key_path) && err.contains("0644") && err.contains("chmod 600"),
+        "{err}"
+    );
     // Malformed: refused.
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(&key_path, "0123\n").unwrap();
     let err = refused(&url, &[], &[]).await;
-    assert!(err.contains(&key_path) && err.contains("malformed"), "{err}");
+    assert!(
+        err.contains(&key_path) && err.contains("malformed"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,7 +388,11 @@ async fn configured_keys() {
     // A configured key: no file is generated.
     let db = Db::sqlite();
     let key_path = format!("{}.key", db.url.strip_prefix("sqlite://").unwrap());
-    let app = TestApp::spawn_with(db, Opts::default().env("JPSTART_SECRET_KEY", TEST_SECRET_KEY)).await;
+    let app = TestApp::spawn_with(
+        db,
+        Opts::default().env("JPSTART_SECRET_KEY", TEST_SECRET_KEY),
+    )
+    .await;
     assert!(!std::path::Path::new(&key_path).exists());
     assert!(!app.logs().contains(TEST_SECRET_KEY), "key logged");
     let url = app.db.url.clone();
@@ -372,23 +403,51 @@ async fn configured_keys() {
     let file = dir.path().join("server.key");
     std::fs::write(&file, format!("{TEST_SECRET_KEY}\n")).unwrap();
     let file = file.display().to_string();
-    let app = TestApp::spawn_with(Db::sqlite(), Opts::default().arg("--secret-key-file").arg(&file)).await;
+    let app = TestApp::spawn_with(
+        Db::sqlite(),
+        Opts::default().arg("--secret-key-file").arg(&file),
+    )
+    .await;
     let p = app.partner("Acme").await;
-    let blog = register(&app, &p.token, "https://file.example").await.to_string();
-    let (status, _, _) =
-        post_creds(&app, &p.token, &blog, "ssh", &[("ssh_user", "u"), ("ssh_pass", "pw")]).await;
+    let blog = register(&app, &p.token, "https://file.example")
+        .await
+        .to_string();
+    let (status, _, _) = post_creds(
+        &app,
+        &p.token,
+        &blog,
+        "ssh",
+        &[("ssh_user", "u"), ("ssh_pass", "pw")],
+    )
+    .await;
     assert_eq!(status, 200);
     drop(app);
 
     let err = refused(&url, &[("JPSTART_SECRET_KEY", "abc")], &[]).await;
-    assert!(err.contains("JPSTART_SECRET_KEY") && err.contains("64 hex digits"), "{err}");
+    assert!(
+        err.contains("JPSTART_SECRET_KEY") && err.contains("64 hex digits"),
+        "{err}"
+    );
     assert!(!err.contains("abc\""), "{err}");
-    let err = refused(&url, &[("JPSTART_SECRET_KEY", TEST_SECRET_KEY)], &["--secret-key-file", &file]).await;
+    let err = refused(
+        &url,
+        &[("JPSTART_SECRET_KEY", TEST_SECRET_KEY)],
+        &["--secret-key-file", &file],
+    )
+    .await;
     assert!(err.contains("choose one"), "{err}");
-    let err = refused(&url, &[], &["--secret-key-file", "/nonexistent/jpstart.key"]).await;
+    let err = refused(
+        &url,
+        &[],
+        &["--secret-key-file", "/nonexistent/jpstart.key"],
+    )
+    .await;
     assert!(err.contains("/nonexistent/jpstart.key"), "{err}");
     // PostgreSQL without a key: refused before any connection is tried (the
     // URL points at a closed port).
     let err = refused("postgres://nobody@127.0.0.1:1/none", &[], &[]).await;
-    assert!(err.contains("JPSTART_SECRET_KEY") && err.contains("share one key"), "{err}");
+    assert!(
+        err.contains("JPSTART_SECRET_KEY") && err.contains("share one key"),
+        "{err}"
+    );
 }

@@ -33,12 +33,16 @@ const ERRORS: &[ErrorCode] = &[
 pub static SSH_DOC: EndpointDoc = EndpointDoc {
     method: "POST",
     path: "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
-    description: "Stores SSH credentials for the site's backups, encrypted; they are never returned.",
+    description:
+        "Stores SSH credentials for the site's backups, encrypted; they are never returned.",
     versions: "1.3+",
     authentication: "Bearer token (scope jetpack-partner)",
     parameters: &[
         ("ssh_user", "required"),
-        ("ssh_pass", "the password; ssh_pass or ssh_private_key is required"),
+        (
+            "ssh_pass",
+            "the password; ssh_pass or ssh_private_key is required",
+        ),
         ("ssh_private_key", "the private key (PEM text)"),
         ("ssh_host", "default: the site's host"),
         ("ssh_port", "1 to 65535, default 22"),
@@ -50,7 +54,8 @@ pub static SSH_DOC: EndpointDoc = EndpointDoc {
 pub static FTP_DOC: EndpointDoc = EndpointDoc {
     method: "POST",
     path: "/rest/v1.3/jpphp/{blog_id}/ftp-credentials",
-    description: "Stores FTP credentials for the site's backups, encrypted; they are never returned.",
+    description:
+        "Stores FTP credentials for the site's backups, encrypted; they are never returned.",
     versions: "1.3+",
     authentication: "Bearer token (scope jetpack-partner)",
     parameters: &[

@@ -13,8 +13,9 @@ use super::{ApiError, ErrorCode};
 
 /// Longest user or host name accepted (a DNS name has at most 253 bytes).
 const MAX_NAME: usize = 255;
-/// Default ports of the protocols.
+/// Default SSH port.
 pub const SSH_PORT: u16 = 22;
+/// Default FTP port.
 pub const FTP_PORT: u16 = 21;
 
 /// Which credentials; also the `kind` column of the store.
@@ -25,6 +26,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The stored name: `ssh` or `ftp`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Ssh => "ssh",
@@ -37,13 +39,19 @@ impl Kind {
 /// `Debug` comes from the [`SecretString`] fields, which redact.
 #[derive(Debug, Clone, Serialize)]
 pub struct Credentials {
+    /// SSH or FTP.
     #[serde(skip)]
     pub kind: Kind,
+    /// The login user.
     pub user: String,
+    /// The host to connect to (default: the site's host).
     pub host: String,
+    /// The port (default: the protocol's).
     pub port: u16,
+    /// The password, if any.
     #[serde(serialize_with = "expose")]
     pub pass: Option<SecretString>,
+    /// SSH only: the private key text, if any.
     #[serde(serialize_with = "expose")]
     pub private_key: Option<SecretString>,
 }
@@ -195,12 +203,21 @@ mod tests {
         assert_eq!((ok.host.as_str(), ok.port), ("example.org", 22));
         assert!(ssh(&sshp("u", "", "KEY", "h", "2222"), "x").is_ok());
         for (p, needle) in [
-            (sshp("", "p", "", "", ""), "\"ssh_user\" argument is missing"),
-            (sshp("u", "", "", "", ""), "needs \"ssh_pass\" or \"ssh_private_key\""),
+            (
+                sshp("", "p", "", "", ""),
+                "\"ssh_user\" argument is missing",
+            ),
+            (
+                sshp("u", "", "", "", ""),
+                "needs \"ssh_pass\" or \"ssh_private_key\"",
+            ),
             (sshp("u", "p", "", "", "0"), "1 to 65535"),
             (sshp("u", "p", "", "", "65536"), "1 to 65535"),
             (sshp("u", "p", "", "", "22x"), "1 to 65535"),
-            (sshp("u\nx", "p", "", "", ""), "\"ssh_user\" must not contain control"),
+            (
+                sshp("u\nx", "p", "", "", ""),
+                "\"ssh_user\" must not contain control",
+            ),
             (sshp("u\u{7}x", "p", "", "", ""), "control characters"),
             (sshp("u", "p", "", "a b", ""), "spaces"),
         ] {
@@ -226,6 +243,8 @@ mod tests {
     fn plaintext_holds_secret_but_debug_does_not() {
         let c = ssh(&sshp("u", "s3cret", "", "", ""), "h").unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
-        assert!(String::from_utf8(c.to_plaintext()).unwrap().contains("s3cret"));
+        assert!(String::from_utf8(c.to_plaintext())
+            .unwrap()
+            .contains("s3cret"));
     }
 }

@@ -164,7 +164,10 @@ impl TestApp {
         // PostgreSQL refuses to start without a configured key (SQLite
         // generates one beside its file).
         if db.backend == Backend::Postgres
-            && !opts.env.iter().any(|(k, _)| k.starts_with("JPSTART_SECRET_KEY"))
+            && !opts
+                .env
+                .iter()
+                .any(|(k, _)| k.starts_with("JPSTART_SECRET_KEY"))
             && !opts.args.iter().any(|a| a.starts_with("--secret-key-file"))
         {
             cmd.env("JPSTART_SECRET_KEY", TEST_SECRET_KEY);
