@@ -282,3 +282,26 @@ both_backends! {
         assert_message(&body, "The blog ID 999999 is invalid");
     }
 }
+
+both_backends! {
+    async fn authentication_errors_at_provision(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let fields = [("siteurl", "https://auth.example"), ("local_user", "admin"), ("plan", "premium")];
+        let res = app.request(Method::POST, "/rest/v1.3/jpphp/provision").form(&fields).send().await.unwrap();
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 403, "authorization_required");
+        let (status, body) = app.provision("NotAToken123", &fields).await;
+        assert_error(status, &body, 403, "invalid_token");
+        let kid = p.key_id.to_string();
+        let other = app.admin(&["token", "create", "--key", &kid, "--scope", "global"]).unwrap();
+        let (status, body) = app.provision(other["access_token"].as_str().unwrap(), &fields).await;
+        assert_error(status, &body, 403, "invalid_scope");
+        assert_message(&body, "This token is not authorized to provision partner sites");
+        app.admin(&["key", "disable", &kid]).unwrap();
+        let (status, body) = app.provision(&p.token, &fields).await;
+        assert_error(status, &body, 400, "partner_key_disabled");
+        assert_message(&body, "This key is disabled.");
+        assert!(activations(&app, "auth.example").is_empty());
+    }
+}
