@@ -59,6 +59,9 @@ pub struct ProvisionParams {
     /// The older name of `local_user`, still sent by old scripts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_username: Option<String>,
+    /// What the Jetpack plugin's `partner-provision` call sends instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_login: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     #[serde(default)]
@@ -85,9 +88,12 @@ pub struct ProvisionParams {
 }
 
 impl ProvisionParams {
-    /// `local_user`, or the older `local_username`; empty counts as absent.
+    /// `local_user`, or the older `local_username`, or the plugin's
+    /// `user_login`; empty counts as absent.
     pub fn local_user(&self) -> Option<&str> {
-        non_empty(&self.local_user).or_else(|| non_empty(&self.local_username))
+        non_empty(&self.local_user)
+            .or_else(|| non_empty(&self.local_username))
+            .or_else(|| non_empty(&self.user_login))
     }
 
     /// `partner_tracking_id`, or `partner-tracking-id`; empty counts as absent.
