@@ -12,3 +12,9 @@
 mod common;
 
 mod foundation;
+
+// Issue 3 (provisioning): authorization page, expiry, force flags, sub-keys, events.
+mod authorize;
+mod authorize_browser;
+mod rawdb;
+mod webdriver;
