@@ -16,5 +16,7 @@ mod foundation;
 // Issue 3 (provisioning): authorization page, expiry, force flags, sub-keys, events.
 mod authorize;
 mod authorize_browser;
+mod force;
+mod pending_expiry;
 mod rawdb;
 mod webdriver;
