@@ -18,5 +18,6 @@ mod authorize;
 mod authorize_browser;
 mod force;
 mod pending_expiry;
+mod sub_keys;
 mod rawdb;
 mod webdriver;
