@@ -16,8 +16,9 @@ mod foundation;
 // Issue 3 (provisioning): authorization page, expiry, force flags, sub-keys, events.
 mod authorize;
 mod authorize_browser;
+mod events;
 mod force;
 mod pending_expiry;
-mod sub_keys;
 mod rawdb;
+mod sub_keys;
 mod webdriver;

@@ -20,19 +20,36 @@ const LIMIT_KEYS: [&str; 7] = [
     "allowed_jetpack-anti-spam_plans",
 ];
 
-async fn new_key(app: &TestApp, token: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, String) {
+async fn new_key(
+    app: &TestApp,
+    token: &str,
+    form: &[(&str, &str)],
+) -> (reqwest::StatusCode, String) {
     let res = app.post(NEW, token).form(form).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
-async fn provision(app: &TestApp, token: &str, site: &str, plan: &str) -> (reqwest::StatusCode, Value) {
+async fn provision(
+    app: &TestApp,
+    token: &str,
+    site: &str,
+    plan: &str,
+) -> (reqwest::StatusCode, Value) {
     let url = format!("https://{site}");
-    app.provision(token, &[("siteurl", &url), ("local_user", "admin"), ("plan", plan)]).await
+    app.provision(
+        token,
+        &[("siteurl", &url), ("local_user", "admin"), ("plan", plan)],
+    )
+    .await
 }
 
 async fn key_rows(db: &Db) -> i64 {
     let mut conn = rawdb::connect(db).await;
-    sqlx::query("SELECT COUNT(*) AS n FROM keys").fetch_one(&mut conn).await.unwrap().get("n")
+    sqlx::query("SELECT COUNT(*) AS n FROM keys")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n")
 }
 
 both_backends! {
