@@ -9,6 +9,8 @@ use crate::rawdb;
 
 const NEW: &str = "/rest/v1.3/jpphp/partner-keys/new";
 
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 /// Every product but `free`, in catalogue order: the limit keys of the response.
 const LIMIT_KEYS: [&str; 7] = [
     "allowed_jetpack-backup-daily_plans",
@@ -156,7 +158,7 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let p = app.partner("Reseller").await;
         let before = key_rows(&app.db).await;
-        let cases: &[(&[(&str, &str)], u16, &str)] = &[
+        let cases: &[(Form, u16, &str)] = &[
             (&[("allowed_premium_plans", "1")], 400, "invalid_key_name"),
             (&[("name", "  ")], 400, "invalid_key_name"),
             (&[("name", "K"), ("allowed_gold_plans", "1")], 400, "invalid_limit"),
