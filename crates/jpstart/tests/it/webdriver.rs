@@ -47,7 +47,7 @@ impl Driver {
         let chromium = std::env::var_os("JPSTART_TEST_CHROMIUM")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-        let Some(driver) = driver.filter(|_| chromium.exists()) else {
+        let Some(driver) = driver.filter(|d| is_executable(d) && is_executable(&chromium)) else {
             let why = format!(
                 "chromedriver or Chromium ({}) not found; install Debian's chromium and chromium-driver \
                  (.ci/setup/40-chromium.sh) or set JPSTART_TEST_CHROMEDRIVER / JPSTART_TEST_CHROMIUM",
