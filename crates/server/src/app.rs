@@ -45,6 +45,7 @@ impl Deref for AppState {
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
     let routes = api::routes()
+        .merge(api::authorize::routes())
         .route("/oauth2/token", post(crate::oauth::token))
         .fallback(|| async { not_found() })
         .with_state(state);
@@ -56,7 +57,31 @@ pub fn router(state: AppState) -> Router {
         .layer(
             // Spans carry the path only: a query string may hold secrets.
             TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let path = loggable_path(req.uri().path());
+                tracing::info_span!("request", method = %req.method(), path = %path)
             }),
         )
+}
+
+/// The path as logged: an authorization link's token is a secret (whoever
+/// holds it can approve the site), so it is cut off.
+fn loggable_path(path: &str) -> &str {
+    match path.find("/authorize/") {
+        Some(i) => &path[..i + "/authorize/".len()],
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn link_tokens_are_not_logged() {
+        assert_eq!(loggable_path("/authorize/abc123"), "/authorize/");
+        assert_eq!(
+            loggable_path("/rest/v1.3/jpphp/provision"),
+            "/rest/v1.3/jpphp/provision"
+        );
+    }
 }

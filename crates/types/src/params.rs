@@ -138,6 +138,15 @@ pub struct PartnerKeyNewParams {
     pub rest: BTreeMap<String, String>,
 }
 
+/// `GET|POST /authorize/{token}`, the authorization page.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct AuthorizeParams {
+    /// Where to send the site owner after approval; honoured only under a
+    /// prefix the link's partner has allow-listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_redirect: Option<String>,
+}
+
 /// `GET .../status`, `.../upgrade-paths`: no parameters of their own.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct NoParams {}

@@ -5,6 +5,8 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::SecretString;
+
 /// A JSON object whose key order is the order of the vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderedMap<V>(pub Vec<(String, V)>);
@@ -206,14 +208,110 @@ pub struct ErrorDoc {
     pub solution: String,
 }
 
-/// `POST /rest/v1.3/jpphp/partner-keys/new`: the secret is shown only here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /rest/v1.3/jpphp/partner-keys/new`: the new sub-key. The secret is
+/// shown only here.
+///
+/// Upstream's shape (plan-provisioning.md) is flat:
+/// `{"id":10,"name":"…","allowed_personal_plans":"0",…,"notes":null,"client_id":"12345","client_secret":"…"}`,
+/// one `allowed_{slug}_plans` key per limit, each limit a *string*. The
+/// serde impls below write and read exactly that, keys in this order.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartnerKeyCreated {
     pub id: u64,
     pub name: String,
+    /// Product slug → live activations allowed, in wire order.
     pub limits: OrderedMap<u64>,
+    /// Always `null` from jpstart; kept for upstream's shape.
+    pub notes: Option<String>,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: SecretString,
+}
+
+/// The wire key of a product's limit in [`PartnerKeyCreated`].
+pub fn limit_key(slug: &str) -> String {
+    format!("allowed_{slug}_plans")
+}
+
+/// The product slug of an `allowed_{slug}_plans` key.
+pub fn limit_slug(key: &str) -> Option<&str> {
+    key.strip_prefix("allowed_")?
+        .strip_suffix("_plans")
+        .filter(|s| !s.is_empty())
+}
+
+impl Serialize for PartnerKeyCreated {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.limits.0.len() + 5))?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("name", &self.name)?;
+        for (slug, n) in &self.limits.0 {
+            map.serialize_entry(&limit_key(slug), &n.to_string())?;
+        }
+        map.serialize_entry("notes", &self.notes)?;
+        map.serialize_entry("client_id", &self.client_id)?;
+        map.serialize_entry("client_secret", &self.client_secret)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PartnerKeyCreated {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny};
+
+        /// A limit as upstream sends it (a string), or as a number.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Limit {
+            Text(String),
+            Number(u64),
+        }
+
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PartnerKeyCreated;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a partner-keys/new response object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let (mut id, mut name, mut notes, mut client_id, mut client_secret) =
+                    (None, None, None, None, None);
+                let mut limits = Vec::new();
+                while let Some(key) = a.next_key::<String>()? {
+                    match key.as_str() {
+                        "id" => id = Some(a.next_value()?),
+                        "name" => name = Some(a.next_value()?),
+                        "notes" => notes = a.next_value()?,
+                        "client_id" => client_id = Some(a.next_value()?),
+                        "client_secret" => client_secret = Some(a.next_value()?),
+                        other => match limit_slug(other) {
+                            Some(slug) => {
+                                let n = match a.next_value()? {
+                                    Limit::Number(n) => n,
+                                    Limit::Text(t) => t.trim().parse().map_err(|_| {
+                                        A::Error::custom(format!("{other}: {t:?} is not a number"))
+                                    })?,
+                                };
+                                limits.push((slug.to_string(), n));
+                            }
+                            None => {
+                                a.next_value::<IgnoredAny>()?;
+                            }
+                        },
+                    }
+                }
+                Ok(PartnerKeyCreated {
+                    id: id.ok_or_else(|| A::Error::missing_field("id"))?,
+                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+                    limits: OrderedMap(limits),
+                    notes,
+                    client_id: client_id.ok_or_else(|| A::Error::missing_field("client_id"))?,
+                    client_secret: client_secret
+                        .ok_or_else(|| A::Error::missing_field("client_secret"))?,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// `jpstart admin partner create` / `admin key create`.
@@ -255,6 +353,39 @@ mod tests {
             body,
             r#"{"error":"invalid_blog","message":"The blog ID 7 is invalid","error_code":"invalid_blog","error_message":"The blog ID 7 is invalid"}"#
         );
+    }
+
+    #[test]
+    fn partner_key_created_is_flat_with_string_limits() {
+        let created = PartnerKeyCreated {
+            id: 10,
+            name: "My Key".into(),
+            limits: OrderedMap(vec![("personal".into(), 0), ("premium".into(), 100)]),
+            notes: None,
+            client_id: "10".into(),
+            client_secret: SecretString::new("s3cr3t"),
+        };
+        let text = serde_json::to_string(&created).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":10,"name":"My Key","allowed_personal_plans":"0","allowed_premium_plans":"100","notes":null,"client_id":"10","client_secret":"s3cr3t"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<PartnerKeyCreated>(&text).unwrap(),
+            created
+        );
+        assert!(!format!("{created:?}").contains("s3cr3t"));
+        // Upstream's documented example, numbers as strings, reads too.
+        let upstream = r#"{"id": 10, "name":"My%sKey", "allowed_personal_plans":"0", "allowed_premium_plans":"100", "allowed_professional_plans":"0", "notes":null,"client_id":"12345","client_secret":"ab34fd21,,,"}"#;
+        let parsed: PartnerKeyCreated = serde_json::from_str(upstream).unwrap();
+        assert_eq!(parsed.limits.get("premium"), Some(&100));
+        assert_eq!(parsed.limits.keys().count(), 3);
+        assert_eq!(
+            limit_slug("allowed_jetpack-scan_plans"),
+            Some("jetpack-scan")
+        );
+        assert_eq!(limit_slug("allowed__plans"), None);
+        assert_eq!(limit_slug("allowed_premium"), None);
     }
 
     #[test]

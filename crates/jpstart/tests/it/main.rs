@@ -15,3 +15,13 @@ mod concurrency;
 mod credentials;
 mod foundation;
 mod provision;
+
+// Issue 3 (provisioning): authorization page, expiry, force flags, sub-keys, events.
+mod authorize;
+mod authorize_browser;
+mod events;
+mod force;
+mod pending_expiry;
+mod rawdb;
+mod sub_keys;
+mod webdriver;

@@ -1,12 +1,21 @@
 //! Partner keys: `partner-keys/verify` (used by the Jetpack plugin before it
-//! provisions) and `partner-keys/new`.
+//! provisions) and `partner-keys/new` (a reseller's sub-key).
 
+use axum::extract::State;
 use axum::Json;
-use jpstart_types::wire::Success;
+use jpstart_types::params::{non_empty, PartnerKeyNewParams};
+use jpstart_types::wire::{limit_slug, PartnerKeyCreated, Success};
+use jpstart_types::{OrderedMap, ProductSlug, SecretString};
 
+use crate::app::AppState;
 use crate::auth::Caller;
-use crate::domain::ErrorCode;
-use crate::rest::EndpointDoc;
+use crate::domain::{ApiError, Catalogue, ErrorCode};
+use crate::rest::{EndpointDoc, Params};
+use crate::secrets;
+use crate::store::{now_ms, NewKey};
+
+/// Longest key name accepted, in characters.
+pub const MAX_KEY_NAME: usize = 200;
 
 pub static VERIFY_DOC: EndpointDoc = EndpointDoc {
     method: "POST",
@@ -24,7 +33,194 @@ pub static VERIFY_DOC: EndpointDoc = EndpointDoc {
     ],
 };
 
+pub static NEW_DOC: EndpointDoc = EndpointDoc {
+    method: "POST",
+    path: "/rest/v1.3/jpphp/partner-keys/new",
+    description: "Creates a sub-key of the calling key (same partner). The sub-key may provision only the products it is given a limit above 0 for. Sub-keys cannot create keys.",
+    versions: "1.3+",
+    authentication: "Bearer token (scope jetpack-partner) of a key without a parent",
+    parameters: &[
+        ("name", "required: the new key's name"),
+        (
+            "allowed_{slug}_plans",
+            "live activations of product {slug} the key may hold (whole number; absent: 0)",
+        ),
+    ],
+    response: &[
+        ("id", "the key id (number)"),
+        ("name", "the name given"),
+        (
+            "allowed_{slug}_plans",
+            "one per product of the catalogue but the baseline (free), in catalogue order; the limit as a string",
+        ),
+        ("notes", "null"),
+        ("client_id", "the OAuth2 client id (string)"),
+        ("client_secret", "the OAuth2 client secret: shown only in this response"),
+    ],
+    errors: &[
+        ErrorCode::InvalidKeyName,
+        ErrorCode::InvalidLimit,
+        ErrorCode::Forbidden,
+        ErrorCode::AuthorizationRequired,
+        ErrorCode::InvalidToken,
+        ErrorCode::PartnerKeyDisabled,
+        ErrorCode::InvalidScope,
+    ],
+};
+
 /// `POST /rest/v1.3/jpphp/partner-keys/verify`: 200 for a valid partner token.
 pub async fn verify(_caller: Caller) -> Json<Success> {
     Json(Success { success: true })
+}
+
+/// `POST /rest/v1.3/jpphp/partner-keys/new` (upstream:
+/// host-partner-documentation, jetpack/plan-provisioning.md, "partner-keys").
+pub async fn new_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(p): Params<PartnerKeyNewParams>,
+) -> Result<Json<PartnerKeyCreated>, ApiError> {
+    // One level of resale: limits are set by the partner's own key, and a
+    // sub-key cannot hand itself (or others) more.
+    if caller.is_sub_key {
+        return Err(ApiError::with_arg(
+            ErrorCode::Forbidden,
+            "A sub-key cannot create keys; use the key it was created with.",
+        ));
+    }
+    let name = non_empty(&p.name).ok_or(ErrorCode::InvalidKeyName)?;
+    if name.chars().count() > MAX_KEY_NAME {
+        return Err(ApiError {
+            code: ErrorCode::InvalidKeyName,
+            message: format!("The \"name\" argument is longer than {MAX_KEY_NAME} characters."),
+        });
+    }
+    let limits = parse_limits(&state.catalogue, p.rest.iter())?;
+    let secret = secrets::generate();
+    let key = NewKey {
+        partner_id: caller.partner_id,
+        parent_key_id: Some(caller.key_id),
+        name: name.to_string(),
+        secret_digest: secrets::digest(&secret),
+        // A test key's sub-keys are never billed either.
+        test: caller.test,
+        limits: limits.clone(),
+    };
+    let id = state.store.create_key(&key, now_ms()).await?;
+    tracing::info!(key_id = caller.key_id, new_key_id = id, "sub-key created");
+    Ok(Json(PartnerKeyCreated {
+        id: id.unsigned_abs(),
+        name: name.to_string(),
+        limits: OrderedMap(
+            limits
+                .into_iter()
+                .map(|(slug, n)| (slug.to_string(), n.unsigned_abs()))
+                .collect(),
+        ),
+        notes: None,
+        client_id: id.to_string(),
+        client_secret: SecretString::new(secret),
+    }))
+}
+
+/// Every product but the baseline, in catalogue order, with the limit an
+/// `allowed_{slug}_plans` parameter gives it (0 when absent). Any other
+/// parameter starting with `allowed_` is `invalid_limit`: a typo must not
+/// silently become a limit of 0.
+pub fn parse_limits<'a>(
+    cat: &Catalogue,
+    params: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Result<Vec<(ProductSlug, i64)>, ApiError> {
+    let mut limits: Vec<(ProductSlug, i64)> = cat
+        .products()
+        .iter()
+        .filter(|p| !p.baseline)
+        .map(|p| (p.slug.clone(), 0))
+        .collect();
+    for (key, value) in params {
+        if !key.starts_with("allowed_") {
+            continue;
+        }
+        let invalid = |why: String| ApiError {
+            code: ErrorCode::InvalidLimit,
+            message: why,
+        };
+        let slug = limit_slug(key).ok_or_else(|| {
+            invalid(format!(
+                "{key} is not a limit: limits are named allowed_{{product}}_plans"
+            ))
+        })?;
+        let slot = limits
+            .iter_mut()
+            .find(|(s, _)| s.as_str() == slug)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{key}: {slug} is not a product a key can be limited on"
+                ))
+            })?;
+        let text = value.trim();
+        slot.1 = text
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse::<i64>().ok())
+            .flatten()
+            .ok_or_else(|| invalid(format!("{key} must be a whole number (0 or more)")))?;
+    }
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Vec<(String, i64)>, String> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_limits(&Catalogue::builtin(), owned.iter().map(|(k, v)| (k, v)))
+            .map(|v| v.into_iter().map(|(s, n)| (s.to_string(), n)).collect())
+            .map_err(|e| format!("{}: {}", e.code, e.message))
+    }
+
+    #[test]
+    fn limits_in_catalogue_order_default_zero() {
+        let got = parse(&[("allowed_premium_plans", " 100 "), ("name", "x")]).unwrap();
+        let slugs: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            slugs,
+            [
+                "jetpack-backup-daily",
+                "jetpack-backup-realtime",
+                "personal",
+                "premium",
+                "professional",
+                "jetpack-scan",
+                "jetpack-anti-spam"
+            ]
+        );
+        assert_eq!(got[3], ("premium".to_string(), 100));
+        assert!(got
+            .iter()
+            .filter(|(s, _)| s != "premium")
+            .all(|(_, n)| *n == 0));
+    }
+
+    #[test]
+    fn bad_limits_are_refused() {
+        for (k, v) in [
+            ("allowed_gold_plans", "1"),
+            ("allowed_free_plans", "1"),
+            ("allowed_premium", "1"),
+            ("allowed__plans", "1"),
+            ("allowed_premium_plans", "-1"),
+            ("allowed_premium_plans", "+1"),
+            ("allowed_premium_plans", "1.5"),
+            ("allowed_premium_plans", ""),
+            ("allowed_premium_plans", "99999999999999999999"),
+        ] {
+            let err = parse(&[(k, v)]).unwrap_err();
+            assert!(err.starts_with("invalid_limit: "), "{k}={v}: {err}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! upstream page it implements. Paths are written without the version; see
 //! [`crate::rest::routes`].
 
+pub mod authorize;
 mod cancel;
 mod credentials;
 pub mod errors;
@@ -32,6 +33,14 @@ pub fn routes() -> Router<AppState> {
         None,
         &keys::VERIFY_DOC,
         post(keys::verify).get(keys::verify),
+    );
+    let r = versioned(
+        r,
+        "/jpphp/partner-keys/new",
+        ApiVersion::V1_3,
+        None,
+        &keys::NEW_DOC,
+        post(keys::new_key),
     );
     let r = versioned(
         r,

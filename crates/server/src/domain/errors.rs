@@ -151,6 +151,10 @@ catalogue! {
         "A per-product limit is malformed.",
         "An allowed_{product}_plans parameter names an unknown product or is not a non-negative integer.",
         "Send allowed_{slug}_plans=N with a catalogue slug and a whole number.";
+    Forbidden => 403, "forbidden", "%s",
+        "The calling key may not use this endpoint.",
+        "A sub-key tried to create a key: only a partner's own keys (those without a parent) may create sub-keys.",
+        "Create the key with the parent key, or ask the operator.";
     // --- Throttling ---
     TooManyRequests => 429, "too_many_requests", "Too many requests per time interval",
         "The caller sent more requests than the limit allows.",

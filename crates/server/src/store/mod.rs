@@ -162,7 +162,9 @@ pub trait Store: Send + Sync + 'static {
         expires_at: i64,
     ) -> Result<(), StoreError>;
 
-    async fn auth_link(&self, digest: &[u8], now: i64) -> Result<Option<AuthLink>, StoreError>;
+    /// A link whatever its state (the caller tells a used or expired link,
+    /// which it refuses with 410, from an unknown one, 404). `None`: unknown.
+    async fn auth_link(&self, digest: &[u8]) -> Result<Option<AuthLink>, StoreError>;
 
     /// Uses a link: connects its site and activates its pending activations in
     /// one transaction, and marks every link of the site used. `None` for an

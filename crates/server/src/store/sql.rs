@@ -850,7 +850,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn auth_link(&self, digest: &[u8], now: i64) -> Result<Option<AuthLink>, StoreError> {
+    async fn auth_link(&self, digest: &[u8]) -> Result<Option<AuthLink>, StoreError> {
         let row = sqlx::query(
             "SELECT l.blog_id, l.key_id, k.partner_id, l.expires_at, l.used_at FROM auth_links l \
              JOIN keys k ON k.id = l.key_id WHERE l.hash = $1",
@@ -858,9 +858,7 @@ impl Store for SqlStore {
         .bind(digest.to_vec())
         .fetch_optional(self.read())
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let link = auth_link_from_row(&r)?;
-        Ok((link.expires_at > now).then_some(link))
+        row.map(|r| auth_link_from_row(&r)).transpose()
     }
 
     async fn use_auth_link(

@@ -1,0 +1,267 @@
+//! Issue 3: the authorization page over HTTP (`GET`/`POST /authorize/{token}`).
+//! The same page in a real browser: `authorize_browser.rs`.
+
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::*;
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Status, headers and text of a page.
+pub async fn page(res: reqwest::Response) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.unwrap())
+}
+
+/// `POST next_url` as the page's form does, with `partner_redirect` in the body.
+pub async fn approve(next_url: &str, redirect: Option<&str>) -> reqwest::Response {
+    let form: Vec<(&str, &str)> = redirect
+        .map(|r| ("partner_redirect", r))
+        .into_iter()
+        .collect();
+    no_redirects()
+        .post(next_url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Provisions and returns the pending activation's `next_url`.
+pub async fn pending(app: &TestApp, token: &str, siteurl: &str, plan: &str) -> String {
+    let (status, body) = app
+        .provision(
+            token,
+            &[
+                ("siteurl", siteurl),
+                ("local_user", "admin"),
+                ("plan", plan),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth_required"], true, "{body}");
+    let next = body["next_url"].as_str().unwrap().to_string();
+    assert!(
+        next.starts_with(&format!("{}/authorize/", app.base)),
+        "{next}"
+    );
+    next
+}
+
+fn products(status: &Value) -> Vec<(String, bool)> {
+    status["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["slug"].as_str().unwrap().to_string(),
+                p["is_pending"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_html(headers: &reqwest::header::HeaderMap) {
+    let ct = headers["content-type"].to_str().unwrap();
+    assert!(ct.starts_with("text/html"), "{ct}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+}
+
+both_backends! {
+    async fn approval_connects_the_site_and_activates_everything_pending(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Host A").await;
+        let b = app.partner("Host B").await;
+        let site = "example.org::shop";
+        let link_a = pending(&app, &a.token, "https://Example.org/shop/", "premium").await;
+        // Premium includes daily backups; realtime is a higher tier, so another partner may add it.
+        let link_b = pending(&app, &b.token, "https://example.org/shop", "jetpack-backup-realtime").await;
+        assert_ne!(link_a, link_b);
+        let (_, st) = app.status(&a.token, site).await;
+        assert_eq!(st["blog"]["is_connected"], false);
+        assert_eq!(products(&st), [("premium".into(), true), ("jetpack-backup-realtime".into(), true)]);
+
+        let (status, headers, html) = page(app.client.get(&link_a).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{html}");
+        assert_html(&headers);
+        assert!(html.contains("<dd id=\"site\">example.org::shop</dd>"), "{html}");
+        assert!(html.contains("https://Example.org/shop/"), "{html}");
+        assert!(html.contains("<code>premium</code>") && html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
+        assert!(html.contains("<form method=\"post\">") && html.contains("id=\"approve\""), "{html}");
+        // Showing the page changes nothing.
+        let (_, st) = app.status(&a.token, site).await;
+        assert_eq!(st["blog"]["is_connected"], false);
+
+        let (status, headers, html) = page(approve(&link_a, None).await).await;
+        assert_eq!(status, 200, "{html}");
+        assert_html(&headers);
+        assert!(html.contains("<span id=\"site\">example.org::shop</span> is connected"), "{html}");
+        assert!(html.contains("<ul id=\"activated\">") && html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
+
+        let (_, st) = app.status(&a.token, site).await;
+        assert_eq!(st["blog"]["is_connected"], true, "{st}");
+        assert_eq!(products(&st), [("premium".into(), false), ("jetpack-backup-realtime".into(), false)]);
+        let rows = app.admin(&["activations", "--site", site]).unwrap();
+        for row in rows.as_array().unwrap() {
+            assert_eq!(row["state"], "active", "{row}");
+            assert!(row["activated_at"].is_string(), "{row}");
+        }
+
+        // Both links are spent: the site's links are used together.
+        for link in [&link_a, &link_b] {
+            let (status, headers, html) = page(app.client.get(link).send().await.unwrap()).await;
+            assert_eq!(status, 410, "{html}");
+            assert_html(&headers);
+            assert!(html.contains("already been used"), "{html}");
+            let (status, _, _) = page(approve(link, None).await).await;
+            assert_eq!(status, 410);
+        }
+
+        // Connected now: provisioning needs no authorization and points at wp-admin.
+        let (status, body) = app
+            .provision(&a.token, &[("siteurl", "https://example.org/shop"), ("local_user", "admin"), ("plan", "professional")])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["auth_required"], false, "{body}");
+        assert_eq!(body["next_url"], "https://Example.org/shop/wp-admin/admin.php?page=jetpack", "{body}");
+        let (_, st) = app.status(&a.token, site).await;
+        assert!(products(&st).contains(&("professional".into(), false)), "{st}");
+    }
+
+    async fn unknown_links_are_refused_and_change_nothing(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Host A").await;
+        let link = pending(&app, &a.token, "https://refused.example", "personal").await;
+        let forged = format!("{}/authorize/{}", app.base, "x".repeat(64));
+        let malformed = format!("{}/authorize/%3Cscript%3Ealert(1)%3C%2Fscript%3E", app.base);
+        let truncated = &link[..link.len() - 1];
+        for url in [forged.as_str(), malformed.as_str(), truncated] {
+            let (status, headers, html) = page(app.client.get(url).send().await.unwrap()).await;
+            assert_eq!(status, 404, "{url}: {html}");
+            assert_html(&headers);
+            assert!(html.contains("Unknown link") && !html.contains("<script>"), "{html}");
+            let (status, _, html) = page(approve(url, None).await).await;
+            assert_eq!(status, 404, "{url}: {html}");
+        }
+        let (_, st) = app.status(&a.token, "refused.example").await;
+        assert_eq!(st["blog"]["is_connected"], false);
+        assert_eq!(products(&st), [("personal".into(), true)]);
+        // The real link still works afterwards.
+        let (status, _, _) = page(approve(&link, None).await).await;
+        assert_eq!(status, 200);
+    }
+
+    async fn everything_shown_is_escaped(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Host A").await;
+        let evil = "https://xss.example/<b>\"bold\"</b>&'q'";
+        let link = pending(&app, &a.token, evil, "premium").await;
+        let redirect = "https://panel.example/\"><script>alert(1)</script>";
+        let url = format!("{link}?partner_redirect={}", encode(redirect));
+        let (status, _, html) = page(app.client.get(&url).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(!html.contains("<b>") && !html.contains("<script>"), "{html}");
+        assert!(html.contains("xss.example::&lt;b&gt;&quot;bold&quot;&lt;::b&gt;&amp;&#39;q&#39;"), "{html}");
+        assert!(html.contains("value=\"https://panel.example/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""), "{html}");
+        let (status, _, html) = page(approve(&link, Some(redirect)).await).await;
+        assert_eq!(status, 200, "not allow-listed, so no redirect: {html}");
+        assert!(!html.contains("<b>") && html.contains("&lt;b&gt;"), "{html}");
+    }
+
+    async fn partner_redirect_only_to_allow_listed_prefixes(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Host A").await;
+        let b = app.partner("Host B").await;
+        let pid = |p: &Partner| p.partner_id.to_string();
+        app.admin(&["partner", "allow-redirect", "--partner", &pid(&a), "https://panel.a.example/"]).unwrap();
+        app.admin(&["partner", "allow-redirect", "--partner", &pid(&b), "https://panel.b.example"]).unwrap();
+        let back = "https://panel.a.example/sites/1?done=1&x=%20y";
+
+        // Allowed: 303 to exactly the URL, after the approval happened.
+        let link = pending(&app, &a.token, "https://one.example", "premium").await;
+        let (status, _, html) = page(app.client.get(format!("{link}?partner_redirect={}", encode(back))).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("taken back to <code>https://panel.a.example/sites/1?done=1&amp;x=%20y</code>"), "{html}");
+        let res = approve(&link, Some(back)).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], back);
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        let (_, st) = app.status(&a.token, "one.example").await;
+        assert_eq!(st["blog"]["is_connected"], true);
+
+        // As a query parameter of the POST too.
+        let link = pending(&app, &a.token, "https://two.example", "premium").await;
+        let res = no_redirects().post(format!("{link}?partner_redirect={}", encode(back))).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], back);
+
+        // Not allowed: another partner's prefix, a look-alike host, an unlisted
+        // URL. The approval stands, the owner gets the success page instead.
+        for (i, bad) in [
+            "https://panel.b.example/x",
+            "https://panel.a.example.evil.example/",
+            "https://evil.example/https://panel.a.example/",
+            "javascript:alert(1)//https://panel.a.example/",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let siteurl = format!("https://bad{i}.example");
+            let link = pending(&app, &a.token, &siteurl, "premium").await;
+            let (_, _, html) = page(app.client.get(format!("{link}?partner_redirect={}", encode(bad))).send().await.unwrap()).await;
+            assert!(!html.contains("taken back"), "{bad}: {html}");
+            let res = approve(&link, Some(bad)).await;
+            assert_eq!(res.status(), 200, "{bad}");
+            assert!(res.headers().get("location").is_none(), "{bad}");
+            let (_, st) = app.status(&a.token, &format!("bad{i}.example")).await;
+            assert_eq!(st["blog"]["is_connected"], true, "{bad}");
+        }
+
+        // Partner B's host-only prefix admits its own host, at a boundary only.
+        let link = pending(&app, &b.token, "https://three.example", "premium").await;
+        let res = approve(&link, Some("https://panel.b.example.evil.example/")).await;
+        assert_eq!(res.status(), 200);
+        let link = pending(&app, &b.token, "https://four.example", "premium").await;
+        let res = approve(&link, Some("https://panel.b.example?site=4")).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "https://panel.b.example?site=4");
+    }
+
+    async fn link_tokens_stay_out_of_the_log(db: Db) {
+        let app = TestApp::spawn_with(db, Opts::default().env("JPSTART_LOG", "debug")).await;
+        let a = app.partner("Host A").await;
+        let link = pending(&app, &a.token, "https://log.example", "premium").await;
+        let token = link.rsplit('/').next().unwrap().to_string();
+        page(app.client.get(&link).send().await.unwrap()).await;
+        let (status, _, _) = page(approve(&link, None).await).await;
+        assert_eq!(status, 200);
+        let logs = app.logs();
+        assert!(logs.contains("site approved on the authorization page"), "{logs}");
+        assert!(!logs.contains(&token), "the link token was logged:\n{logs}");
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

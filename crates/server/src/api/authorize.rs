@@ -1,0 +1,408 @@
+//! The authorization page: where the `next_url` of a pending provision sends
+//! the site owner (SPEC §5, provision). The owner sees the site and what
+//! waits for approval, and approves with one button: a plain HTML form, no
+//! JavaScript.
+//!
+//! A link is a one-time secret (64 random letters and digits, stored only as
+//! a SHA-256 digest) valid as long as the pending activation it was issued
+//! for. Approving spends it through [`Store::use_auth_link`]: in one
+//! transaction the site is connected, every pending activation of the site
+//! (whichever key made it) becomes active, and every link of the site is
+//! marked used. An unknown link is answered 404, a used or expired one 410,
+//! both as HTML pages, and neither changes anything.
+//!
+//! `partner_redirect` (a query parameter of the page, carried through the
+//! form) is followed with a 303 only when it starts with a prefix the link's
+//! partner has allow-listed (`jpstart admin partner allow-redirect`); see
+//! [`redirect_allowed`]. Otherwise the owner gets a success page.
+//!
+//! Links are not under `/rest`: they are for browsers, not API clients.
+//!
+//! [`Store::use_auth_link`]: crate::store::Store::use_auth_link
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use jpstart_types::params::{non_empty, AuthorizeParams};
+use jpstart_types::SiteRef;
+
+use crate::app::AppState;
+use crate::domain::ApiError;
+use crate::rest::Params;
+use crate::secrets;
+use crate::store::{now_ms, AuthLink, StoreError};
+
+/// The page's routes (registered outside `/rest` by [`crate::app::router`]).
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/authorize/{token}", get(show).post(approve))
+}
+
+/// `GET /authorize/{token}`: the site, what is pending, and the Approve form.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    params: Result<Params<AuthorizeParams>, ApiError>,
+) -> Response {
+    let now = now_ms();
+    let link = match valid_link(&state, &token, now).await {
+        Ok(link) => link,
+        Err(page) => return page.into_response(),
+    };
+    let site = match state.store.site(&SiteRef::BlogId(link.blog_id), now).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return Page::unknown().into_response(),
+        Err(e) => return Page::internal(e).into_response(),
+    };
+    let redirect = params
+        .ok()
+        .and_then(|Params(p)| non_empty(&p.partner_redirect).map(str::to_string));
+    let mut body = format!(
+        "<p>A hosting partner asks to connect this WordPress site to Jetpack.</p>\n\
+         <dl>\n<dt>Site</dt><dd id=\"site\">{}</dd>\n<dt>Address</dt><dd><code id=\"site-url\">{}</code></dd>\n</dl>\n",
+        esc(site.identifier.as_str()),
+        esc(&site.url),
+    );
+    let pending: Vec<String> = site
+        .live
+        .iter()
+        .filter(|a| a.pending)
+        .map(|a| format!("<li><code>{}</code></li>", esc(a.product.as_str())))
+        .collect();
+    if pending.is_empty() {
+        body += "<p id=\"pending\">No product is waiting; approving connects the site.</p>\n";
+    } else {
+        body += &format!(
+            "<h2>Waiting for your approval</h2>\n<ul id=\"pending\">\n{}\n</ul>\n",
+            pending.join("\n")
+        );
+    }
+    // No `action`: the form posts back to the page's own URL, whatever
+    // prefix or trailing slash it was reached by.
+    body += "<form method=\"post\">\n";
+    if let Some(url) = &redirect {
+        body += &format!(
+            "<input type=\"hidden\" name=\"partner_redirect\" value=\"{}\">\n",
+            esc(url)
+        );
+    }
+    body += "<button type=\"submit\" id=\"approve\">Approve</button>\n</form>\n";
+    if let Some(url) = &redirect {
+        if redirect_allowed(url, &partner_prefixes(&state, &link).await) {
+            body += &format!(
+                "<p>After approving you will be taken back to <code>{}</code>.</p>\n",
+                esc(url)
+            );
+        }
+    }
+    Page::ok(&format!("Connect {} to Jetpack", site.identifier), body).into_response()
+}
+
+/// `POST /authorize/{token}`: approves (see the module docs).
+pub async fn approve(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    params: Result<Params<AuthorizeParams>, ApiError>,
+) -> Response {
+    let now = now_ms();
+    let Some(digest) = link_digest(&token) else {
+        return Page::unknown().into_response();
+    };
+    let Ok(Params(params)) = params else {
+        return Page::refusal(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Open the link you were given again and press Approve.",
+        )
+        .into_response();
+    };
+    let (link, out) = match state.store.use_auth_link(&digest, now).await {
+        Ok(Some(used)) => used,
+        // Refused: say why, by the link's state (no change was made).
+        Ok(None) => {
+            return match valid_link(&state, &token, now).await {
+                Err(page) => page.into_response(),
+                Ok(_) => Page::unknown().into_response(),
+            }
+        }
+        Err(e) => return Page::internal(e).into_response(),
+    };
+    let redirect = non_empty(&params.partner_redirect).map(str::to_string);
+    let target = match &redirect {
+        Some(url) if redirect_allowed(url, &partner_prefixes(&state, &link).await) => {
+            HeaderValue::from_str(url).ok()
+        }
+        _ => None,
+    };
+    tracing::info!(
+        blog_id = %out.blog_id,
+        activated = out.activated.len(),
+        redirect_requested = redirect.is_some(),
+        redirected = target.is_some(),
+        "site approved on the authorization page"
+    );
+    if let Some(location) = target {
+        let mut res = StatusCode::SEE_OTHER.into_response();
+        res.headers_mut().insert(header::LOCATION, location);
+        protect(&mut res);
+        return res;
+    }
+    // The names of what became active, for the owner; the approval is
+    // committed, so a failure here only shortens the page.
+    let activated: Vec<String> = match state.store.site(&SiteRef::BlogId(out.blog_id), now).await {
+        Ok(Some(site)) => site
+            .live
+            .iter()
+            .filter(|a| out.activated.contains(&a.id))
+            .map(|a| format!("<li><code>{}</code></li>", esc(a.product.as_str())))
+            .collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::error!(error = %e, "store failure after approval");
+            Vec::new()
+        }
+    };
+    let mut body = format!(
+        "<p id=\"result\"><span id=\"site\">{}</span> is connected to Jetpack.</p>\n",
+        esc(out.identifier.as_str())
+    );
+    if !activated.is_empty() {
+        body += &format!(
+            "<h2>Now active</h2>\n<ul id=\"activated\">\n{}\n</ul>\n",
+            activated.join("\n")
+        );
+    }
+    body += "<p>You can close this page.</p>\n";
+    Page::ok(&format!("{} is connected", out.identifier), body).into_response()
+}
+
+/// Whether `url` may be redirected to, given a partner's allow-listed
+/// prefixes: it starts with one of them, is an http(s) URL without spaces or
+/// control characters, and — when the prefix ends inside the host part, as
+/// `https://panel.example.com` does — continues at a host boundary (`/`,
+/// `?`, `#` or nothing), so that `https://panel.example.com.evil.org` or
+/// `https://panel.example.com@evil.org` is not admitted.
+pub fn redirect_allowed(url: &str, prefixes: &[String]) -> bool {
+    let well_formed = (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    well_formed
+        && prefixes.iter().any(|p| {
+            !p.is_empty()
+                && url
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| at_boundary(p, rest))
+        })
+}
+
+fn at_boundary(prefix: &str, rest: &str) -> bool {
+    let host_complete = prefix
+        .split_once("://")
+        .is_some_and(|(_, after)| after.contains(['/', '?', '#']));
+    host_complete || rest.is_empty() || rest.starts_with(['/', '?', '#'])
+}
+
+async fn partner_prefixes(state: &AppState, link: &AuthLink) -> Vec<String> {
+    state
+        .store
+        .partner_redirects(link.partner_id)
+        .await
+        .unwrap_or_else(|e| {
+            // No allow-list read means no redirect; the approval stands.
+            tracing::error!(error = %e, "store failure reading redirect prefixes");
+            Vec::new()
+        })
+}
+
+/// The digest of a well-formed link token; `None` for one we cannot have
+/// issued (no database lookup needed).
+fn link_digest(token: &str) -> Option<Vec<u8>> {
+    (token.len() == secrets::SECRET_LEN && token.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| secrets::digest(token))
+}
+
+/// The link behind a token if it can still be used, or the refusal page.
+async fn valid_link(state: &AppState, token: &str, now: i64) -> Result<AuthLink, Page> {
+    let digest = link_digest(token).ok_or_else(Page::unknown)?;
+    let link = state
+        .store
+        .auth_link(&digest)
+        .await
+        .map_err(Page::internal)?
+        .ok_or_else(Page::unknown)?;
+    if link.used {
+        return Err(Page::refusal(
+            StatusCode::GONE,
+            "This link has already been used",
+            "The site was approved with it. Ask your hosting provider for a new link if you need one.",
+        ));
+    }
+    if link.expires_at <= now {
+        return Err(Page::refusal(
+            StatusCode::GONE,
+            "This link has expired",
+            "What it was issued for was not approved in time. Ask your hosting provider to provision again.",
+        ));
+    }
+    Ok(link)
+}
+
+/// An HTML page: a status, a title (text) and a body (HTML, escaped by the
+/// caller).
+struct Page {
+    status: StatusCode,
+    title: String,
+    body: String,
+}
+
+impl Page {
+    fn ok(title: &str, body: String) -> Self {
+        Page {
+            status: StatusCode::OK,
+            title: title.to_string(),
+            body,
+        }
+    }
+
+    fn refusal(status: StatusCode, title: &str, text: &str) -> Self {
+        Page {
+            status,
+            title: title.to_string(),
+            body: format!("<p id=\"refusal\">{}</p>\n", esc(text)),
+        }
+    }
+
+    fn unknown() -> Self {
+        Page::refusal(
+            StatusCode::NOT_FOUND,
+            "Unknown link",
+            "This authorization link is not valid. Check that you opened the whole link you were given.",
+        )
+    }
+
+    fn internal(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure on the authorization page");
+        Page::refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Nothing was changed. Please try again in a moment.",
+        )
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let html = format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>{title} · jpstart</title>\n<style>{STYLE}</style>\n</head>\n\
+             <body>\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n",
+            title = esc(&self.title),
+            body = self.body,
+        );
+        let mut res = (
+            self.status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response();
+        protect(&mut res);
+        res
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f7;color:#1d2327}\
+main{max-width:36rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px}\
+h1{font-size:1.4rem}dt{font-weight:600}dd{margin:0 0 .5rem}\
+button{font-size:1rem;padding:.6rem 1.4rem;background:#069e08;color:#fff;border:0;border-radius:4px;cursor:pointer}";
+
+/// Headers of every answer of the page: the link is a secret (no caching,
+/// no Referer to wherever the owner goes next), and the Approve button must
+/// not be framed by another site (clickjacking).
+fn protect(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // No form-action directive: it would also block the 303 to the partner.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn redirects_only_under_allowed_prefixes() {
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let host = p(&["https://panel.example.com"]);
+        let path = p(&["https://panel.example.com/done"]);
+        let cases = [
+            (&host, "https://panel.example.com", true),
+            (&host, "https://panel.example.com/x?y=1", true),
+            (&host, "https://panel.example.com?y=1", true),
+            (&host, "https://panel.example.com.evil.org/", false),
+            (&host, "https://panel.example.com@evil.org/", false),
+            (&host, "https://panel.example.com:8443/", false),
+            (&host, "http://panel.example.com/", false),
+            (&host, "https://evil.org/https://panel.example.com", false),
+            (&host, "https://panel.example.com/ x", false),
+            (&host, "https://panel.example.com/\nx", false),
+            (&path, "https://panel.example.com/done?site=1", true),
+            (&path, "https://panel.example.com/done-too", true),
+            (&path, "https://panel.example.com/", false),
+            (&p(&[]), "https://panel.example.com/", false),
+            (&p(&[""]), "https://panel.example.com/", false),
+        ];
+        for (prefixes, url, want) in cases {
+            assert_eq!(
+                redirect_allowed(url, prefixes),
+                want,
+                "{url} under {prefixes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn link_tokens() {
+        assert!(link_digest(&"a".repeat(secrets::SECRET_LEN)).is_some());
+        assert!(link_digest(&"a".repeat(secrets::SECRET_LEN - 1)).is_none());
+        assert!(link_digest(&format!("{}!", "a".repeat(secrets::SECRET_LEN - 1))).is_none());
+    }
+}
