@@ -12,3 +12,5 @@
 mod common;
 
 mod foundation;
+mod cancel;
+mod lifecycle;
