@@ -13,4 +13,6 @@ mod common;
 
 mod foundation;
 mod cancel;
+mod cancel_faults;
 mod lifecycle;
+mod status;

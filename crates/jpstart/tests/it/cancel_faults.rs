@@ -1,0 +1,66 @@
+//! Issue 4: a cancellation that fails part way answers `invalid_input` and
+//! leaves nothing half-done. The fault is real: a trigger installed in the
+//! test's own database makes the server's second UPDATE fail.
+
+use serde_json::json;
+
+use crate::common::*;
+use crate::lifecycle::*;
+
+both_backends! {
+    async fn failure_in_the_middle_changes_nothing(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let site = "example.com::faulty";
+        // Three live activations, cancelled in id order: personal, then scan.
+        provision_ok(&app, &p.token, "example.com/faulty", "personal").await;
+        provision_ok(&app, &p.token, "example.com/faulty", "jetpack-scan").await;
+        app.admin(&["site", "connect", site]).unwrap();
+        provision_ok(&app, &p.token, "example.com/faulty", "jetpack-backup-realtime").await;
+        let before = activations(&app, site);
+        let live = |app: &TestApp| states(app, site).iter().filter(|s| s.1 == "active").count();
+        assert_eq!(live(&app), 3);
+        let cancel_events = "SELECT COUNT(*) FROM events WHERE to_state = 'cancelled'";
+        assert_eq!(count(&app.db, cancel_events).await, 0);
+
+        let fault = inject(&app.db, Fault::CancelOf("jetpack-scan")).await;
+        let (status, body) = app.cancel(&p.token, site, &[("cancel-all", "1")]).await;
+        assert_error(status, &body, 400, "invalid_input");
+        assert_eq!(body["message"], "Unable to delete subscription");
+        // Everything as it was: rows (personal was updated before the fault,
+        // and rolled back) and the event log.
+        assert_eq!(activations(&app, site), before);
+        assert_eq!(count(&app.db, cancel_events).await, 0);
+        let (_, st) = app.status(&p.token, site).await;
+        assert_eq!(st["products"].as_array().unwrap().len(), 3);
+        // The cause is logged, never sent.
+        assert!(!body.to_string().contains("injected"));
+        // (stderr is read by another task: give it a moment.)
+        let mut logged = false;
+        for _ in 0..100 {
+            logged = app.logs().contains("injected fault");
+            if logged {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(logged, "{}", app.logs());
+
+        // A single cancel that does not reach the fault still works ...
+        let (_, body) = app.cancel(&p.token, site, &[("plan", "jetpack-backup-realtime")]).await;
+        assert_eq!(body, json!({"success": true}));
+        // ... one that does fails alone.
+        let (status, body) = app.cancel(&p.token, site, &[("plan", "jetpack-scan")]).await;
+        assert_error(status, &body, 400, "invalid_input");
+        assert_eq!(count(&app.db, cancel_events).await, 1);
+
+        // Repaired: the retry finishes the job.
+        fault.remove(&app.db).await;
+        let (status, body) = app.cancel(&p.token, site, &[("cancel-all", "1")]).await;
+        assert_eq!(status, 200, "{body}");
+        let cancelled: Vec<&str> = body["activations"].as_array().unwrap().iter().map(|a| a["product"].as_str().unwrap()).collect();
+        assert_eq!(cancelled, ["personal", "jetpack-scan"]);
+        assert_eq!(live(&app), 0);
+        assert_eq!(count(&app.db, cancel_events).await, 3);
+    }
+}
