@@ -15,4 +15,5 @@ mod foundation;
 mod cancel;
 mod cancel_faults;
 mod lifecycle;
+mod model;
 mod status;
