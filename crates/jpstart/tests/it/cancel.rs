@@ -344,3 +344,70 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    /// How real clients spell the site: any case in the host, a port (the
+    /// Jetpack CLI keeps it), a trailing slash on the route, the URL itself.
+    async fn site_spellings(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let spellings = [
+            ("example.com/Demo", "EXAMPLE.com::Demo"),
+            ("example.com:8080/wp", "example.com:8080::wp"),
+            ("example.net/a/b", "https%3A%2F%2Fexample.net%2Fa%2Fb"),
+        ];
+        for (url, spelled) in spellings {
+            provision_ok(&app, &p.token, url, "personal").await;
+            let (status, text) = raw(app.post(&cancel_path(spelled), &p.token)).await;
+            assert_eq!((status.as_u16(), text.as_str()), (200, r#"{"success":true}"#), "{spelled}");
+        }
+        provision_ok(&app, &p.token, "example.org", "personal").await;
+        for (path, want) in [("/rest/v1.3/jpphp/example.org/partner-cancel/", true), ("/rest/v1.4/jpphp/example.org/partner-cancel", false)] {
+            let (status, text) = raw(app.post(path, &p.token)).await;
+            assert_eq!((status.as_u16(), text.as_str()), (200, if want { r#"{"success":true}"# } else { r#"{"success":false}"# }), "{path}");
+        }
+        // A path is case-sensitive: another site, nothing to cancel.
+        provision_ok(&app, &p.token, "example.com/Demo", "personal").await;
+        let (_, body) = app.cancel(&p.token, "example.com::demo", &[]).await;
+        assert_eq!(body, json!({"success": false}));
+        // Not an identifier at all.
+        let (status, body) = app.cancel(&p.token, "bad%20host", &[]).await;
+        assert_error(status, &body, 400, "invalid_site");
+    }
+
+    /// `cancel-all` as a JSON boolean, and its underscore spelling.
+    async fn cancel_all_spellings(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        for body in [json!({"cancel-all": true}), json!({"cancel_all": "1"}), json!({"cancel-all": "TRUE"})] {
+            provision_ok(&app, &p.token, "all.example", "jetpack-scan").await;
+            let (status, res) = json(app.post(&cancel_path("all.example"), &p.token).json(&body).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{res}");
+            assert_eq!(res["pending_activations"][0]["product"], "jetpack-scan", "{body}: {res}");
+        }
+        // Anything else is false: without `plan` only the plans family.
+        provision_ok(&app, &p.token, "all.example", "jetpack-scan").await;
+        let (_, res) = app.cancel(&p.token, "all.example", &[("cancel-all", "yes")]).await;
+        assert_eq!(res, json!({"success": false}));
+    }
+
+    /// A pending activation whose time ran out is no longer live: nothing
+    /// to cancel, and it stays `expired`.
+    async fn expired_pending_is_not_cancelled(db: Db) {
+        let app = TestApp::spawn_with(db, Opts::default().arg("--pending-ttl").arg("1s")).await;
+        let p = app.partner("Acme").await;
+        provision_ok(&app, &p.token, "late.example", "premium").await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (_, st) = app.status(&p.token, "late.example").await;
+            if st["products"] == json!([]) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never expired: {st}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (_, body) = app.cancel(&p.token, "late.example", &[]).await;
+        assert_eq!(body, json!({"success": false}));
+        assert_eq!(states(&app, "late.example")[0].1, "expired");
+    }
+}

@@ -64,3 +64,36 @@ both_backends! {
         assert_eq!(count(&app.db, cancel_events).await, 3);
     }
 }
+
+both_backends! {
+    /// Concurrent cancels of one activation: exactly one succeeds, one event.
+    async fn concurrent_cancels_cancel_once(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        provision_ok(&app, &p.token, "race.example", "premium").await;
+        provision_ok(&app, &p.token, "race.example", "jetpack-backup-realtime").await;
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let fields: &[(&str, &str)] = if i % 2 == 0 { &[("cancel-all", "1")] } else { &[] };
+                let req = app.post("/rest/v1.3/jpphp/race.example/partner-cancel", &p.token).form(fields);
+                tokio::spawn(async move { json(req.send().await.unwrap()).await })
+            })
+            .collect();
+        let mut cancelled = Vec::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, 200, "{body}");
+            for field in ["activations", "pending_activations"] {
+                for a in body[field].as_array().into_iter().flatten() {
+                    cancelled.push(a["product"].as_str().unwrap().to_string());
+                }
+            }
+            if body["success"] == true && body.get("activations").is_none() {
+                cancelled.push("premium".into());
+            }
+        }
+        cancelled.sort();
+        assert_eq!(cancelled, ["jetpack-backup-realtime", "premium"]);
+        assert_eq!(count(&app.db, "SELECT COUNT(*) FROM events WHERE to_state = 'cancelled'").await, 2);
+    }
+}
