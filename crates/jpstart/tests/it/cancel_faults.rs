@@ -97,3 +97,36 @@ both_backends! {
         assert_eq!(count(&app.db, "SELECT COUNT(*) FROM events WHERE to_state = 'cancelled'").await, 2);
     }
 }
+
+both_backends! {
+    /// The background expiry sweep must not slip in between a cancel's
+    /// reading of the live activations and its update of them: a cancel that
+    /// saw a pending activation still live cancels it, it does not fail.
+    /// (PostgreSQL only: SQLite's write transactions exclude each other
+    /// outright, and SQLite has no way to make a statement slow.)
+    async fn expiry_sweep_waits_for_a_cancel(db: Db) {
+        if db.backend == Backend::Sqlite {
+            return;
+        }
+        let app = TestApp::spawn_with(db, Opts::default().arg("--pending-ttl").arg("2s")).await;
+        let p = app.partner("Acme").await;
+        provision_ok(&app, &p.token, "sweep.example", "personal").await;
+        app.admin(&["site", "connect", "sweep.example"]).unwrap();
+        // Dropping the connection makes the next product pending, for 2 s.
+        provision_with(&app, &p.token, "sweep.example", "jetpack-scan", &[("force_connect", "1")]).await;
+        // Writing the first cancel event (the active plan's) takes 3 s: the
+        // sweep (every second) runs meanwhile, after the scan has expired.
+        execute(&app.db, "CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS \
+            $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$").await;
+        execute(&app.db, "CREATE TRIGGER test_slow BEFORE INSERT ON events FOR EACH ROW \
+            WHEN (NEW.to_state = 'cancelled' AND NEW.from_state = 'active') EXECUTE FUNCTION test_slow()").await;
+        let (status, body) = app.cancel(&p.token, "sweep.example", &[("cancel-all", "1")]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["activations"][0]["product"], "personal", "{body}");
+        assert_eq!(body["pending_activations"][0]["product"], "jetpack-scan", "{body}");
+        assert_eq!(states(&app, "sweep.example"), [
+            ("personal".into(), "cancelled".into(), Some(p.key_id)),
+            ("jetpack-scan".into(), "cancelled".into(), Some(p.key_id)),
+        ]);
+    }
+}
