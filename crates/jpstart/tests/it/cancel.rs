@@ -130,6 +130,28 @@ both_backends! {
             assert_eq!(body["message"], "gold is not a valid plan");
         }
         assert_eq!(states(&app, "owned.example")[0].1, "pending");
+
+        // The authentication errors every endpoint shares (SPEC §3).
+        let (status, body) = json(app.request(Method::POST, &cancel_path("owned.example")).send().await.unwrap()).await;
+        assert_error(status, &body, 403, "authorization_required");
+        let (status, body) = app.cancel("0123456789abcdef", "owned.example", &[]).await;
+        assert_error(status, &body, 403, "invalid_token");
+        app.admin(&["key", "disable", &a.key_id.to_string()]).unwrap();
+        let (status, body) = app.cancel(&a.token, "owned.example", &[]).await;
+        assert_error(status, &body, 400, "partner_key_disabled");
+        assert_eq!(states(&app, "owned.example")[0].1, "pending");
+        // Only POST: GET is 405 with Allow.
+        let res = app.get(&cancel_path("owned.example"), &b.token).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()["allow"], "POST");
+        // The endpoint's own documentation lists the seeds' five errors.
+        let (status, help) = json(app.request(Method::GET, &format!("{}/help", cancel_path("owned.example")))
+            .header("accept", "application/json").send().await.unwrap()).await;
+        assert_eq!(status, 200, "{help}");
+        let text = help.to_string();
+        for code in ["invalid_input", "not_jps_plan", "invalid_scope", "invalid_blog", "incorrect_partner_key"] {
+            assert!(text.contains(code), "{code} missing from {help}");
+        }
     }
 
     /// `cancel-all`: the response's `activations` (active ones) and

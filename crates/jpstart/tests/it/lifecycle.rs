@@ -53,12 +53,6 @@ pub async fn call(app: &TestApp, method: Method, path: &str, token: &str) -> (St
     .await
 }
 
-/// `GET /rest/v1.3/jpphp/{site}/status` (the deprecated shape).
-pub async fn status_v13(app: &TestApp, token: &str, site: &str) -> (StatusCode, Value) {
-    let path = format!("/rest/v1.3/jpphp/{site}/status");
-    call(app, Method::GET, &path, token).await
-}
-
 /// `GET /rest/v1.3/jpphp/{site}/upgrade-paths`.
 pub async fn upgrade_paths(app: &TestApp, token: &str, site: &str) -> (StatusCode, Value) {
     let path = format!("/rest/v1.3/jpphp/{site}/upgrade-paths");
@@ -85,15 +79,6 @@ pub fn states(app: &TestApp, site: &str) -> Vec<(String, String, Option<u64>)> {
             )
         })
         .collect()
-}
-
-/// Asserts that a JSON value serialises to exactly `want` (key order included).
-pub fn assert_json_text(got: &Value, want: &str) {
-    let want_value: Value = serde_json::from_str(want).expect("expected JSON");
-    assert_eq!(
-        serde_json::to_string(got).expect("serialise"),
-        serde_json::to_string(&want_value).expect("serialise"),
-    );
 }
 
 /// How a test breaks the database under a running server.

@@ -34,7 +34,8 @@ const PRODUCTS: [(&str, &str, u8); 8] = [
     ("jetpack-scan", "jetpack-scan", 0),
     ("jetpack-anti-spam", "jetpack-anti-spam", 0),
 ];
-const FAMILIES: [&str; 4] = [PLANS, "jetpack-backup", "jetpack-scan", "jetpack-anti-spam"];
+/// In the order the upstream upgrade-paths example lists them.
+const FAMILIES: [&str; 4] = ["jetpack-backup", PLANS, "jetpack-scan", "jetpack-anti-spam"];
 
 fn includes(slug: &str) -> &'static [&'static str] {
     match slug {
@@ -86,6 +87,8 @@ enum Op {
     },
     /// The site owner approves (operator `site connect`).
     Connect { site: usize },
+    /// The operator grants a product outside the partner API.
+    Grant { site: usize, product: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -102,7 +105,8 @@ fn op() -> impl Strategy<Value = Op> {
                 Just(Target::All),
             ])
             .prop_map(|(key, site, by_blog_id, target)| Op::Cancel { key, site, by_blog_id, target }),
-        2 => site.prop_map(|site| Op::Connect { site }),
+        2 => site.clone().prop_map(|site| Op::Connect { site }),
+        1 => (site, 0..PRODUCTS.len()).prop_map(|(site, product)| Op::Grant { site, product }),
     ]
 }
 
@@ -135,17 +139,21 @@ impl State {
 struct Act {
     site: usize,
     product: &'static str,
-    key: usize,
+    /// `None`: granted by the operator.
+    key: Option<usize>,
     state: State,
 }
 
 #[derive(Debug, Clone, Default)]
 struct SiteModel {
+    /// Registered (by a provision or a grant).
+    known: bool,
+    /// Learnt from a provision response.
     blog_id: Option<u64>,
     connected: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Model {
     sites: [SiteModel; SITES],
     /// Every activation ever created, in creation (= id) order.
@@ -175,7 +183,7 @@ impl Model {
         let live: Vec<(usize, Act)> = self.live(site).map(|(i, a)| (i, a.clone())).collect();
         // None: already live from this key; Some(x): create, superseding x.
         let create: Option<Option<usize>> = match live.iter().find(|(_, a)| a.product == slug) {
-            Some((_, same)) if same.key == key => None,
+            Some((_, same)) if same.key == Some(key) => None,
             Some(_) => return Expect::Error(400, "product_owned_by_another_partner"),
             None => {
                 let same_family = live.iter().find(|(_, a)| product(a.product).1 == family);
@@ -194,7 +202,7 @@ impl Model {
                 }
                 match same_family {
                     // A lower tier of another key's: not ours to upgrade.
-                    Some((_, a)) if a.key != key => {
+                    Some((_, a)) if a.key != Some(key) => {
                         return Expect::Error(400, "product_owned_by_another_partner")
                     }
                     Some((i, _)) => Some(Some(*i)),
@@ -202,6 +210,7 @@ impl Model {
                 }
             }
         };
+        self.sites[site].known = true;
         if force_connect {
             self.sites[site].connected = false;
         }
@@ -210,7 +219,7 @@ impl Model {
                 self.acts[i].state = State::Superseded;
             }
             let state = if self.sites[site].connected { State::Active } else { State::Pending };
-            self.acts.push(Act { site, product: slug, key, state });
+            self.acts.push(Act { site, product: slug, key: Some(key), state });
         }
         Expect::Provisioned { auth_required: !self.sites[site].connected }
     }
@@ -229,7 +238,8 @@ impl Model {
     fn cancel(&mut self, key: usize, site: usize, target: &Target) -> Expect {
         let nothing = Expect::Cancelled { success: false, active: vec![], pending: vec![] };
         let found: Vec<usize> = match target {
-            Target::All => self.live(site).filter(|(_, a)| a.key == key).map(|(i, _)| i).collect(),
+            // Only the caller's: never the operator's, never another key's.
+            Target::All => self.live(site).filter(|(_, a)| a.key == Some(key)).map(|(i, _)| i).collect(),
             Target::Plans | Target::Product(_) => {
                 let hit = self.live(site).find(|(_, a)| match target {
                     Target::Product(p) => a.product == PRODUCTS[*p].0,
@@ -237,7 +247,8 @@ impl Model {
                 });
                 match hit {
                     None => vec![],
-                    Some((_, a)) if a.key != key => return Expect::Error(403, "incorrect_partner_key"),
+                    Some((_, a)) if a.key.is_none() => return Expect::Error(400, "not_jps_plan"),
+                    Some((_, a)) if a.key != Some(key) => return Expect::Error(403, "incorrect_partner_key"),
                     Some((i, _)) => vec![i],
                 }
             }
@@ -261,6 +272,36 @@ impl Model {
         }
     }
 
+    /// The operator's grant: refused when the family is live, else active.
+    fn grant(&mut self, site: usize, slug: &'static str) -> bool {
+        let family = product(slug).1;
+        if self.live(site).any(|(_, a)| product(a.product).1 == family) {
+            return false;
+        }
+        self.sites[site].known = true;
+        self.acts.push(Act { site, product: slug, key: None, state: State::Active });
+        true
+    }
+
+    /// Per family, the slugs a provision by `caller` would create now.
+    fn upgrade_paths(&self, site: usize, caller: usize) -> Value {
+        let mut map = serde_json::Map::new();
+        for family in FAMILIES {
+            let slugs: Vec<&str> = PRODUCTS
+                .iter()
+                .filter(|p| p.1 == family && p.0 != "free")
+                .filter(|p| {
+                    let mut trial = self.clone();
+                    trial.provision(caller, site, p.0, false);
+                    trial.acts.len() > self.acts.len()
+                })
+                .map(|p| p.0)
+                .collect();
+            map.insert(family.to_string(), json!(slugs));
+        }
+        Value::Object(map)
+    }
+
     fn connect(&mut self, site: usize) {
         self.sites[site].connected = true;
         for a in self.acts.iter_mut().filter(|a| a.site == site && a.state == State::Pending) {
@@ -273,8 +314,8 @@ impl Model {
             .live(site)
             .map(|(_, a)| json!({
                 "slug": a.product,
-                "is_provisioned_by_partner": true,
-                "is_provisioned_by_calling_partner": a.key == caller,
+                "is_provisioned_by_partner": a.key.is_some(),
+                "is_provisioned_by_calling_partner": a.key == Some(caller),
                 "is_pending": a.state == State::Pending,
             }))
             .collect();
@@ -291,15 +332,15 @@ impl Model {
             .filter(|(_, a)| product(a.product).1 != PLANS)
             .map(|(_, a)| json!({
                 "product": a.product,
-                "is_partner_product": true,
+                "is_partner_product": a.key.is_some(),
                 "has_pending_product": a.state == State::Pending,
-                "is_provisioned_by_calling_partner": a.key == caller,
+                "is_provisioned_by_calling_partner": a.key == Some(caller),
             }))
             .collect();
         json!({
             "plan": plan.map_or("", |a| a.product),
-            "is_partner_plan": plan.is_some(),
-            "is_provisioned_by_calling_partner": plan.is_some_and(|a| a.key == caller),
+            "is_partner_plan": plan.is_some_and(|a| a.key.is_some()),
+            "is_provisioned_by_calling_partner": plan.is_some_and(|a| a.key == Some(caller)),
             "is_connected": self.sites[site].connected,
             "has_pending_plan": plan.is_some_and(|a| a.state == State::Pending),
             "has_backups_credentials": false,
@@ -377,11 +418,19 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
         Op::Connect { site } => {
             let site = *site;
             let res = w.app.admin(&["site", "connect", &w.idents[site]]);
-            match (m.sites[site].blog_id, res) {
-                (Some(_), Ok(_)) => m.connect(site),
-                (None, Err(_)) => {}
-                (known, res) => return Err(fail(format!("connect {site} (known {known:?}): {res:?}"))),
+            match (m.sites[site].known, res) {
+                (true, Ok(_)) => m.connect(site),
+                (false, Err(_)) => {}
+                (known, res) => return Err(fail(format!("connect {site} (known {known}): {res:?}"))),
             }
+            return Ok(site);
+        }
+        Op::Grant { site, product } => {
+            let (site, slug) = (*site, PRODUCTS[*product].0);
+            let url = format!("https://{}", w.urls[site]);
+            let res = w.app.admin(&["site", "grant", &url, "--product", slug]);
+            let granted = m.grant(site, slug);
+            prop_assert_eq!(res.is_ok(), granted, "grant {} to {}: {:?}", slug, site, res);
             return Ok(site);
         }
     };
@@ -396,6 +445,7 @@ fn error_of(status: u16, body: &Value) -> Expect {
         "plan_downgrade_disallowed",
         "product_already_included",
         "incorrect_partner_key",
+        "not_jps_plan",
     ];
     match known.iter().find(|k| **k == code) {
         Some(k) => Expect::Error(status, k),
@@ -424,7 +474,9 @@ async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestC
     for caller in 0..2 {
         let token = &w.keys[caller].token;
         let (s, text) = raw(w.app.get(&format!("/rest/v1.4/jpphp/{}/status", w.idents[site]), token)).await;
-        if m.sites[site].blog_id.is_none() {
+        let (_, paths) = raw(w.app.get(&format!("/rest/v1.3/jpphp/{}/upgrade-paths", w.idents[site]), token)).await;
+        prop_assert_eq!(&paths, &m.upgrade_paths(site, caller).to_string(), "upgrade paths of site {} for key {}", site, caller);
+        if !m.sites[site].known {
             prop_assert_eq!(s, 403, "status of an unknown site: {}", text);
             continue;
         }
@@ -474,7 +526,7 @@ fn check_history(w: &World<'_>, m: &Model) -> Result<(), TestCaseError> {
                 w.idents[a.site].clone(),
                 a.product.to_string(),
                 a.state.name().to_string(),
-                Some(w.keys[a.key].key_id),
+                a.key.map(|k| w.keys[k].key_id),
             )
         })
         .collect();
