@@ -124,8 +124,8 @@ both_backends! {
         assert_eq!(states(&app, "owned.example")[0].1, "pending");
 
         // 400 invalid_plan for a slug not in the catalogue, whatever the site.
-        for site in ["owned.example", "unknown.example", "999999"] {
-            let (status, body) = app.cancel(&a.token, site, &[("plan", "gold")]).await;
+        for (site, all) in [("owned.example", "0"), ("unknown.example", "0"), ("999999", "0"), ("owned.example", "1")] {
+            let (status, body) = app.cancel(&a.token, site, &[("plan", "gold"), ("cancel-all", all)]).await;
             assert_error(status, &body, 400, "invalid_plan");
             assert_eq!(body["message"], "gold is not a valid plan");
         }
