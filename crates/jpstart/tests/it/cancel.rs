@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use crate::common::*;
 use crate::lifecycle::*;
 
-const CANCEL_MSG: &str = "Subscriptions can only be cancelled by the oAuth client that created them";
+const CANCEL_MSG: &str =
+    "Subscriptions can only be cancelled by the oAuth client that created them";
 
 fn cancel_path(site: &str) -> String {
     format!("/rest/v1.3/jpphp/{site}/partner-cancel")

@@ -11,9 +11,9 @@
 #[macro_use]
 mod common;
 
-mod foundation;
 mod cancel;
 mod cancel_faults;
+mod foundation;
 mod lifecycle;
 mod model;
 mod status;

@@ -41,7 +41,11 @@ fn includes(slug: &str) -> &'static [&'static str] {
     match slug {
         "personal" => &["jetpack-backup-daily", "jetpack-anti-spam"],
         "premium" => &["jetpack-backup-daily", "jetpack-scan", "jetpack-anti-spam"],
-        "professional" => &["jetpack-backup-realtime", "jetpack-scan", "jetpack-anti-spam"],
+        "professional" => &[
+            "jetpack-backup-realtime",
+            "jetpack-scan",
+            "jetpack-anti-spam",
+        ],
         _ => &[],
     }
 }
@@ -163,9 +167,15 @@ struct Model {
 /// What the server must answer.
 #[derive(Debug, PartialEq)]
 enum Expect {
-    Provisioned { auth_required: bool },
+    Provisioned {
+        auth_required: bool,
+    },
     Error(u16, &'static str),
-    Cancelled { success: bool, active: Vec<String>, pending: Vec<String> },
+    Cancelled {
+        success: bool,
+        active: Vec<String>,
+        pending: Vec<String>,
+    },
 }
 
 impl Model {
@@ -178,7 +188,13 @@ impl Model {
 
     /// SPEC §5 provision rules, in the SPEC's order. A refusal changes
     /// nothing (not even `force_connect`).
-    fn provision(&mut self, key: usize, site: usize, slug: &'static str, force_connect: bool) -> Expect {
+    fn provision(
+        &mut self,
+        key: usize,
+        site: usize,
+        slug: &'static str,
+        force_connect: bool,
+    ) -> Expect {
         let (_, family, tier) = product(slug);
         let live: Vec<(usize, Act)> = self.live(site).map(|(i, a)| (i, a.clone())).collect();
         // None: already live from this key; Some(x): create, superseding x.
@@ -218,16 +234,29 @@ impl Model {
             if let Some(i) = supersede {
                 self.acts[i].state = State::Superseded;
             }
-            let state = if self.sites[site].connected { State::Active } else { State::Pending };
-            self.acts.push(Act { site, product: slug, key: Some(key), state });
+            let state = if self.sites[site].connected {
+                State::Active
+            } else {
+                State::Pending
+            };
+            self.acts.push(Act {
+                site,
+                product: slug,
+                key: Some(key),
+                state,
+            });
         }
-        Expect::Provisioned { auth_required: !self.sites[site].connected }
+        Expect::Provisioned {
+            auth_required: !self.sites[site].connected,
+        }
     }
 
     fn upgrade_target(&self, site: usize, family: &str) -> &'static str {
         let mut in_family: Vec<_> = PRODUCTS.iter().filter(|p| p.1 == family).collect();
         in_family.sort_by_key(|p| p.2);
-        let current = self.live(site).find(|(_, a)| product(a.product).1 == family);
+        let current = self
+            .live(site)
+            .find(|(_, a)| product(a.product).1 == family);
         let next = match current {
             Some((_, a)) => in_family.iter().find(|p| p.2 > product(a.product).2),
             None => in_family.iter().find(|p| p.2 > 0).or(in_family.first()),
@@ -236,10 +265,18 @@ impl Model {
     }
 
     fn cancel(&mut self, key: usize, site: usize, target: &Target) -> Expect {
-        let nothing = Expect::Cancelled { success: false, active: vec![], pending: vec![] };
+        let nothing = Expect::Cancelled {
+            success: false,
+            active: vec![],
+            pending: vec![],
+        };
         let found: Vec<usize> = match target {
             // Only the caller's: never the operator's, never another key's.
-            Target::All => self.live(site).filter(|(_, a)| a.key == Some(key)).map(|(i, _)| i).collect(),
+            Target::All => self
+                .live(site)
+                .filter(|(_, a)| a.key == Some(key))
+                .map(|(i, _)| i)
+                .collect(),
             Target::Plans | Target::Product(_) => {
                 let hit = self.live(site).find(|(_, a)| match target {
                     Target::Product(p) => a.product == PRODUCTS[*p].0,
@@ -248,7 +285,9 @@ impl Model {
                 match hit {
                     None => vec![],
                     Some((_, a)) if a.key.is_none() => return Expect::Error(400, "not_jps_plan"),
-                    Some((_, a)) if a.key != Some(key) => return Expect::Error(403, "incorrect_partner_key"),
+                    Some((_, a)) if a.key != Some(key) => {
+                        return Expect::Error(403, "incorrect_partner_key")
+                    }
                     Some((i, _)) => vec![i],
                 }
             }
@@ -266,9 +305,17 @@ impl Model {
             a.state = State::Cancelled;
         }
         if matches!(target, Target::All) {
-            Expect::Cancelled { success: true, active, pending }
+            Expect::Cancelled {
+                success: true,
+                active,
+                pending,
+            }
         } else {
-            Expect::Cancelled { success: true, active: vec![], pending: vec![] }
+            Expect::Cancelled {
+                success: true,
+                active: vec![],
+                pending: vec![],
+            }
         }
     }
 
@@ -279,7 +326,12 @@ impl Model {
             return false;
         }
         self.sites[site].known = true;
-        self.acts.push(Act { site, product: slug, key: None, state: State::Active });
+        self.acts.push(Act {
+            site,
+            product: slug,
+            key: None,
+            state: State::Active,
+        });
         true
     }
 
@@ -304,7 +356,11 @@ impl Model {
 
     fn connect(&mut self, site: usize) {
         self.sites[site].connected = true;
-        for a in self.acts.iter_mut().filter(|a| a.site == site && a.state == State::Pending) {
+        for a in self
+            .acts
+            .iter_mut()
+            .filter(|a| a.site == site && a.state == State::Pending)
+        {
             a.state = State::Active;
         }
     }
@@ -312,12 +368,14 @@ impl Model {
     fn status_v14(&self, site: usize, caller: usize) -> Value {
         let products: Vec<Value> = self
             .live(site)
-            .map(|(_, a)| json!({
-                "slug": a.product,
-                "is_provisioned_by_partner": a.key.is_some(),
-                "is_provisioned_by_calling_partner": a.key == Some(caller),
-                "is_pending": a.state == State::Pending,
-            }))
+            .map(|(_, a)| {
+                json!({
+                    "slug": a.product,
+                    "is_provisioned_by_partner": a.key.is_some(),
+                    "is_provisioned_by_calling_partner": a.key == Some(caller),
+                    "is_pending": a.state == State::Pending,
+                })
+            })
             .collect();
         json!({
             "blog": {"is_connected": self.sites[site].connected, "has_backups_credentials": false},
@@ -326,16 +384,21 @@ impl Model {
     }
 
     fn status_v13(&self, site: usize, caller: usize) -> Value {
-        let plan = self.live(site).find(|(_, a)| product(a.product).1 == PLANS).map(|(_, a)| a);
+        let plan = self
+            .live(site)
+            .find(|(_, a)| product(a.product).1 == PLANS)
+            .map(|(_, a)| a);
         let products: Vec<Value> = self
             .live(site)
             .filter(|(_, a)| product(a.product).1 != PLANS)
-            .map(|(_, a)| json!({
-                "product": a.product,
-                "is_partner_product": a.key.is_some(),
-                "has_pending_product": a.state == State::Pending,
-                "is_provisioned_by_calling_partner": a.key == Some(caller),
-            }))
+            .map(|(_, a)| {
+                json!({
+                    "product": a.product,
+                    "is_partner_product": a.key.is_some(),
+                    "has_pending_product": a.state == State::Pending,
+                    "is_provisioned_by_calling_partner": a.key == Some(caller),
+                })
+            })
             .collect();
         json!({
             "plan": plan.map_or("", |a| a.product),
@@ -365,13 +428,22 @@ fn fail(msg: String) -> TestCaseError {
 fn products_of(v: &Value, field: &str) -> Vec<String> {
     v[field]
         .as_array()
-        .map(|a| a.iter().map(|x| x["product"].as_str().unwrap_or("?").to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|x| x["product"].as_str().unwrap_or("?").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseError> {
     let (site, expect, got) = match op {
-        Op::Provision { key, site, product, force_connect } => {
+        Op::Provision {
+            key,
+            site,
+            product,
+            force_connect,
+        } => {
             let slug = PRODUCTS[*product].0;
             let (site, key) = (*site, *key);
             let expect = m.provision(key, site, slug, *force_connect);
@@ -387,7 +459,12 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             m.sites[site].blog_id = m.sites[site].blog_id.or(blog);
             (site, expect, got)
         }
-        Op::Cancel { key, site, by_blog_id, target } => {
+        Op::Cancel {
+            key,
+            site,
+            by_blog_id,
+            target,
+        } => {
             let address = match (by_blog_id, m.sites[*site].blog_id) {
                 (true, Some(id)) => id.to_string(),
                 _ => w.idents[*site].clone(),
@@ -409,7 +486,10 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
                 error_of(status.as_u16(), &body)
             };
             if matches!(target, Target::All) && body["success"] == true {
-                prop_assert!(body["activations"].is_array() && body["pending_activations"].is_array(), "{body}");
+                prop_assert!(
+                    body["activations"].is_array() && body["pending_activations"].is_array(),
+                    "{body}"
+                );
             } else if status == 200 {
                 prop_assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{}", body);
             }
@@ -421,7 +501,9 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             match (m.sites[site].known, res) {
                 (true, Ok(_)) => m.connect(site),
                 (false, Err(_)) => {}
-                (known, res) => return Err(fail(format!("connect {site} (known {known}): {res:?}"))),
+                (known, res) => {
+                    return Err(fail(format!("connect {site} (known {known}): {res:?}")))
+                }
             }
             return Ok(site);
         }
@@ -430,7 +512,14 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             let url = format!("https://{}", w.urls[site]);
             let res = w.app.admin(&["site", "grant", &url, "--product", slug]);
             let granted = m.grant(site, slug);
-            prop_assert_eq!(res.is_ok(), granted, "grant {} to {}: {:?}", slug, site, res);
+            prop_assert_eq!(
+                res.is_ok(),
+                granted,
+                "grant {} to {}: {:?}",
+                slug,
+                site,
+                res
+            );
             return Ok(site);
         }
     };
@@ -454,15 +543,27 @@ fn error_of(status: u16, body: &Value) -> Expect {
 }
 
 /// The provision's outcome, and the site's blog id when it succeeded.
-async fn provision(w: &World<'_>, key: usize, site: usize, slug: &str, force_connect: bool) -> (Expect, Option<u64>) {
+async fn provision(
+    w: &World<'_>,
+    key: usize,
+    site: usize,
+    slug: &str,
+    force_connect: bool,
+) -> (Expect, Option<u64>) {
     let siteurl = format!("https://{}", w.urls[site]);
-    let mut fields = vec![("siteurl", siteurl.as_str()), ("local_user", "admin"), ("plan", slug)];
+    let mut fields = vec![
+        ("siteurl", siteurl.as_str()),
+        ("local_user", "admin"),
+        ("plan", slug),
+    ];
     if force_connect {
         fields.push(("force_connect", "1"));
     }
     let (status, body) = w.app.provision(&w.keys[key].token, &fields).await;
     if status == 200 && body["success"] == true {
-        let got = Expect::Provisioned { auth_required: body["auth_required"] == true };
+        let got = Expect::Provisioned {
+            auth_required: body["auth_required"] == true,
+        };
         (got, body["blog_id"].as_u64())
     } else {
         (error_of(status.as_u16(), &body), None)
@@ -473,15 +574,35 @@ async fn provision(w: &World<'_>, key: usize, site: usize, slug: &str, force_con
 async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestCaseError> {
     for caller in 0..2 {
         let token = &w.keys[caller].token;
-        let (s, text) = raw(w.app.get(&format!("/rest/v1.4/jpphp/{}/status", w.idents[site]), token)).await;
-        let (_, paths) = raw(w.app.get(&format!("/rest/v1.3/jpphp/{}/upgrade-paths", w.idents[site]), token)).await;
-        prop_assert_eq!(&paths, &m.upgrade_paths(site, caller).to_string(), "upgrade paths of site {} for key {}", site, caller);
+        let (s, text) = raw(w.app.get(
+            &format!("/rest/v1.4/jpphp/{}/status", w.idents[site]),
+            token,
+        ))
+        .await;
+        let (_, paths) = raw(w.app.get(
+            &format!("/rest/v1.3/jpphp/{}/upgrade-paths", w.idents[site]),
+            token,
+        ))
+        .await;
+        prop_assert_eq!(
+            &paths,
+            &m.upgrade_paths(site, caller).to_string(),
+            "upgrade paths of site {} for key {}",
+            site,
+            caller
+        );
         if !m.sites[site].known {
             prop_assert_eq!(s, 403, "status of an unknown site: {}", text);
             continue;
         }
         prop_assert_eq!(s, 200, "{}", text);
-        prop_assert_eq!(&text, &m.status_v14(site, caller).to_string(), "v1.4 of site {} for key {}", site, caller);
+        prop_assert_eq!(
+            &text,
+            &m.status_v14(site, caller).to_string(),
+            "v1.4 of site {} for key {}",
+            site,
+            caller
+        );
         // Independently of the model: one live product per family at most.
         let v: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
         let mut families: Vec<&str> = v["products"]
@@ -493,9 +614,24 @@ async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestC
         let n = families.len();
         families.sort_unstable();
         families.dedup();
-        prop_assert_eq!(families.len(), n, "two live products in one family: {}", text);
-        let (_, text) = raw(w.app.get(&format!("/rest/v1.3/jpphp/{}/status", w.idents[site]), token)).await;
-        prop_assert_eq!(&text, &m.status_v13(site, caller).to_string(), "v1.3 of site {} for key {}", site, caller);
+        prop_assert_eq!(
+            families.len(),
+            n,
+            "two live products in one family: {}",
+            text
+        );
+        let (_, text) = raw(w.app.get(
+            &format!("/rest/v1.3/jpphp/{}/status", w.idents[site]),
+            token,
+        ))
+        .await;
+        prop_assert_eq!(
+            &text,
+            &m.status_v13(site, caller).to_string(),
+            "v1.3 of site {} for key {}",
+            site,
+            caller
+        );
     }
     Ok(())
 }
@@ -535,18 +671,40 @@ fn check_history(w: &World<'_>, m: &Model) -> Result<(), TestCaseError> {
         for family in FAMILIES {
             let live = rows
                 .iter()
-                .filter(|r| &r.0 == site && product(&r.1).1 == family && (r.2 == "active" || r.2 == "pending"))
+                .filter(|r| {
+                    &r.0 == site
+                        && product(&r.1).1 == family
+                        && (r.2 == "active" || r.2 == "pending")
+                })
                 .count();
-            prop_assert!(live <= 1, "{} has {} live {} activations", site, live, family);
+            prop_assert!(
+                live <= 1,
+                "{} has {} live {} activations",
+                site,
+                live,
+                family
+            );
         }
     }
     Ok(())
 }
 
-async fn run_case(app: &TestApp, keys: &[Partner; 2], case: usize, ops: &[Op]) -> Result<(), TestCaseError> {
-    let urls: Vec<String> = (0..SITES).map(|i| format!("site{i}.example/case{case}")).collect();
+async fn run_case(
+    app: &TestApp,
+    keys: &[Partner; 2],
+    case: usize,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let urls: Vec<String> = (0..SITES)
+        .map(|i| format!("site{i}.example/case{case}"))
+        .collect();
     let idents = urls.iter().map(|u| u.replace('/', "::")).collect();
-    let w = World { app, keys: keys.clone(), urls, idents };
+    let w = World {
+        app,
+        keys: keys.clone(),
+        urls,
+        idents,
+    };
     let mut m = Model::default();
     for op in ops {
         let site = step(&w, &mut m, op).await?;

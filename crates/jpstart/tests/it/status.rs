@@ -23,7 +23,12 @@ async fn v13(app: &TestApp, site: &str, token: &str) -> String {
 }
 
 async fn paths(app: &TestApp, site: &str, token: &str) -> String {
-    text(app, &format!("/rest/v1.3/jpphp/{site}/upgrade-paths"), token).await
+    text(
+        app,
+        &format!("/rest/v1.3/jpphp/{site}/upgrade-paths"),
+        token,
+    )
+    .await
 }
 
 const EVERYTHING: &str = r#"{"jetpack-backup":["jetpack-backup-daily","jetpack-backup-realtime"],"jetpack-plans":["personal","premium","professional"],"jetpack-scan":["jetpack-scan"],"jetpack-anti-spam":["jetpack-anti-spam"]}"#;
