@@ -66,6 +66,26 @@ both_backends! {
 }
 
 both_backends! {
+    /// The state change and its event are one transaction: when the event
+    /// cannot be written, the activation stays live.
+    async fn event_failure_undoes_the_state_change(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        provision_ok(&app, &p.token, "events.example", "premium").await;
+        let fault = inject(&app.db, Fault::CancelEvent).await;
+        for fields in [&[][..], &[("plan", "premium")][..], &[("cancel-all", "1")][..]] {
+            let (status, body) = app.cancel(&p.token, "events.example", fields).await;
+            assert_error(status, &body, 400, "invalid_input");
+            assert_eq!(states(&app, "events.example")[0].1, "pending");
+        }
+        fault.remove(&app.db).await;
+        let (_, body) = app.cancel(&p.token, "events.example", &[]).await;
+        assert_eq!(body, json!({"success": true}));
+        assert_eq!(count(&app.db, "SELECT COUNT(*) FROM events WHERE to_state = 'cancelled'").await, 1);
+    }
+}
+
+both_backends! {
     /// Concurrent cancels of one activation: exactly one succeeds, one event.
     async fn concurrent_cancels_cancel_once(db: Db) {
         let app = TestApp::spawn(db).await;

@@ -87,17 +87,29 @@ pub fn states(app: &TestApp, site: &str) -> Vec<(String, String, Option<u64>)> {
 pub enum Fault {
     /// Updating an activation of this product to `cancelled` fails.
     CancelOf(&'static str),
+    /// Writing a `cancelled` event fails (after the state change).
+    CancelEvent,
 }
 
 /// Installs a trigger in the test's own database that makes a statement of
 /// the server fail, as a real storage fault would; returns an undo.
 pub async fn inject(db: &Db, fault: Fault) -> FaultGuard {
-    let Fault::CancelOf(product) = fault;
-    // `product` is a fixed catalogue slug chosen by the test, never input.
+    // The table and condition are fixed by the test, never input.
+    let (table, when) = match fault {
+        Fault::CancelOf(product) => (
+            "activations",
+            format!("NEW.state = 'cancelled' AND NEW.product = '{product}'"),
+        ),
+        Fault::CancelEvent => ("events", "NEW.to_state = 'cancelled'".to_string()),
+    };
+    let event = if table == "events" {
+        "INSERT"
+    } else {
+        "UPDATE"
+    };
     let stmts: Vec<String> = match db.backend {
         Backend::Sqlite => vec![format!(
-            "CREATE TRIGGER test_fault BEFORE UPDATE OF state ON activations \
-             WHEN NEW.state = 'cancelled' AND NEW.product = '{product}' \
+            "CREATE TRIGGER test_fault BEFORE {event} ON {table} WHEN {when} \
              BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
         )],
         Backend::Postgres => vec![
@@ -105,9 +117,8 @@ pub async fn inject(db: &Db, fault: Fault) -> FaultGuard {
              $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$"
                 .to_string(),
             format!(
-                "CREATE TRIGGER test_fault BEFORE UPDATE ON activations FOR EACH ROW \
-                 WHEN (NEW.state = 'cancelled' AND NEW.product = '{product}') \
-                 EXECUTE FUNCTION test_fault()"
+                "CREATE TRIGGER test_fault BEFORE {event} ON {table} FOR EACH ROW \
+                 WHEN ({when}) EXECUTE FUNCTION test_fault()"
             ),
         ],
     };
@@ -118,7 +129,7 @@ pub async fn inject(db: &Db, fault: Fault) -> FaultGuard {
         undo: match db.backend {
             Backend::Sqlite => vec!["DROP TRIGGER test_fault".into()],
             Backend::Postgres => vec![
-                "DROP TRIGGER test_fault ON activations".into(),
+                format!("DROP TRIGGER test_fault ON {table}"),
                 "DROP FUNCTION test_fault()".into(),
             ],
         },
