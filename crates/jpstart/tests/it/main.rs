@@ -11,17 +11,20 @@
 #[macro_use]
 mod common;
 
-mod concurrency;
-mod credentials;
-mod foundation;
-mod provision;
-
-// Issue 3 (provisioning): authorization page, expiry, force flags, sub-keys, events.
 mod authorize;
 mod authorize_browser;
+mod cancel;
+mod cancel_faults;
+mod concurrency;
+mod credentials;
 mod events;
 mod force;
+mod foundation;
+mod lifecycle;
+mod model;
 mod pending_expiry;
+mod provision;
 mod rawdb;
+mod status;
 mod sub_keys;
 mod webdriver;

@@ -273,6 +273,12 @@ mod tests {
             Ok(vec![])
         );
         assert_eq!(c(CancelTarget::All), Ok(vec![1]));
+        // `plan` names one product: another tier of the live one is not it
+        // (docs/COMPATIBILITY.md, "Cancellation and status").
+        assert_eq!(
+            c(CancelTarget::Product(cat.find("professional").unwrap())),
+            Ok(vec![])
+        );
         assert_eq!(
             decide_cancel(&cat, &[], ME, CancelTarget::All).unwrap(),
             Vec::<i64>::new()

@@ -677,6 +677,22 @@ impl Store for SqlStore {
 
     async fn expire_pending(&self, now: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
+        // Every change to a site's activations holds the site's row lock
+        // (cancel and provision read the live set, then update it). Without
+        // it, the sweep could expire an activation a cancel had just read as
+        // live, and the cancel would fail. Sites are locked in blog id order
+        // so that two sweeps cannot deadlock; the set of rows to expire can
+        // only shrink meanwhile, since new pending rows expire after `now`.
+        if self.backend == Backend::Postgres {
+            sqlx::query(
+                "SELECT blog_id FROM sites WHERE blog_id IN \
+                 (SELECT blog_id FROM activations WHERE state = 'pending' AND expires_at <= $1) \
+                 ORDER BY blog_id FOR UPDATE",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        }
         let rows = sqlx::query(
             "UPDATE activations SET state = 'expired', ended_at = expires_at \
              WHERE state = 'pending' AND expires_at <= $1 RETURNING id, expires_at",
