@@ -11,4 +11,7 @@
 #[macro_use]
 mod common;
 
+mod bulk;
+mod cli;
+mod client;
 mod foundation;
