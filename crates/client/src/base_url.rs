@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn order_of_precedence() {
         assert_eq!(resolve(None, None), "https://public-api.wordpress.com/");
-        assert_eq!(resolve(Some(""), Some("  ")), "https://public-api.wordpress.com/");
+        assert_eq!(
+            resolve(Some(""), Some("  ")),
+            "https://public-api.wordpress.com/"
+        );
         assert_eq!(
             resolve(None, Some("sandbox.example.com")),
             "https://sandbox.example.com/"

@@ -45,8 +45,8 @@ pub mod requests {
         let tracking = params.tracking_id().map(str::to_string);
         params.partner_tracking_id = None;
         params.partner_tracking_id_dashed = None;
-        let req = ApiRequest::jpphp(Method::POST, "1.3", &["provision"])
-            .body(Body::multipart(&params));
+        let req =
+            ApiRequest::jpphp(Method::POST, "1.3", &["provision"]).body(Body::multipart(&params));
         match tracking {
             Some(t) => req.query("partner-tracking-id", &t),
             None => req,

@@ -148,7 +148,9 @@ mod tests {
     #[test]
     fn error_bodies() {
         assert_eq!(
-            api_error(r#"{"error":"invalid_blog","message":"The blog ID 7 is invalid","error_code":"invalid_blog","error_message":"x"}"#),
+            api_error(
+                r#"{"error":"invalid_blog","message":"The blog ID 7 is invalid","error_code":"invalid_blog","error_message":"x"}"#
+            ),
             Some(("invalid_blog".into(), "The blog ID 7 is invalid".into()))
         );
         assert_eq!(
@@ -172,6 +174,9 @@ mod tests {
         );
         let root = Url::parse("http://127.0.0.1:8080/").unwrap();
         let req = ApiRequest::new(Method::POST, &["oauth2", "token"]);
-        assert_eq!(req.url(&root).as_str(), "http://127.0.0.1:8080/oauth2/token");
+        assert_eq!(
+            req.url(&root).as_str(),
+            "http://127.0.0.1:8080/oauth2/token"
+        );
     }
 }

@@ -36,7 +36,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  jpstart provision --partner-id 1234 --partner-secret S3CR3T --siteurl https://example.com/demo --local-user admin --plan premium"
     )]
-    Provision(partner::args::ProvisionArgs),
+    Provision(Box<partner::args::ProvisionArgs>),
     /// Partner: cancel a site's plan or products (replaces partner-cancel.sh).
     #[command(
         after_help = "Examples:\n  jpstart cancel https://example.com/demo --plan premium\n  jpstart cancel example.com::demo --cancel-all\n  jpstart cancel 12345"

@@ -28,7 +28,12 @@ pub struct ApiArgs {
     )]
     pub partner_secret: Option<String>,
     /// An access token from `jpstart token` (used instead of id and secret).
-    #[arg(long, env = "JPSTART_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "JPSTART_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// A PEM CA certificate to trust as well (a self-signed sandbox).
     #[arg(long, env = "JPSTART_CA_CERT", value_name = "FILE")]

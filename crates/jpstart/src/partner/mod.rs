@@ -50,9 +50,9 @@ pub async fn run(command: Command) -> ExitCode {
             write_stdout(&script);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve(_) | Command::Admin(_) => Err(Failure::Usage(
-            "not a partner command".into(),
-        )),
+        Command::Serve(_) | Command::Admin(_) => {
+            Err(Failure::Usage("not a partner command".into()))
+        }
     };
     result.unwrap_or_else(|f| f.report())
 }
@@ -81,7 +81,9 @@ impl Failure {
     fn report(self) -> ExitCode {
         match self {
             Failure::Usage(msg) => {
-                let _ = Cli::command().error(ErrorKind::ArgumentConflict, msg).print();
+                let _ = Cli::command()
+                    .error(ErrorKind::ArgumentConflict, msg)
+                    .print();
                 ExitCode::from(2)
             }
             Failure::Call(e) => {
@@ -186,9 +188,10 @@ fn write_stdout(bytes: &[u8]) {
 fn provision_params(f: &ProvisionFlags) -> Result<ProvisionParams, Failure> {
     let private_key = match (&f.ssh_private_key, &f.ssh_private_key_file) {
         (Some(k), _) => Some(k.clone()),
-        (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
-            Failure::Usage(format!("cannot read {}: {e}", path.display()))
-        })?),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?,
+        ),
         (None, None) => None,
     };
     Ok(ProvisionParams {

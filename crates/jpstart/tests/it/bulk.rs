@@ -12,14 +12,19 @@ use crate::common::*;
 fn write_sites(path: &Path, n: usize) {
     let mut text = String::from("siteurl,local_user,plan,partner_tracking_id\n");
     for i in 0..n {
-        text.push_str(&format!("https://site{i}.example.com/wp,admin,premium,row-{i}\n"));
+        text.push_str(&format!(
+            "https://site{i}.example.com/wp,admin,premium,row-{i}\n"
+        ));
     }
     std::fs::write(path, text).unwrap();
 }
 
 /// The results file's records (header excluded).
 fn results(path: &Path) -> Vec<csv::StringRecord> {
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path).unwrap();
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
     r.records().map(|r| r.unwrap()).collect()
 }
 
@@ -29,7 +34,12 @@ fn assert_each_once(app: &TestApp, n: usize) {
     let acts = acts.as_array().unwrap();
     let distinct: HashSet<(String, String)> = acts
         .iter()
-        .map(|a| (a["site"].as_str().unwrap().to_string(), a["product"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["site"].as_str().unwrap().to_string(),
+                a["product"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(acts.len(), n, "activations");
     assert_eq!(distinct.len(), n, "one activation per site");
@@ -63,7 +73,7 @@ both_backends! {
         let input = dir.path().join("sites.csv");
         let out = dir.path().join("out.csv");
         write_sites(&input, 1000);
-        let args = ["bulk", "provision", "--csv", input.to_str().unwrap(), "--results", out.to_str().unwrap()];
+        let args = ["bulk", "provision", "--csv", input.to_str().unwrap(), "--results", out.to_str().unwrap(), "--concurrency", "2"];
 
         let mut child = tokio::process::Command::new(BIN)
             .args(args)

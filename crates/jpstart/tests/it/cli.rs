@@ -15,8 +15,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {:?} / {:?}", self.stdout, self.stderr))
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {:?} / {:?}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     pub fn error_json(&self) -> Value {
@@ -191,7 +195,11 @@ async fn every_partner_command_shows_an_example() {
         args.push("--help");
         let run = jpstart(&args, &[]).await;
         assert_eq!(run.code, 0, "{cmd:?}");
-        assert!(run.stdout.contains("Example"), "{cmd:?} --help has no example:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("Example"),
+            "{cmd:?} --help has no example:\n{}",
+            run.stdout
+        );
         assert!(run.stdout.contains("jpstart "), "{cmd:?}");
     }
 }

@@ -51,7 +51,7 @@ both_backends! {
         let token = client.token().await.unwrap();
         assert_eq!(token.token_type, "bearer");
         assert_eq!(token.scope, "jetpack-partner");
-        assert_eq!(client.verify_key().await.unwrap().success, true);
+        assert!(client.verify_key().await.unwrap().success);
 
         let res = client
             .provision(&provision_params("https://Example.com/demo/", Some("premium")))
@@ -199,7 +199,10 @@ fn scripted(script: Vec<(u16, &'static str)>) -> (Router, Arc<AtomicUsize>) {
 const OK: &str = r#"{"success":true}"#;
 const ERR_400: &str = r#"{"error":"invalid_input","message":"Bad.","error_code":"invalid_input","error_message":"Bad."}"#;
 
-async fn verify_against(script: Vec<(u16, &'static str)>, attempts: u32) -> (jpstart_client::Result<bool>, usize) {
+async fn verify_against(
+    script: Vec<(u16, &'static str)>,
+    attempts: u32,
+) -> (jpstart_client::Result<bool>, usize) {
     let (router, hits) = scripted(script);
     let base = spawn_fake(router).await;
     let client = Client::builder()
@@ -230,7 +233,10 @@ async fn retries_429_then_succeeds() {
 async fn never_retries_a_4xx() {
     let (result, hits) = verify_against(vec![(400, ERR_400), (200, OK)], 4).await;
     let err = result.unwrap_err();
-    assert_eq!((err.status(), err.code()), (Some(400), Some("invalid_input")));
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(400), Some("invalid_input"))
+    );
     assert_eq!(hits, 1, "exactly one request");
 }
 
@@ -238,7 +244,9 @@ async fn never_retries_a_4xx() {
 async fn gives_up_after_the_attempts() {
     let (result, hits) = verify_against(vec![(502, "<html>bad gateway</html>")], 3).await;
     match result.unwrap_err() {
-        Error::Status { status, body } => assert_eq!((status, body.as_str()), (502, "<html>bad gateway</html>")),
+        Error::Status { status, body } => {
+            assert_eq!((status, body.as_str()), (502, "<html>bad gateway</html>"))
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(hits, 3);
@@ -322,7 +330,11 @@ async fn token_is_fetched_once_and_requests_look_like_the_scripts() {
             }
         }));
     let base = spawn_fake(router).await;
-    let client = Client::builder().base_url(base).partner("1", "secret").build().unwrap();
+    let client = Client::builder()
+        .base_url(base)
+        .partner("1", "secret")
+        .build()
+        .unwrap();
 
     // Concurrent first uses share one token request.
     let calls = (0..5).map(|_| {
@@ -332,19 +344,25 @@ async fn token_is_fetched_once_and_requests_look_like_the_scripts() {
     futures_util::future::join_all(calls).await;
     let blog = BlogId::new(12).unwrap();
     client
-        .ssh_credentials(blog, &SshParams {
-            ssh_user: Some("deploy".into()),
-            ssh_pass: Some(SecretString::new("pw")),
-            ..Default::default()
-        })
+        .ssh_credentials(
+            blog,
+            &SshParams {
+                ssh_user: Some("deploy".into()),
+                ssh_pass: Some(SecretString::new("pw")),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     client
-        .ftp_credentials(blog, &FtpParams {
-            ftp_user: Some("ftp".into()),
-            ftp_pass: Some(SecretString::new("pw2")),
-            ..Default::default()
-        })
+        .ftp_credentials(
+            blog,
+            &FtpParams {
+                ftp_user: Some("ftp".into()),
+                ftp_pass: Some(SecretString::new("pw2")),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let key = client
@@ -355,17 +373,42 @@ async fn token_is_fetched_once_and_requests_look_like_the_scripts() {
         .await
         .unwrap();
     assert_eq!((key.id, key.client_id.as_str()), (7, "8"));
-    client.provision(&provision_params("https://example.com", Some("premium"))).await.unwrap();
-    client.cancel(&parse_site("https://example.com/demo").unwrap(), None, false).await.unwrap();
-    client.cancel(&parse_site("12").unwrap(), Some("premium"), true).await.unwrap();
+    client
+        .provision(&provision_params("https://example.com", Some("premium")))
+        .await
+        .unwrap();
+    client
+        .cancel(
+            &parse_site("https://example.com/demo").unwrap(),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    client
+        .cancel(&parse_site("12").unwrap(), Some("premium"), true)
+        .await
+        .unwrap();
     assert_eq!(tokens.load(Ordering::SeqCst), 1, "one token request");
 
     let seen = seen.lock().unwrap().clone();
-    assert!(seen.iter().all(|s| s.auth == "Bearer abcdefghijklmnop0123"), "{seen:?}");
-    let by_path = |p: &str| seen.iter().find(|s| s.path == p).unwrap_or_else(|| panic!("{p}: {seen:?}")).clone();
+    assert!(
+        seen.iter().all(|s| s.auth == "Bearer abcdefghijklmnop0123"),
+        "{seen:?}"
+    );
+    let by_path = |p: &str| {
+        seen.iter()
+            .find(|s| s.path == p)
+            .unwrap_or_else(|| panic!("{p}: {seen:?}"))
+            .clone()
+    };
     let ssh = by_path("/rest/v1.3/jpphp/12/ssh-credentials");
     assert!(ssh.content_type.starts_with("multipart/form-data"));
-    assert!(ssh.body.contains("name=\"ssh_user\"\r\n\r\ndeploy"), "{}", ssh.body);
+    assert!(
+        ssh.body.contains("name=\"ssh_user\"\r\n\r\ndeploy"),
+        "{}",
+        ssh.body
+    );
     assert!(ssh.body.contains("name=\"ssh_pass\"\r\n\r\npw"));
     let ftp = by_path("/rest/v1.3/jpphp/12/ftp-credentials");
     assert!(ftp.body.contains("name=\"ftp_user\"\r\n\r\nftp"));
@@ -373,11 +416,17 @@ async fn token_is_fetched_once_and_requests_look_like_the_scripts() {
     assert!(new.body.contains("name=\"allowed_premium_plans\"\r\n\r\n5"));
     let prov = by_path("/rest/v1.3/jpphp/provision");
     assert!(prov.content_type.starts_with("multipart/form-data"));
-    assert!(prov.body.contains("name=\"siteurl\"\r\n\r\nhttps://example.com"));
+    assert!(prov
+        .body
+        .contains("name=\"siteurl\"\r\n\r\nhttps://example.com"));
     assert!(prov.body.contains("name=\"local_user\"\r\n\r\nadmin"));
     assert_eq!(prov.query, "partner-tracking-id=order-42");
     let cancel = by_path("/rest/v1.3/jpphp/example.com::demo/partner-cancel");
-    assert_eq!((cancel.body.as_str(), cancel.content_type.as_str()), ("", ""), "no body, as the plugin sends");
+    assert_eq!(
+        (cancel.body.as_str(), cancel.content_type.as_str()),
+        ("", ""),
+        "no body, as the plugin sends"
+    );
     let cancel = by_path("/rest/v1.3/jpphp/12/partner-cancel");
     assert_eq!(cancel.body, "plan=premium&cancel-all=1");
 }

@@ -63,8 +63,10 @@ pub async fn run(cmd: BulkCommand) -> Result<ExitCode, Failure> {
     let mut progress = Progress::new(total, std::io::stderr().is_terminal());
     progress.skip(skipped.len() as u64);
 
-    let mut counts = Counts::default();
-    counts.skipped = skipped.len() as u64;
+    let mut counts = Counts {
+        skipped: skipped.len() as u64,
+        ..Counts::default()
+    };
     let mut outcomes = stream::iter(todo)
         .map(|row| {
             let client = client.clone();
@@ -86,7 +88,10 @@ pub async fn run(cmd: BulkCommand) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::from(1));
         }
         if result.outcome == Outcome::Malformed {
-            progress.println(&format!("line {}: malformed row skipped: {}", row.line, result.message));
+            progress.println(&format!(
+                "line {}: malformed row skipped: {}",
+                row.line, result.message
+            ));
         }
         counts.add(result.outcome);
         progress.row(row.line, &result);
@@ -159,13 +164,11 @@ async fn execute(client: &Client, row: &Row) -> RowResult {
             }
             Err(e) => failure(&e),
         },
-        Job::Cancel { site, plan, all } => {
-            match client.cancel(site, plan.as_deref(), *all).await {
-                Ok(res) if res.success => RowResult::new(Outcome::Ok),
-                Ok(_) => RowResult::new(Outcome::Noop),
-                Err(e) => failure(&e),
-            }
-        }
+        Job::Cancel { site, plan, all } => match client.cancel(site, plan.as_deref(), *all).await {
+            Ok(res) if res.success => RowResult::new(Outcome::Ok),
+            Ok(_) => RowResult::new(Outcome::Noop),
+            Err(e) => failure(&e),
+        },
     }
 }
 

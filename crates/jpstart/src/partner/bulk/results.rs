@@ -93,7 +93,11 @@ pub type Done = HashSet<(u64, String)>;
 /// Opens the results file: a new one (refusing to overwrite one without
 /// `--resume`), or the existing one to append to, with the rows it records
 /// as done.
-pub fn open(path: &Path, input_header: &[String], resume: bool) -> Result<(Results, Done), Failure> {
+pub fn open(
+    path: &Path,
+    input_header: &[String],
+    resume: bool,
+) -> Result<(Results, Done), Failure> {
     let usage = |msg: String| Failure::Usage(format!("{}: {msg}", path.display()));
     let header: Vec<String> = ["line", "row_hash"]
         .iter()
@@ -128,9 +132,7 @@ pub fn open(path: &Path, input_header: &[String], resume: bool) -> Result<(Resul
     } else {
         File::create(path).map_err(|e| usage(e.to_string()))?
     };
-    let mut writer = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(file);
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(file);
     if !exists {
         writer
             .write_record(&header)
