@@ -229,3 +229,68 @@ impl Results {
         self.writer.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(line: u64, fields: &[&str]) -> Row {
+        let fields: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+        Row {
+            line,
+            hash: super::super::rows::row_hash(&fields),
+            fields,
+            job: Err(String::new()),
+        }
+    }
+
+    #[test]
+    fn resume_reads_done_rows_and_survives_a_torn_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.csv");
+        let header = vec!["siteurl".to_string(), "ssh_pass".to_string()];
+        let (mut results, done) = open(&path, &header, false).expect("new file");
+        assert!(done.is_empty());
+        let (a, b, c) = (row(2, &["a", "pw"]), row(3, &["b", ""]), row(4, &["c", ""]));
+        results
+            .write(&a, &RowResult::new(Outcome::Ok))
+            .expect("write");
+        results
+            .write(&b, &RowResult::new(Outcome::Failed))
+            .expect("write");
+        drop(results);
+        // A run killed mid-write leaves half a line.
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"4,abc,c").expect("torn write");
+        drop(f);
+
+        assert!(
+            open(&path, &header, false).is_err(),
+            "never overwritten without --resume"
+        );
+        let (mut results, done) = open(&path, &header, true).expect("resume");
+        assert!(done.contains(&(2, a.hash.clone())));
+        assert!(
+            !done.contains(&(3, b.hash.clone())),
+            "failed rows are not done"
+        );
+        assert_eq!(done.len(), 1);
+        results
+            .write(&c, &RowResult::new(Outcome::Ok))
+            .expect("write");
+        drop(results);
+        let (_, done) = open(&path, &header, true).expect("resume again");
+        assert!(
+            done.contains(&(4, c.hash.clone())),
+            "the row after the torn line reads back"
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("pw"), "{text}");
+
+        let other = vec!["site".to_string()];
+        assert!(
+            open(&path, &other, true).is_err(),
+            "other columns: another file"
+        );
+    }
+}

@@ -219,3 +219,68 @@ pub fn row_hash(fields: &[String]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cols: &[&str]) -> Vec<String> {
+        cols.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn headers() {
+        assert!(check_header(&header(&["siteurl", "local_user", "plan"]), Kind::Provision).is_ok());
+        assert!(check_header(&header(&["siteurl", "local_username"]), Kind::Provision).is_ok());
+        let typo = check_header(&header(&["site_url", "local_user"]), Kind::Provision);
+        assert!(typo.unwrap_err().contains("site_url"));
+        assert!(check_header(&header(&["siteurl"]), Kind::Provision).is_err());
+        assert!(check_header(
+            &header(&["siteurl", "local_user", "siteurl"]),
+            Kind::Provision
+        )
+        .is_err());
+        assert!(check_header(&header(&["site", "cancel-all"]), Kind::Cancel).is_ok());
+        assert!(check_header(&header(&["plan"]), Kind::Cancel).is_err());
+    }
+
+    #[test]
+    fn jobs() {
+        let h = header(&["siteurl", "local_user", "plan", "force_register"]);
+        let row = |v: &[&str]| parse_job(Kind::Provision, &h, &header(v));
+        match row(&["https://example.com", " admin ", "premium", "TRUE"]).unwrap() {
+            Job::Provision(p) => {
+                assert_eq!(p.local_user(), Some("admin"));
+                assert!(p.force_register.get());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(row(&["", "admin", "premium", ""]).is_err());
+        assert!(row(&["https://exa mple.com", "admin", "", ""]).is_err());
+        assert!(row(&["https://example.com", "", "", ""]).is_err());
+
+        let h = header(&["site", "plan", "cancel_all"]);
+        match parse_job(
+            Kind::Cancel,
+            &h,
+            &header(&["https://Example.com/x/", "", "1"]),
+        )
+        .unwrap()
+        {
+            Job::Cancel { site, plan, all } => {
+                assert_eq!(site.to_string(), "example.com::x");
+                assert_eq!((plan, all), (None, true));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_job(Kind::Cancel, &h, &header(&["0", "", ""])).is_err());
+    }
+
+    #[test]
+    fn hashes_tell_rows_apart() {
+        let a = row_hash(&header(&["a,b", "c"]));
+        assert_eq!(a.len(), 16);
+        assert_eq!(a, row_hash(&header(&["a,b", "c"])));
+        assert_ne!(a, row_hash(&header(&["a", "b,c"])));
+    }
+}
