@@ -213,3 +213,39 @@ async fn completions_for_each_shell() {
         assert!(run.stdout.contains("upgrade-paths"), "{shell}");
     }
 }
+
+both_backends! {
+    async fn legacy_host_means_https(db: Db) {
+        // A jpstart serving HTTPS with a self-signed certificate, reached the
+        // way the scripts reached a sandbox: JETPACK_START_API_HOST=host:port.
+        let dir = tempfile::tempdir().unwrap();
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let opts = Opts::default()
+            .arg("--tls-cert")
+            .arg(cert.to_str().unwrap())
+            .arg("--tls-key")
+            .arg(key.to_str().unwrap());
+        let app = TestApp::spawn_with(db, opts).await;
+        let host = app.base.strip_prefix("https://").expect("served over https").to_string();
+        let creds = app.admin(&["partner", "create", "--name", "Acme"]).unwrap();
+        let env = [
+            ("JETPACK_START_API_HOST", host.as_str()),
+            ("JPSTART_CA_CERT", cert.to_str().unwrap()),
+            ("JPSTART_PARTNER_ID", creds["client_id"].as_str().unwrap()),
+            ("JPSTART_PARTNER_SECRET", creds["client_secret"].as_str().unwrap()),
+        ];
+        let run = jpstart(&["token"], &env).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.json()["token_type"], "bearer");
+        let run = jpstart(&["provision", "--siteurl", "https://example.com", "--local-user", "admin", "--plan", "premium"], &env).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(app.admin(&["activations"]).unwrap().as_array().unwrap().len(), 1);
+        // Without the CA the certificate is refused: a transport error, exit 1.
+        let run = jpstart(&["errors", "--attempts", "1"], &env[..1]).await;
+        assert_eq!(run.code, 1);
+        assert_eq!(run.error_json()["error"], "http_request_failed");
+    }
+}
