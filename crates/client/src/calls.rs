@@ -130,16 +130,18 @@ pub mod requests {
             .body(Body::multipart(params))
     }
 
-    /// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`.
-    pub fn ssh_credentials(blog_id: BlogId, params: &SshParams) -> ApiRequest {
-        let id = blog_id.to_string();
+    /// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials` (upstream documents
+    /// the blog id; jpstart also takes the identifier).
+    pub fn ssh_credentials(site: &SiteRef, params: &SshParams) -> ApiRequest {
+        let id = site.to_string();
         ApiRequest::jpphp(Method::POST, "1.3", &[&id, "ssh-credentials"])
             .body(Body::multipart(params))
     }
 
-    /// `POST /rest/v1.3/jpphp/{blog_id}/ftp-credentials`.
-    pub fn ftp_credentials(blog_id: BlogId, params: &FtpParams) -> ApiRequest {
-        let id = blog_id.to_string();
+    /// `POST /rest/v1.3/jpphp/{blog_id}/ftp-credentials` (blog id or
+    /// identifier, as for SSH).
+    pub fn ftp_credentials(site: &SiteRef, params: &FtpParams) -> ApiRequest {
+        let id = site.to_string();
         ApiRequest::jpphp(Method::POST, "1.3", &[&id, "ftp-credentials"])
             .body(Body::multipart(params))
     }
@@ -211,14 +213,12 @@ impl Client {
     }
 
     /// Stores SSH credentials for the site's backups.
-    pub async fn ssh_credentials(&self, blog_id: BlogId, params: &SshParams) -> Result<Success> {
-        self.execute(&requests::ssh_credentials(blog_id, params))
-            .await
+    pub async fn ssh_credentials(&self, site: &SiteRef, params: &SshParams) -> Result<Success> {
+        self.execute(&requests::ssh_credentials(site, params)).await
     }
 
     /// Stores FTP credentials for the site's backups.
-    pub async fn ftp_credentials(&self, blog_id: BlogId, params: &FtpParams) -> Result<Success> {
-        self.execute(&requests::ftp_credentials(blog_id, params))
-            .await
+    pub async fn ftp_credentials(&self, site: &SiteRef, params: &FtpParams) -> Result<Success> {
+        self.execute(&requests::ftp_credentials(site, params)).await
     }
 }
