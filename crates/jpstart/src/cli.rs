@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::partner;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "jpstart",
@@ -25,6 +27,46 @@ pub enum Command {
     Serve(ServeArgs),
     /// Operator tools: partners, keys, tokens, sites, activations.
     Admin(AdminArgs),
+    /// Partner: get an access token for your key (POST /oauth2/token).
+    #[command(
+        after_help = "Example:\n  jpstart token --partner-id 1234 --partner-secret S3CR3T\n  export JPSTART_TOKEN=$(jpstart token --partner-id 1234 --partner-secret S3CR3T | jq -r .access_token)"
+    )]
+    Token(partner::args::TokenArgs),
+    /// Partner: provision a product to a site (replaces partner-provision.sh).
+    #[command(
+        after_help = "Example:\n  jpstart provision --partner-id 1234 --partner-secret S3CR3T --siteurl https://example.com/demo --local-user admin --plan premium"
+    )]
+    Provision(Box<partner::args::ProvisionArgs>),
+    /// Partner: cancel a site's plan or products (replaces partner-cancel.sh).
+    #[command(
+        after_help = "Examples:\n  jpstart cancel https://example.com/demo --plan premium\n  jpstart cancel example.com::demo --cancel-all\n  jpstart cancel 12345"
+    )]
+    Cancel(partner::args::CancelArgs),
+    /// Partner: a site's connection and products.
+    #[command(
+        after_help = "Examples:\n  jpstart status https://example.com/demo\n  jpstart status 12345 --v13"
+    )]
+    Status(partner::args::StatusArgs),
+    /// Partner: the products that may be provisioned to a site now.
+    #[command(after_help = "Example:\n  jpstart upgrade-paths example.com::demo")]
+    UpgradePaths(partner::args::SiteArgs),
+    /// Partner: the API's error codes (no credentials needed).
+    #[command(after_help = "Example:\n  jpstart errors --verbose --api-url http://127.0.0.1:8080")]
+    Errors(partner::args::ErrorsArgs),
+    /// Partner: provision or cancel many sites from a CSV file.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart bulk provision --csv sites.csv --concurrency 8"
+    )]
+    Bulk(partner::args::BulkCommand),
+    /// Shell completion script on stdout.
+    #[command(
+        after_help = "Example:\n  jpstart completions bash > /etc/bash_completion.d/jpstart"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -3,6 +3,7 @@
 
 mod admin_cmd;
 mod cli;
+mod partner;
 mod serve_cmd;
 
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Serve(args) => serve_cmd::run(args).await,
             cli::Command::Admin(args) => admin_cmd::run(args).await,
+            partner_command => partner::run(partner_command).await,
         }
     })
 }

@@ -13,8 +13,11 @@ mod common;
 
 mod authorize;
 mod authorize_browser;
+mod bulk;
 mod cancel;
 mod cancel_faults;
+mod cli;
+mod client;
 mod concurrency;
 mod credentials;
 mod events;
