@@ -12,3 +12,4 @@
 mod common;
 
 mod foundation;
+mod scale_out;

@@ -30,10 +30,18 @@ impl Backend {
     /// Appended to a `SELECT` that must lock the rows it reads for the rest
     /// of the transaction. SQLite needs none: its write transactions start
     /// with `BEGIN IMMEDIATE` and so already exclude each other.
+    ///
+    /// PostgreSQL: `FOR NO KEY UPDATE` rather than `FOR UPDATE`. Both
+    /// exclude each other, which is all the write transactions need (they
+    /// all lock the same way, key before site). Only `FOR UPDATE` would also
+    /// conflict with the `FOR KEY SHARE` lock a foreign-key check takes on
+    /// the referenced row, so that a plain `INSERT` referencing a locked key
+    /// or site (a token, an authorization link) would queue behind the lock
+    /// and could close a deadlock cycle with the transactions waiting on it.
     pub fn for_update(self) -> &'static str {
         match self {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => " FOR NO KEY UPDATE",
         }
     }
 
@@ -80,12 +88,55 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .connect(url)
-                .await?;
+                .await
+                .map_err(|e| postgres_connect_error(url, e))?;
             Ok(Pools {
                 write: pool.clone(),
                 read: pool,
             })
         }
+    }
+}
+
+/// A clear message for the usual reasons a PostgreSQL URL does not work.
+/// sqlx never creates a database, and neither does jpstart: a typo in the
+/// database name must fail rather than start on an empty database.
+fn postgres_connect_error(url: &str, e: sqlx::Error) -> StoreError {
+    let shown = redact_url(url);
+    match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+            let name = database_name(url);
+            StoreError::Config(format!(
+                "PostgreSQL database {name:?} does not exist ({shown}); jpstart never creates \
+                 databases: create it first (e.g. `createdb {name}`) or fix the URL"
+            ))
+        }
+        sqlx::Error::Database(db) => StoreError::Config(format!(
+            "PostgreSQL refused the connection ({shown}): {}",
+            db.message()
+        )),
+        sqlx::Error::Io(io) => {
+            StoreError::Config(format!("cannot reach PostgreSQL ({shown}): {io}"))
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// The database name in a PostgreSQL URL (its path), for messages.
+fn database_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    let name = path.split(['?', '#']).next().unwrap_or("");
+    name.to_string()
+}
+
+/// Whether PostgreSQL aborted a transaction only because of what ran beside
+/// it (serialization failure, deadlock victim): running it again is safe
+/// and will usually succeed.
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01")),
+        _ => false,
     }
 }
 

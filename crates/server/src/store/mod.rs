@@ -46,6 +46,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database aborted the transaction only because of a
+    /// concurrent one (PostgreSQL serialization failure or deadlock victim),
+    /// so that running the whole transaction again is safe.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Database(e) if dialect::is_retryable(e))
+    }
+}
+
 /// Either a refusal by the rules (answered to the client as is) or a storage
 /// failure (logged, answered generically).
 pub type RuleResult<T> = Result<Result<T, ApiError>, StoreError>;
