@@ -44,8 +44,22 @@ macro_rules! both_backends {
     };
 }
 
+/// The PostgreSQL half of a test did not run. Said once per test binary,
+/// straight to the process's stderr: libtest captures only the `print!`
+/// family, so a plain `cargo test` shows the line. With
+/// `JPSTART_TEST_REQUIRE_POSTGRES` set (CI), skipping is a failure.
 pub fn postgres_skipped() {
-    eprintln!("SKIPPED: PostgreSQL half (set {POSTGRES_ENV} to run it)");
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: the PostgreSQL half of the integration tests (set {POSTGRES_ENV}=postgres://... to run it)"
+        );
+    });
+    if std::env::var_os("JPSTART_TEST_REQUIRE_POSTGRES").is_some() {
+        panic!("JPSTART_TEST_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not");
+    }
 }
 
 /// A database of its own for one test.
