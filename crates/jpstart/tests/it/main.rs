@@ -12,4 +12,5 @@
 mod common;
 
 mod foundation;
+mod postgres;
 mod scale_out;

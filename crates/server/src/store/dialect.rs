@@ -59,8 +59,10 @@ pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_string(),
+            }
         }
         _ => url.to_string(),
     }
@@ -170,4 +172,44 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
                 Ok(())
             })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/jp?sslmode=require"),
+            "postgres://app:***@db:5432/jp?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://app@db/jp"), "postgres://app@db/jp");
+        assert_eq!(
+            redact_url("sqlite:///var/lib/jp.db"),
+            "sqlite:///var/lib/jp.db"
+        );
+    }
+
+    #[test]
+    fn database_names() {
+        assert_eq!(database_name("postgres://u:p@h:1/jpstart?x=y"), "jpstart");
+        assert_eq!(database_name("postgresql://h/"), "");
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(
+            Backend::from_url("sqlite://x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/d").ok(),
+            Some(Backend::Postgres)
+        );
+        let err = Backend::from_url("mysql://u:pw@h/d")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("unsupported") && !e.contains("pw")));
+    }
 }

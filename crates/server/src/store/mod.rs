@@ -15,6 +15,7 @@
 //! `BEGIN IMMEDIATE` on a single writer connection; PostgreSQL:
 //! `SELECT ... FOR UPDATE` on the key and site rows).
 
+pub mod copy;
 pub mod dialect;
 mod migrate;
 pub mod sql;
