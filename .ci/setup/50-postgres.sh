@@ -8,7 +8,9 @@
 # cluster running (stop it with: pg_ctl -D DIR stop, as the postgres user).
 #
 # Exports JPSTART_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/postgres
-# (trust auth, loopback only). Port: $JPSTART_PG_PORT or 55432.
+# (trust auth, loopback only) and JPSTART_TEST_REQUIRE_POSTGRES=1 (so that a
+# test run under it fails rather than skips the PostgreSQL half). Port:
+# $JPSTART_PG_PORT or 55432, or the next free one.
 
 if ! declare -F ci_on_exit >/dev/null 2>&1; then
     ci_on_exit() { :; }
@@ -17,6 +19,10 @@ fi
 pg_setup() {
     local port="${JPSTART_PG_PORT:-55432}"
     local bindir
+    # A port nobody listens on (another cluster may hold the first choice).
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        port=$((port + 1))
+    done
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq || return 1
@@ -53,6 +59,7 @@ pg_setup() {
         return 1
     }
     export JPSTART_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    export JPSTART_TEST_REQUIRE_POSTGRES=1
     echo "50-postgres: PostgreSQL ($("$bindir/postgres" --version)) on 127.0.0.1:$port, data in $JPSTART_PG_DIR"
 }
 

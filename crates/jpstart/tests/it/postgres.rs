@@ -291,3 +291,62 @@ async fn admin_migrate_refuses_bad_urls() {
     assert!(!ok);
     assert!(err.contains("--from must be an sqlite:// URL"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_starting_at_once_migrate_once() {
+    let Some(db) = Db::postgres().await else {
+        return postgres_skipped();
+    };
+    // Servers and admin commands on one fresh database, all at once: the
+    // advisory lock lets one of them create the schema; the others wait and
+    // find it done.
+    let admins: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(BIN)
+                .args([
+                    "admin",
+                    "--database-url",
+                    &db.url,
+                    "partner",
+                    "create",
+                    "--name",
+                    &format!("P{i}"),
+                ])
+                .env_remove("JPSTART_DATABASE_URL")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let servers: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(TestApp::spawn(db.share())))
+        .collect();
+    for a in admins {
+        let out = a.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut apps = Vec::new();
+    for s in servers {
+        apps.push(s.await.unwrap());
+    }
+    for app in &apps {
+        let p = app.partner("Ready").await;
+        assert_eq!(p.token.len(), 64);
+    }
+    let mut pg = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT version, COUNT(*) FROM _sqlx_migrations WHERE success GROUP BY version ORDER BY version",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(rows.first(), Some(&(1, 1)), "{rows:?}");
+    assert!(rows.iter().all(|(_, n)| *n == 1), "each migration applied once: {rows:?}");
+}
