@@ -348,5 +348,8 @@ async fn servers_starting_at_once_migrate_once() {
     .await
     .unwrap();
     assert_eq!(rows.first(), Some(&(1, 1)), "{rows:?}");
-    assert!(rows.iter().all(|(_, n)| *n == 1), "each migration applied once: {rows:?}");
+    assert!(
+        rows.iter().all(|(_, n)| *n == 1),
+        "each migration applied once: {rows:?}"
+    );
 }

@@ -27,6 +27,7 @@ struct Fx {
     store: Arc<dyn Store>,
     cat: Catalogue,
     _dir: Option<TempDir>,
+    _pg: Option<PgDatabase>,
 }
 
 impl Fx {
@@ -39,17 +40,20 @@ impl Fx {
             store,
             cat: Catalogue::builtin(),
             _dir: Some(dir),
+            _pg: None,
         }
     }
 
     async fn postgres() -> Option<Fx> {
-        let url = fresh_postgres_database().await?;
+        let db = fresh_postgres_database().await?;
+        let url = with_database(&db.admin_url, &db.name);
         let store = store::open(&url).await.unwrap();
         assert_eq!(store.backend(), Backend::Postgres);
         Some(Fx {
             store,
             cat: Catalogue::builtin(),
             _dir: None,
+            _pg: Some(db),
         })
     }
 
@@ -157,7 +161,7 @@ fn request(key: KeyId, url: &str, product: Option<&str>, now: i64) -> ProvisionR
 }
 
 /// A fresh database in the cluster `JPSTART_TEST_POSTGRES_URL` names.
-async fn fresh_postgres_database() -> Option<String> {
+async fn fresh_postgres_database() -> Option<PgDatabase> {
     use sqlx::Connection;
     let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
     let name = format!("jpstart_contract_{}", rand::random::<u64>());
@@ -168,7 +172,42 @@ async fn fresh_postgres_database() -> Option<String> {
         .execute(&mut conn)
         .await
         .expect("create a test database");
-    Some(with_database(&admin_url, &name))
+    Some(PgDatabase { admin_url, name })
+}
+
+/// A test's PostgreSQL database, dropped with the fixture (kept when the
+/// test failed, for a look).
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the database {} of the failed test", self.name);
+            return;
+        }
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // A runtime of its own on a thread of its own: this runs inside the
+        // test's runtime, which cannot block on a future.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::postgres::PgConnection::connect(&url).await.ok()?;
+                // FORCE: the store's pool may still hold connections.
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
 }
 
 /// The URL with its database (path) replaced.
