@@ -45,6 +45,18 @@ impl Backend {
         }
     }
 
+    /// The statement that opens a read transaction whose queries must all
+    /// see one snapshot (a site and its activations). SQLite's deferred
+    /// transaction takes its snapshot at the first read; PostgreSQL's
+    /// default READ COMMITTED would take one per statement. A read-only
+    /// REPEATABLE READ transaction never fails with a serialization error.
+    pub fn begin_read(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
+
     /// The statement that opens a write transaction.
     pub fn begin_write(self) -> &'static str {
         match self {

@@ -673,7 +673,7 @@ impl Store for SqlStore {
 
     async fn site(&self, site: &SiteRef, now: i64) -> Result<Option<SiteState>, StoreError> {
         // One connection, one snapshot: the site and its activations agree.
-        let mut tx = self.read().begin().await?;
+        let mut tx = self.read().begin_with(self.backend.begin_read()).await?;
         let (column, value) = site_key(site);
         let sql = format!(
             "SELECT s.blog_id, s.identifier, s.url, s.connected, \
