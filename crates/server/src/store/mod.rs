@@ -13,11 +13,18 @@
 //! allows one live activation per site and family, and every write
 //! transaction that checks a limit first serialises on the key (SQLite:
 //! `BEGIN IMMEDIATE` on a single writer connection; PostgreSQL:
-//! `SELECT ... FOR UPDATE` on the key and site rows).
+//! `SELECT ... FOR NO KEY UPDATE` on the key and site rows, see
+//! [`Backend::for_update`]). A PostgreSQL transaction aborted as a deadlock
+//! victim or by a serialization failure is run again a bounded number of
+//! times ([`retry`]). Nothing kept in a server's memory is authoritative, so
+//! several servers can share one PostgreSQL database (docs/SCALING.md);
+//! [`copy`] moves an SQLite database there.
 
 pub mod copy;
 pub mod dialect;
 mod migrate;
+#[macro_use]
+pub mod retry;
 pub mod sql;
 mod types;
 

@@ -412,39 +412,9 @@ impl SqlStore {
     }
 }
 
-/// How many times a write transaction is tried in all before a deadlock or
-/// serialization failure is reported (as `internal_error`). The write
-/// transactions take their row locks in one order (key, then site), so a
-/// cycle needs an unusual interleaving (the bulk `expire_pending` beside a
-/// provision on the same site); three more tries are plenty.
-const MAX_ATTEMPTS: u32 = 4;
-
-/// Evaluates `$body` (a `Result<_, StoreError>` of one whole transaction)
-/// again when PostgreSQL aborted it only because of a concurrent
-/// transaction. Each try is a fresh transaction: nothing of an aborted one
-/// was committed, so retrying cannot apply a change twice.
-macro_rules! retrying {
-    ($body:expr) => {{
-        let mut attempt = 1u32;
-        loop {
-            match $body {
-                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "transaction aborted by a concurrent one; retrying");
-                    // A short, growing, jittered pause so that the
-                    // transactions that collided do not collide again.
-                    let ms = u64::from(attempt) * 5 + rand::random::<u64>() % 10;
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                    attempt += 1;
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-
 /// Runs a unit of work in a write transaction: commits on `Ok(Ok)`, rolls
 /// back on a refusal or a failure, and starts over on a retryable failure
-/// (see [`retrying!`]).
+/// (see [`super::retry`]).
 macro_rules! in_write_tx {
     ($self:ident, |$tx:ident| $body:expr) => {
         retrying!(

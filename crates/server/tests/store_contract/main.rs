@@ -309,3 +309,79 @@ async fn missing_postgres_database_is_not_created() {
         .unwrap();
     assert_eq!(n, 0, "the database was created");
 }
+
+/// A deadlock between a store transaction and another session: PostgreSQL
+/// aborts one of them, and when it is the store's, the store runs it again
+/// (see `store::retry`) instead of failing the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_victim_is_run_again() {
+    use sqlx::Connection;
+    let Some(db) = fresh_postgres_database().await else {
+        return postgres_skipped();
+    };
+    let url = with_database(&db.admin_url, &db.name);
+    let fx = Fx {
+        store: store::open(&url).await.unwrap(),
+        cat: Catalogue::builtin(),
+        _dir: None,
+        _pg: Some(db),
+    };
+    let (_, key) = fx.key(&[]).await;
+    let a1 = fx
+        .provision(key, "https://d1.example", Some("premium"), T0)
+        .await
+        .unwrap();
+    let a2 = fx
+        .provision(key, "https://d2.example", Some("premium"), T0)
+        .await
+        .unwrap();
+    let (a1, a2) = (a1.activation.unwrap().id, a2.activation.unwrap().id);
+
+    // Another session holds a2; the sweep locks a1 and waits for a2.
+    let mut other = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    let mut watch = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("UPDATE activations SET partner_tracking_id = 'held' WHERE id = $1")
+        .bind(a2)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let store = fx.store.clone();
+    let sweep = tokio::spawn(async move { store.expire_pending(T0 + DAY).await });
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE 'UPDATE activations SET state%'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // Now the other session wants a1: a cycle. PostgreSQL aborts the
+    // transaction that has waited longest (after deadlock_timeout): the sweep.
+    let second = sqlx::query("UPDATE activations SET partner_tracking_id = 'held' WHERE id = $1")
+        .bind(a1)
+        .execute(&mut other)
+        .await;
+    match second {
+        Ok(_) => sqlx::query("COMMIT").execute(&mut other).await.unwrap(),
+        // This session was the victim instead: nothing to retry for the store.
+        Err(_) => sqlx::query("ROLLBACK").execute(&mut other).await.unwrap(),
+    };
+    let expired = sweep
+        .await
+        .unwrap()
+        .expect("the sweep succeeds on a later try");
+    assert_eq!(expired, 2);
+    assert_eq!(
+        fx.states(ActivationFilter::default()).await,
+        [
+            ("premium".into(), "expired".into()),
+            ("premium".into(), "expired".into())
+        ]
+    );
+}
