@@ -1,4 +1,20 @@
 //! The one place where SQLite and PostgreSQL differ.
+//!
+//! Everything else is written once, so queries keep to what both accept
+//! through sqlx's `Any` driver (the PostgreSQL half of the test suite is
+//! what catches a slip):
+//! - `$1`, `$2`... placeholders (PostgreSQL rejects `?`); a number may repeat.
+//! - Integers are `BIGINT` on PostgreSQL and bound/decoded as `i64`; flags
+//!   are 0/1 integers, never `TRUE`/`bool`. `COUNT(*)` and `MAX` of a
+//!   `BIGINT` are `BIGINT`, but `SUM` and `AVG` are `NUMERIC` on PostgreSQL,
+//!   which `Any` cannot decode: write `CAST(SUM(x) AS BIGINT)`.
+//! - `INSERT .. ON CONFLICT (cols) DO NOTHING / DO UPDATE SET c =
+//!   excluded.c`, not `INSERT OR IGNORE`/`REPLACE`; `RETURNING` works in both.
+//! - No backend functions (`datetime()`, `now()`, `GROUP_CONCAT`,
+//!   `string_agg`): times are milliseconds computed in Rust.
+//! - A NULL is bound typed (`None::<i64>`), so PostgreSQL knows its type.
+//! - Row locks: append [`Backend::for_update`] to the `SELECT`, and lock
+//!   the key before the site.
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
