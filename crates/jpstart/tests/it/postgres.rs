@@ -7,11 +7,17 @@ use sqlx::Connection;
 
 use crate::common::*;
 
-/// `jpstart ARGS`: exit success, stdout, stderr.
+/// `jpstart ARGS`: exit success, stdout, stderr. With a server key set, so
+/// that a server on PostgreSQL (which needs one) gets as far as the database.
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env_remove("JPSTART_DATABASE_URL")
+        .env_remove("JPSTART_SECRET_KEY_FILE")
+        .env(
+            "JPSTART_SECRET_KEY",
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        )
         .output()
         .expect("run jpstart");
     (
