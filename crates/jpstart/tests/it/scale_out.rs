@@ -1,7 +1,8 @@
 //! Issue: PostgreSQL backend and scale-out. Two `jpstart serve` processes on
 //! one PostgreSQL database: whatever must hold across processes (limits, one
-//! live activation per site and family, what status sees) holds because
-//! PostgreSQL enforces it, not because of anything in one server's memory.
+//! live activation per site and family, exactly-once cancels, what status
+//! sees, revoked tokens) holds because PostgreSQL enforces it, not because
+//! of anything in one server's memory.
 //!
 //! PostgreSQL only: without `JPSTART_TEST_POSTGRES_URL` it reports itself
 //! skipped.
@@ -157,6 +158,30 @@ async fn two_servers_one_database() {
                 "round {round}: status after cancel"
             );
         }
+    }
+
+    // No server caches tokens: a revocation (here by the operator, on the
+    // shared database) holds on both servers with the next request, as
+    // does disabling a key.
+    let site = "r0-same.scale.example";
+    for app in [&a, &b] {
+        assert_eq!(app.status(&owner.token, site).await.0, 200);
+    }
+    a.admin(&["token", "revoke", "--token", &owner.token])
+        .unwrap();
+    for app in [&a, &b] {
+        let (status, body) = app.status(&owner.token, site).await;
+        assert_error(status, &body, 403, "invalid_token");
+    }
+    let other = a.partner("Disabled later").await;
+    for app in [&a, &b] {
+        assert_eq!(app.status(&other.token, site).await.0, 200);
+    }
+    b.admin(&["key", "disable", &other.key_id.to_string()])
+        .unwrap();
+    for app in [&a, &b] {
+        let (status, body) = app.status(&other.token, site).await;
+        assert_error(status, &body, 400, "partner_key_disabled");
     }
 }
 
