@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use jpstart_server::admin::{Admin, AdminError};
 use jpstart_server::domain::Catalogue;
+use jpstart_server::store::copy::copy_database;
 use serde::Serialize;
 
 use crate::cli::{AdminArgs, AdminCommand, KeyCommand, PartnerCommand, SiteCommand, TokenCommand};
@@ -28,8 +29,15 @@ fn json<T: Serialize>(v: T) -> Result<String, AdminError> {
 }
 
 async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
+    // Names its own databases: --database-url must not be opened (created).
+    if let AdminCommand::Migrate { from, to } = &args.command {
+        return json(copy_database(from, to).await?);
+    }
     let admin = Admin::open(&args.db.database_url, Catalogue::builtin()).await?;
     match args.command {
+        AdminCommand::Migrate { .. } => {
+            Err(AdminError::Invalid("migrate was handled above".into()))
+        }
         AdminCommand::Partner(PartnerCommand::Create { name }) => {
             json(admin.create_partner(&name).await?)
         }

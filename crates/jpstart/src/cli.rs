@@ -136,6 +136,18 @@ pub enum AdminCommand {
     /// Sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Copy an embedded (SQLite) database into an empty PostgreSQL database.
+    #[command(
+        after_help = "Example:\n  jpstart admin migrate --from sqlite://jpstart.db --to postgres://jpstart@db.internal/jpstart\n\nThe target database must exist and be empty; ids are kept; row counts are verified.\nStop the servers on the source first: rows written after the copy started are not copied."
+    )]
+    Migrate {
+        /// The source: sqlite://PATH.
+        #[arg(long)]
+        from: String,
+        /// The target: postgres://USER@HOST/DATABASE (existing, empty).
+        #[arg(long)]
+        to: String,
+    },
     /// List activations as a JSON array.
     #[command(after_help = "Example:\n  jpstart admin activations --site example.com::demo")]
     Activations {

@@ -1,4 +1,20 @@
 //! The one place where SQLite and PostgreSQL differ.
+//!
+//! Everything else is written once, so queries keep to what both accept
+//! through sqlx's `Any` driver (the PostgreSQL half of the test suite is
+//! what catches a slip):
+//! - `$1`, `$2`... placeholders (PostgreSQL rejects `?`); a number may repeat.
+//! - Integers are `BIGINT` on PostgreSQL and bound/decoded as `i64`; flags
+//!   are 0/1 integers, never `TRUE`/`bool`. `COUNT(*)` and `MAX` of a
+//!   `BIGINT` are `BIGINT`, but `SUM` and `AVG` are `NUMERIC` on PostgreSQL,
+//!   which `Any` cannot decode: write `CAST(SUM(x) AS BIGINT)`.
+//! - `INSERT .. ON CONFLICT (cols) DO NOTHING / DO UPDATE SET c =
+//!   excluded.c`, not `INSERT OR IGNORE`/`REPLACE`; `RETURNING` works in both.
+//! - No backend functions (`datetime()`, `now()`, `GROUP_CONCAT`,
+//!   `string_agg`): times are milliseconds computed in Rust.
+//! - A NULL is bound typed (`None::<i64>`), so PostgreSQL knows its type.
+//! - Row locks: append [`Backend::for_update`] to the `SELECT`, and lock
+//!   the key before the site.
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
@@ -31,18 +47,29 @@ impl Backend {
     /// of the transaction. SQLite needs none: its write transactions start
     /// with `BEGIN IMMEDIATE` and so already exclude each other.
     ///
-    /// PostgreSQL: `FOR NO KEY UPDATE`, not `FOR UPDATE`. Both exclude each
-    /// other, which is what serialises provisions on a key and a site; but
-    /// `FOR UPDATE` also conflicts with the `FOR KEY SHARE` lock that every
-    /// foreign-key check takes on the referenced row. An insert referencing
-    /// a site and a key outside the provision transaction (an authorization
-    /// link) then takes the site's share lock, waits for the key's, while a
-    /// provision holding the key waits for the site: a deadlock, seen with
-    /// 20 concurrent identical provisions.
+    /// PostgreSQL: `FOR NO KEY UPDATE` rather than `FOR UPDATE`. Both
+    /// exclude each other, which is all the write transactions need (they
+    /// all lock the same way, key before site). Only `FOR UPDATE` would also
+    /// conflict with the `FOR KEY SHARE` lock a foreign-key check takes on
+    /// the referenced row, so that a plain `INSERT` referencing a locked key
+    /// or site (a token, an authorization link) would queue behind the lock
+    /// and could close a deadlock cycle with the transactions waiting on it.
     pub fn for_update(self) -> &'static str {
         match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR NO KEY UPDATE",
+        }
+    }
+
+    /// The statement that opens a read transaction whose queries must all
+    /// see one snapshot (a site and its activations). SQLite's deferred
+    /// transaction takes its snapshot at the first read; PostgreSQL's
+    /// default READ COMMITTED would take one per statement. A read-only
+    /// REPEATABLE READ transaction never fails with a serialization error.
+    pub fn begin_read(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         }
     }
 
@@ -60,8 +87,10 @@ pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_string(),
+            }
         }
         _ => url.to_string(),
     }
@@ -89,12 +118,55 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .connect(url)
-                .await?;
+                .await
+                .map_err(|e| postgres_connect_error(url, e))?;
             Ok(Pools {
                 write: pool.clone(),
                 read: pool,
             })
         }
+    }
+}
+
+/// A clear message for the usual reasons a PostgreSQL URL does not work.
+/// sqlx never creates a database, and neither does jpstart: a typo in the
+/// database name must fail rather than start on an empty database.
+fn postgres_connect_error(url: &str, e: sqlx::Error) -> StoreError {
+    let shown = redact_url(url);
+    match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+            let name = database_name(url);
+            StoreError::Config(format!(
+                "PostgreSQL database {name:?} does not exist ({shown}); jpstart never creates \
+                 databases: create it first (e.g. `createdb {name}`) or fix the URL"
+            ))
+        }
+        sqlx::Error::Database(db) => StoreError::Config(format!(
+            "PostgreSQL refused the connection ({shown}): {}",
+            db.message()
+        )),
+        sqlx::Error::Io(io) => {
+            StoreError::Config(format!("cannot reach PostgreSQL ({shown}): {io}"))
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// The database name in a PostgreSQL URL (its path), for messages.
+fn database_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    let name = path.split(['?', '#']).next().unwrap_or("");
+    name.to_string()
+}
+
+/// Whether PostgreSQL aborted a transaction only because of what ran beside
+/// it (serialization failure, deadlock victim): running it again is safe
+/// and will usually succeed.
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01")),
+        _ => false,
     }
 }
 
@@ -128,4 +200,44 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
                 Ok(())
             })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/jp?sslmode=require"),
+            "postgres://app:***@db:5432/jp?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://app@db/jp"), "postgres://app@db/jp");
+        assert_eq!(
+            redact_url("sqlite:///var/lib/jp.db"),
+            "sqlite:///var/lib/jp.db"
+        );
+    }
+
+    #[test]
+    fn database_names() {
+        assert_eq!(database_name("postgres://u:p@h:1/jpstart?x=y"), "jpstart");
+        assert_eq!(database_name("postgresql://h/"), "");
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(
+            Backend::from_url("sqlite://x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/d").ok(),
+            Some(Backend::Postgres)
+        );
+        let err = Backend::from_url("mysql://u:pw@h/d")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("unsupported") && !e.contains("pw")));
+    }
 }

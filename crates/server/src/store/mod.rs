@@ -13,10 +13,18 @@
 //! allows one live activation per site and family, and every write
 //! transaction that checks a limit first serialises on the key (SQLite:
 //! `BEGIN IMMEDIATE` on a single writer connection; PostgreSQL:
-//! `SELECT ... FOR UPDATE` on the key and site rows).
+//! `SELECT ... FOR NO KEY UPDATE` on the key and site rows, see
+//! [`Backend::for_update`]). A PostgreSQL transaction aborted as a deadlock
+//! victim or by a serialization failure is run again a bounded number of
+//! times ([`retry`]). Nothing kept in a server's memory is authoritative, so
+//! several servers can share one PostgreSQL database (docs/SCALING.md);
+//! [`copy`] moves an SQLite database there.
 
+pub mod copy;
 pub mod dialect;
 mod migrate;
+#[macro_use]
+pub mod retry;
 pub mod sql;
 mod types;
 
@@ -44,6 +52,15 @@ pub enum StoreError {
     NotFound(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database aborted the transaction only because of a
+    /// concurrent one (PostgreSQL serialization failure or deadlock victim),
+    /// so that running the whole transaction again is safe.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Database(e) if dialect::is_retryable(e))
+    }
 }
 
 /// Either a refusal by the rules (answered to the client as is) or a storage

@@ -168,7 +168,15 @@ impl SqlStore {
         }
         let site = match &req.site {
             ProvisionSite::Url { identifier, url } => {
-                sqlx::query(
+                let site_ref = SiteRef::Identifier(identifier.clone());
+                // Look first: on PostgreSQL an `INSERT .. ON CONFLICT DO
+                // NOTHING` draws a blog id from the identity sequence even
+                // when the site exists, and blog ids should not be burnt by
+                // every repeated provision.
+                if let Some(site) = self.lock_site(tx, &site_ref).await? {
+                    Some(site)
+                } else {
+                    sqlx::query(
                     "INSERT INTO sites (identifier, url, local_user, created_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (identifier) DO NOTHING",
                 )
@@ -178,8 +186,8 @@ impl SqlStore {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-                self.lock_site(tx, &SiteRef::Identifier(identifier.clone()))
-                    .await?
+                    self.lock_site(tx, &site_ref).await?
+                }
             }
             ProvisionSite::BlogId(id) => self.lock_site(tx, &SiteRef::BlogId(*id)).await?,
         };
@@ -405,22 +413,28 @@ impl SqlStore {
 }
 
 /// Runs a unit of work in a write transaction: commits on `Ok(Ok)`, rolls
-/// back on a refusal or a failure.
+/// back on a refusal or a failure, and starts over on a retryable failure
+/// (see [`super::retry`]).
 macro_rules! in_write_tx {
-    ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut $tx = $self.begin_write().await?;
-        let result = $body;
-        match result {
-            Ok(Ok(v)) => {
-                $tx.commit().await?;
-                Ok(Ok(v))
+    ($self:ident, |$tx:ident| $body:expr) => {
+        retrying!(
+            async {
+                let mut $tx = $self.begin_write().await?;
+                let result = $body;
+                match result {
+                    Ok(Ok(v)) => {
+                        $tx.commit().await?;
+                        Ok(Ok(v))
+                    }
+                    other => {
+                        $tx.rollback().await?;
+                        other
+                    }
+                }
             }
-            other => {
-                $tx.rollback().await?;
-                other
-            }
-        }
-    }};
+            .await
+        )
+    };
 }
 
 #[async_trait]
@@ -629,7 +643,7 @@ impl Store for SqlStore {
 
     async fn site(&self, site: &SiteRef, now: i64) -> Result<Option<SiteState>, StoreError> {
         // One connection, one snapshot: the site and its activations agree.
-        let mut tx = self.read().begin().await?;
+        let mut tx = self.read().begin_with(self.backend.begin_read()).await?;
         let (column, value) = site_key(site);
         let sql = format!(
             "SELECT s.blog_id, s.identifier, s.url, s.connected, \
@@ -666,53 +680,63 @@ impl Store for SqlStore {
         site: &SiteRef,
         now: i64,
     ) -> Result<Option<ConnectOutcome>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let Some(row) = self.lock_site(&mut tx, site).await? else {
-            return Ok(None);
-        };
-        let out = self.connect_in_tx(&mut tx, &row, now, "operator").await?;
-        tx.commit().await?;
-        Ok(Some(out))
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                let Some(row) = self.lock_site(&mut tx, site).await? else {
+                    return Ok(None);
+                };
+                let out = self.connect_in_tx(&mut tx, &row, now, "operator").await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(Some(out))
+            }
+            .await
+        )
     }
 
     async fn expire_pending(&self, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // Every change to a site's activations holds the site's row lock
-        // (cancel and provision read the live set, then update it). Without
-        // it, the sweep could expire an activation a cancel had just read as
-        // live, and the cancel would fail. Sites are locked in blog id order
-        // so that two sweeps cannot deadlock; the set of rows to expire can
-        // only shrink meanwhile, since new pending rows expire after `now`.
-        if self.backend == Backend::Postgres {
-            sqlx::query(
-                "SELECT blog_id FROM sites WHERE blog_id IN \
-                 (SELECT blog_id FROM activations WHERE state = 'pending' AND expires_at <= $1) \
-                 ORDER BY blog_id FOR UPDATE",
-            )
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        }
-        let rows = sqlx::query(
-            "UPDATE activations SET state = 'expired', ended_at = expires_at \
-             WHERE state = 'pending' AND expires_at <= $1 RETURNING id, expires_at",
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                // Every change to a site's activations holds the site's row
+                // lock (cancel and provision read the live set, then update
+                // it). Without it, the sweep could expire an activation a
+                // cancel had just read as live, and the cancel would fail.
+                // Sites are locked in blog id order so that two sweeps cannot
+                // deadlock; the set of rows to expire can only shrink
+                // meanwhile, since new pending rows expire after `now`.
+                if self.backend == Backend::Postgres {
+                    let sql = format!(
+                        "SELECT blog_id FROM sites WHERE blog_id IN \
+                         (SELECT blog_id FROM activations WHERE state = 'pending' AND expires_at <= $1) \
+                         ORDER BY blog_id{}",
+                        self.backend.for_update()
+                    );
+                    sqlx::query(&sql).bind(now).fetch_all(&mut *tx).await?;
+                }
+                let rows = sqlx::query(
+                    "UPDATE activations SET state = 'expired', ended_at = expires_at \
+                     WHERE state = 'pending' AND expires_at <= $1 RETURNING id, expires_at",
+                )
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                for r in &rows {
+                    event(
+                        &mut tx,
+                        r.try_get("id")?,
+                        Some("pending"),
+                        "expired",
+                        r.try_get("expires_at")?,
+                        "system",
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, StoreError>(rows.len() as u64)
+            }
+            .await
         )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &rows {
-            event(
-                &mut tx,
-                r.try_get("id")?,
-                Some("pending"),
-                "expired",
-                r.try_get("expires_at")?,
-                "system",
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(rows.len() as u64)
     }
 
     async fn grant(
@@ -825,26 +849,31 @@ impl Store for SqlStore {
         sealed: &[u8],
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        if self
-            .lock_site(&mut tx, &SiteRef::BlogId(blog))
-            .await?
-            .is_none()
-        {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO credentials (blog_id, kind, sealed, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (blog_id, kind) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                if self
+                    .lock_site(&mut tx, &SiteRef::BlogId(blog))
+                    .await?
+                    .is_none()
+                {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO credentials (blog_id, kind, sealed, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (blog_id, kind) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+                )
+                .bind(blog.as_i64())
+                .bind(kind)
+                .bind(sealed.to_vec())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(true)
+            }
+            .await
         )
-        .bind(blog.as_i64())
-        .bind(kind)
-        .bind(sealed.to_vec())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     async fn insert_auth_link(
@@ -882,39 +911,44 @@ impl Store for SqlStore {
         digest: &[u8],
         now: i64,
     ) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT l.blog_id, l.key_id, k.partner_id, l.expires_at, l.used_at FROM auth_links l \
-             JOIN keys k ON k.id = l.key_id WHERE l.hash = $1{}",
-            self.backend.for_update()
-        );
-        let Some(r) = sqlx::query(&sql)
-            .bind(digest.to_vec())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let link = auth_link_from_row(&r)?;
-        if link.used || link.expires_at <= now {
-            return Ok(None);
-        }
-        let Some(site) = self
-            .lock_site(&mut tx, &SiteRef::BlogId(link.blog_id))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let out = self
-            .connect_in_tx(&mut tx, &site, now, "site-owner")
-            .await?;
-        sqlx::query("UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL")
-            .bind(link.blog_id.as_i64())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some((link, out)))
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "SELECT l.blog_id, l.key_id, k.partner_id, l.expires_at, l.used_at FROM auth_links l \
+                     JOIN keys k ON k.id = l.key_id WHERE l.hash = $1{}",
+                    self.backend.for_update()
+                );
+                let Some(r) = sqlx::query(&sql)
+                    .bind(digest.to_vec())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let link = auth_link_from_row(&r)?;
+                if link.used || link.expires_at <= now {
+                    return Ok(None);
+                }
+                let Some(site) = self
+                    .lock_site(&mut tx, &SiteRef::BlogId(link.blog_id))
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let out = self
+                    .connect_in_tx(&mut tx, &site, now, "site-owner")
+                    .await?;
+                sqlx::query("UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL")
+                    .bind(link.blog_id.as_i64())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(Some((link, out)))
+            }
+            .await
+        )
     }
 }
 

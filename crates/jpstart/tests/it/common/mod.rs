@@ -47,8 +47,22 @@ macro_rules! both_backends {
     };
 }
 
+/// The PostgreSQL half of a test did not run. Said once per test binary,
+/// straight to the process's stderr: libtest captures only the `print!`
+/// family, so a plain `cargo test` shows the line. With
+/// `JPSTART_TEST_REQUIRE_POSTGRES` set (CI), skipping is a failure.
 pub fn postgres_skipped() {
-    eprintln!("SKIPPED: PostgreSQL half (set {POSTGRES_ENV} to run it)");
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: the PostgreSQL half of the integration tests (set {POSTGRES_ENV}=postgres://... to run it)"
+        );
+    });
+    if std::env::var_os("JPSTART_TEST_REQUIRE_POSTGRES").is_some() {
+        panic!("JPSTART_TEST_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not");
+    }
 }
 
 /// A database of its own for one test.
@@ -56,6 +70,42 @@ pub struct Db {
     pub url: String,
     pub backend: Backend,
     _dir: Option<Arc<TempDir>>,
+    _pg: Option<Arc<PgDatabase>>,
+}
+
+/// A test's PostgreSQL database, dropped when the last [`Db`] handle on it
+/// goes (kept when the test failed, for a look).
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the database {} of the failed test", self.name);
+            return;
+        }
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // A runtime of its own on a thread of its own: this may run inside
+        // the test's runtime, which cannot block on a future.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::postgres::PgConnection::connect(&url).await.ok()?;
+                // FORCE: the test's servers may still hold connections.
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +123,7 @@ impl Db {
             url,
             backend: Backend::Sqlite,
             _dir: Some(Arc::new(dir)),
+            _pg: None,
         }
     }
 
@@ -103,6 +154,7 @@ impl Db {
             url,
             backend: Backend::Postgres,
             _dir: None,
+            _pg: Some(Arc::new(PgDatabase { admin_url, name })),
         })
     }
 
@@ -112,6 +164,7 @@ impl Db {
             url: self.url.clone(),
             backend: self.backend,
             _dir: self._dir.clone(),
+            _pg: self._pg.clone(),
         }
     }
 }

@@ -1,0 +1,387 @@
+//! The contract of the [`Store`] trait, run against every backend.
+//!
+//! Each test opens the store directly (`jpstart_server::store::open`) on a
+//! fresh SQLite file and, when `JPSTART_TEST_POSTGRES_URL` names a
+//! PostgreSQL server, on a fresh database there; both must answer alike.
+
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use jpstart_server::domain::rules::{KeyId, PartnerId};
+use jpstart_server::domain::{Catalogue, ErrorCode};
+use jpstart_server::store::{
+    self, ActivationFilter, Backend, CancelRequest, NewKey, ProvisionRequest, ProvisionSite, Store,
+    StoreError,
+};
+use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
+use tempfile::TempDir;
+
+const POSTGRES_ENV: &str = "JPSTART_TEST_POSTGRES_URL";
+const T0: i64 = 1_700_000_000_000;
+const DAY: i64 = 86_400_000;
+
+/// One store on a database of its own.
+struct Fx {
+    store: Arc<dyn Store>,
+    cat: Catalogue,
+    _dir: Option<TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+impl Fx {
+    async fn sqlite() -> Fx {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("contract.db").display());
+        let store = store::open(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        Fx {
+            store,
+            cat: Catalogue::builtin(),
+            _dir: Some(dir),
+            _pg: None,
+        }
+    }
+
+    async fn postgres() -> Option<Fx> {
+        let db = fresh_postgres_database().await?;
+        let url = with_database(&db.admin_url, &db.name);
+        let store = store::open(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        Some(Fx {
+            store,
+            cat: Catalogue::builtin(),
+            _dir: None,
+            _pg: Some(db),
+        })
+    }
+
+    /// A partner with one key (limits `SLUG=N`).
+    async fn key(&self, limits: &[(&str, i64)]) -> (PartnerId, KeyId) {
+        let partner = self.store.create_partner("Contract", T0).await.unwrap();
+        let key = self.key_of(partner, None, limits).await;
+        (partner, key)
+    }
+
+    async fn key_of(
+        &self,
+        partner: PartnerId,
+        parent: Option<KeyId>,
+        limits: &[(&str, i64)],
+    ) -> KeyId {
+        let new = NewKey {
+            partner_id: partner,
+            parent_key_id: parent,
+            name: "k".into(),
+            secret_digest: vec![7; 32],
+            test: false,
+            limits: limits.iter().map(|(s, n)| (slug(s), *n)).collect(),
+        };
+        self.store.create_key(&new, T0).await.unwrap()
+    }
+
+    /// Provisions `product` to the site at `url` by `key` at `now`.
+    async fn provision(
+        &self,
+        key: KeyId,
+        url: &str,
+        product: Option<&str>,
+        now: i64,
+    ) -> Result<store::ProvisionOutcome, ErrorCode> {
+        self.store
+            .provision(&request(key, url, product, now), &self.cat)
+            .await
+            .unwrap()
+            .map_err(|e| e.code)
+    }
+
+    async fn cancel(
+        &self,
+        key: KeyId,
+        site: SiteRef,
+        product: Option<&str>,
+        all: bool,
+        now: i64,
+    ) -> Result<Vec<i64>, ErrorCode> {
+        let req = CancelRequest {
+            key_id: key,
+            site,
+            product: product.map(slug),
+            all,
+            now,
+        };
+        self.store
+            .cancel(&req, &self.cat)
+            .await
+            .unwrap()
+            .map(|o| o.cancelled.iter().map(|c| c.id).collect())
+            .map_err(|e| e.code)
+    }
+
+    async fn states(&self, filter: ActivationFilter) -> Vec<(String, String)> {
+        self.store
+            .activations(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.product.to_string(), a.state))
+            .collect()
+    }
+}
+
+fn slug(s: &str) -> ProductSlug {
+    ProductSlug::parse(s).unwrap()
+}
+
+fn ident(url: &str) -> SiteIdentifier {
+    SiteIdentifier::from_url(url).unwrap()
+}
+
+fn by_url(url: &str) -> SiteRef {
+    SiteRef::Identifier(ident(url))
+}
+
+fn request(key: KeyId, url: &str, product: Option<&str>, now: i64) -> ProvisionRequest {
+    ProvisionRequest {
+        key_id: key,
+        restricted: false,
+        site: ProvisionSite::Url {
+            identifier: ident(url),
+            url: url.to_string(),
+        },
+        local_user: Some("admin".into()),
+        product: product.map(slug),
+        force_register: false,
+        force_connect: false,
+        partner_tracking_id: Some("track-1".into()),
+        now,
+        pending_ttl_ms: DAY,
+    }
+}
+
+/// A fresh database in the cluster `JPSTART_TEST_POSTGRES_URL` names.
+async fn fresh_postgres_database() -> Option<PgDatabase> {
+    use sqlx::Connection;
+    let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
+    let name = format!("jpstart_contract_{}", rand::random::<u64>());
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    Some(PgDatabase { admin_url, name })
+}
+
+/// A test's PostgreSQL database, dropped with the fixture (kept when the
+/// test failed, for a look).
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the database {} of the failed test", self.name);
+            return;
+        }
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // A runtime of its own on a thread of its own: this runs inside the
+        // test's runtime, which cannot block on a future.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::postgres::PgConnection::connect(&url).await.ok()?;
+                // FORCE: the store's pool may still hold connections.
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The URL with its database (path) replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, query) = match rest.split_once('/') {
+        Some((a, path)) => (a, path.find('?').map_or("", |q| &path[q..])),
+        None => match rest.split_once('?') {
+            Some((a, _)) => (a, &rest[a.len()..]),
+            None => (rest, ""),
+        },
+    };
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+/// The PostgreSQL half of a test did not run: said once per test binary,
+/// straight to the process's stderr (libtest captures only the `print!`
+/// family), so that it shows in a plain `cargo test`.
+fn postgres_skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED: the PostgreSQL half of the store contract tests (set {POSTGRES_ENV}=postgres://... to run it)"
+        );
+    });
+    if std::env::var_os("JPSTART_TEST_REQUIRE_POSTGRES").is_some() {
+        panic!("JPSTART_TEST_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not");
+    }
+}
+
+/// Runs each named `async fn name(fx: Fx)` on both backends, as
+/// `name::sqlite` and `name::postgres`.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::Fx::sqlite().await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match crate::Fx::postgres().await {
+                        Some(fx) => super::$name(fx).await,
+                        None => crate::postgres_skipped(),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+// After the macro: modules see only the macros defined above them.
+mod accounts;
+mod activations;
+
+#[tokio::test]
+async fn unsupported_scheme_is_refused_clearly() {
+    let err = store::open("mysql://root@127.0.0.1/jpstart")
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("unsupported database URL")
+            && msg.contains("sqlite://")
+            && msg.contains("postgres://"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn missing_postgres_database_is_not_created() {
+    let Some(admin_url) = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty()) else {
+        return postgres_skipped();
+    };
+    let name = format!("jpstart_typo_{}", rand::random::<u64>());
+    let err = store::open(&with_database(&admin_url, &name))
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("database \"{name}\" does not exist"))
+            && msg.contains("never creates"),
+        "{msg}"
+    );
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin_url)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "the database was created");
+}
+
+/// A deadlock between a store transaction and another session: PostgreSQL
+/// aborts one of them, and when it is the store's, the store runs it again
+/// (see `store::retry`) instead of failing the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_victim_is_run_again() {
+    use sqlx::Connection;
+    let Some(db) = fresh_postgres_database().await else {
+        return postgres_skipped();
+    };
+    let url = with_database(&db.admin_url, &db.name);
+    let fx = Fx {
+        store: store::open(&url).await.unwrap(),
+        cat: Catalogue::builtin(),
+        _dir: None,
+        _pg: Some(db),
+    };
+    let (_, key) = fx.key(&[]).await;
+    let a1 = fx
+        .provision(key, "https://d1.example", Some("premium"), T0)
+        .await
+        .unwrap();
+    let a2 = fx
+        .provision(key, "https://d2.example", Some("premium"), T0)
+        .await
+        .unwrap();
+    let (a1, a2) = (a1.activation.unwrap().id, a2.activation.unwrap().id);
+
+    // Another session holds a2; the sweep locks a1 and waits for a2.
+    let mut other = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    let mut watch = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("UPDATE activations SET partner_tracking_id = 'held' WHERE id = $1")
+        .bind(a2)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let store = fx.store.clone();
+    let sweep = tokio::spawn(async move { store.expire_pending(T0 + DAY).await });
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE 'UPDATE activations SET state%'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // Now the other session wants a1: a cycle. PostgreSQL aborts the
+    // transaction that has waited longest (after deadlock_timeout): the sweep.
+    let second = sqlx::query("UPDATE activations SET partner_tracking_id = 'held' WHERE id = $1")
+        .bind(a1)
+        .execute(&mut other)
+        .await;
+    match second {
+        Ok(_) => sqlx::query("COMMIT").execute(&mut other).await.unwrap(),
+        // This session was the victim instead: nothing to retry for the store.
+        Err(_) => sqlx::query("ROLLBACK").execute(&mut other).await.unwrap(),
+    };
+    let expired = sweep
+        .await
+        .unwrap()
+        .expect("the sweep succeeds on a later try");
+    assert_eq!(expired, 2);
+    assert_eq!(
+        fx.states(ActivationFilter::default()).await,
+        [
+            ("premium".into(), "expired".into()),
+            ("premium".into(), "expired".into())
+        ]
+    );
+}
