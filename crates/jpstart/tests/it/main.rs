@@ -11,4 +11,8 @@
 #[macro_use]
 mod common;
 
+mod admin;
+mod auth;
+mod bodies;
 mod foundation;
+mod ops;
