@@ -267,6 +267,28 @@ both_backends! {
     }
 }
 
+/// Only digests reach the database: neither the client secret nor a token
+/// appears in any file of the SQLite database (main file, WAL, journal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_stored_as_digests() {
+    let app = TestApp::spawn(Db::sqlite()).await;
+    let p = app.partner("Acme").await;
+    let minted = app.admin(&["token", "create", "--key", &p.key_id.to_string()]).unwrap();
+    let minted = minted["access_token"].as_str().unwrap().to_string();
+    let path = PathBuf::from(app.db.url.strip_prefix("sqlite://").unwrap());
+    let dir = path.parent().unwrap();
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(bytes.len() > 4096, "the database files were read");
+    let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(contains("Acme"), "the partner name is stored in clear: the scan works");
+    for secret in [&p.client_secret, &p.token, &minted] {
+        assert!(!contains(secret), "a secret is stored in clear");
+    }
+}
+
 /// The served catalogue, compared with `snapshots/errors.json`, so that a
 /// change to the wire shows in review. `UPDATE_SNAPSHOTS=1` rewrites it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -210,6 +210,14 @@ both_backends! {
         assert_eq!(status, 200);
         assert_eq!(body["code"], 400);
         assert_eq!(body["body"]["error"], "invalid_siteurl");
+        // CORS follows the real status, as upstream sets it before enveloping.
+        let res = app
+            .post("/rest/v1.3/jpphp/provision?http_envelope=1", &p.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
     }
 
     async fn truthy_values(db: Db) {
