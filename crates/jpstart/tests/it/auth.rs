@@ -273,7 +273,9 @@ both_backends! {
 async fn secrets_are_stored_as_digests() {
     let app = TestApp::spawn(Db::sqlite()).await;
     let p = app.partner("Acme").await;
-    let minted = app.admin(&["token", "create", "--key", &p.key_id.to_string()]).unwrap();
+    let minted = app
+        .admin(&["token", "create", "--key", &p.key_id.to_string()])
+        .unwrap();
     let minted = minted["access_token"].as_str().unwrap().to_string();
     let path = PathBuf::from(app.db.url.strip_prefix("sqlite://").unwrap());
     let dir = path.parent().unwrap();
@@ -283,7 +285,10 @@ async fn secrets_are_stored_as_digests() {
     }
     assert!(bytes.len() > 4096, "the database files were read");
     let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-    assert!(contains("Acme"), "the partner name is stored in clear: the scan works");
+    assert!(
+        contains("Acme"),
+        "the partner name is stored in clear: the scan works"
+    );
     for secret in [&p.client_secret, &p.token, &minted] {
         assert!(!contains(secret), "a secret is stored in clear");
     }
