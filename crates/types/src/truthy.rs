@@ -6,10 +6,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// `true` for `1`, `t`, `true` in any case; `false` otherwise.
+/// `true` for `1`, `t`, `true` in any case; `false` otherwise. Not trimmed:
+/// upstream's `is_truthy` compares the lower-cased value as it is, and SPEC §2
+/// makes anything but the three words false.
 pub fn is_truthy(value: &str) -> bool {
-    let v = value.trim();
-    v == "1" || v.eq_ignore_ascii_case("t") || v.eq_ignore_ascii_case("true")
+    value == "1" || value.eq_ignore_ascii_case("t") || value.eq_ignore_ascii_case("true")
 }
 
 /// A boolean request parameter parsed by the WP.com rule.
@@ -55,10 +56,12 @@ mod tests {
 
     #[test]
     fn table() {
-        for t in ["1", "t", "T", "true", "TRUE", "True", " true "] {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
             assert!(is_truthy(t), "{t:?} should be true");
         }
-        for f in ["", "0", "false", "yes", "on", "2", "tru", "f", "null"] {
+        for f in [
+            "", "0", "false", "yes", "on", "2", "tru", "f", "null", " true", "1 ",
+        ] {
             assert!(!is_truthy(f), "{f:?} should be false");
         }
     }
@@ -77,7 +80,7 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics_and_only_three_words_are_true(s in ".{0,12}") {
-            let expected = matches!(s.trim().to_ascii_lowercase().as_str(), "1" | "t" | "true");
+            let expected = matches!(s.to_ascii_lowercase().as_str(), "1" | "t" | "true");
             prop_assert_eq!(is_truthy(&s), expected);
         }
 

@@ -63,7 +63,7 @@ both_backends! {
         assert_eq!((status.as_u16(), text.as_str()), (200, r#"{"success":true}"#));
         assert_eq!(states(&app, "example.com")[0].1, "cancelled");
         // A retry is harmless.
-        let (status, text) = raw(app.request(Method::POST, &cancel_path("example.com"))
+        let (status, text) = send_text(app.request(Method::POST, &cancel_path("example.com"))
             .header("authorization", format!("Bearer {}", p.token))
             .header("cache-control", "no-cache")).await;
         assert_eq!((status.as_u16(), text.as_str()), (200, r#"{"success":false}"#));
@@ -330,13 +330,13 @@ both_backends! {
         for (method, template) in endpoints {
             // Errors first, so the cancel's success comes last.
             let err_path = template.replace("{}", "999999");
-            let (s, plain) = raw(app.request(method.clone(), &err_path).bearer_auth(&p.token)).await;
+            let (s, plain) = send_text(app.request(method.clone(), &err_path).bearer_auth(&p.token)).await;
             assert_eq!(s, 403, "{err_path}");
             let error: Value = serde_json::from_str(&plain).unwrap();
             assert_eq!(plain, serde_json::to_string(&error).unwrap(), "compact by default");
             assert!(!plain.contains('\n') && !plain.contains(": "));
 
-            let (s, text) = raw(app.request(method.clone(), &format!("{err_path}?http_envelope=true")).bearer_auth(&p.token)).await;
+            let (s, text) = send_text(app.request(method.clone(), &format!("{err_path}?http_envelope=true")).bearer_auth(&p.token)).await;
             assert_eq!(s, 200, "{err_path}");
             assert_eq!(text, serde_json::to_string(&json!({
                 "code": 403,
@@ -344,16 +344,16 @@ both_backends! {
                 "body": error,
             })).unwrap());
 
-            let (s, text) = raw(app.request(method.clone(), &format!("{err_path}?pretty=true")).bearer_auth(&p.token)).await;
+            let (s, text) = send_text(app.request(method.clone(), &format!("{err_path}?pretty=true")).bearer_auth(&p.token)).await;
             assert_eq!(s, 403);
             assert!(text.starts_with("{\n    \"error\": \"invalid_blog\",\n"), "{text}");
             assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), error);
 
             let path = template.replace("{}", "example.com");
-            let (s, plain) = raw(app.request(method.clone(), &path).bearer_auth(&p.token)).await;
+            let (s, plain) = send_text(app.request(method.clone(), &path).bearer_auth(&p.token)).await;
             assert_eq!(s, 200, "{path}: {plain}");
             let ok: Value = serde_json::from_str(&plain).unwrap();
-            let (s, text) = raw(app.request(method.clone(), &format!("{path}?pretty=true&http_envelope=true")).bearer_auth(&p.token)).await;
+            let (s, text) = send_text(app.request(method.clone(), &format!("{path}?pretty=true&http_envelope=true")).bearer_auth(&p.token)).await;
             assert_eq!(s, 200);
             assert!(text.contains("\n    \"code\": 200,\n"), "{text}");
             let v: Value = serde_json::from_str(&text).unwrap();
@@ -381,12 +381,12 @@ both_backends! {
         ];
         for (url, spelled) in spellings {
             provision_ok(&app, &p.token, url, "personal").await;
-            let (status, text) = raw(app.post(&cancel_path(spelled), &p.token)).await;
+            let (status, text) = send_text(app.post(&cancel_path(spelled), &p.token)).await;
             assert_eq!((status.as_u16(), text.as_str()), (200, r#"{"success":true}"#), "{spelled}");
         }
         provision_ok(&app, &p.token, "example.org", "personal").await;
         for (path, want) in [("/rest/v1.3/jpphp/example.org/partner-cancel/", true), ("/rest/v1.4/jpphp/example.org/partner-cancel", false)] {
-            let (status, text) = raw(app.post(path, &p.token)).await;
+            let (status, text) = send_text(app.post(path, &p.token)).await;
             assert_eq!((status.as_u16(), text.as_str()), (200, if want { r#"{"success":true}"# } else { r#"{"success":false}"# }), "{path}");
         }
         // A path is case-sensitive: another site, nothing to cancel.

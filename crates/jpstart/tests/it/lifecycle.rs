@@ -37,7 +37,7 @@ pub async fn provision_with(
 }
 
 /// Status and raw text of any request.
-pub async fn raw(req: reqwest::RequestBuilder) -> (StatusCode, String) {
+pub async fn send_text(req: reqwest::RequestBuilder) -> (StatusCode, String) {
     let res = req.send().await.expect("request");
     let status = res.status();
     (status, res.text().await.expect("body"))

@@ -11,8 +11,11 @@
 #[macro_use]
 mod common;
 
+mod admin;
+mod auth;
 mod authorize;
 mod authorize_browser;
+mod bodies;
 mod bulk;
 mod cancel;
 mod cancel_faults;
@@ -25,6 +28,7 @@ mod force;
 mod foundation;
 mod lifecycle;
 mod model;
+mod ops;
 mod pending_expiry;
 mod postgres;
 mod provision;

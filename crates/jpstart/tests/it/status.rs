@@ -9,7 +9,7 @@ use crate::lifecycle::*;
 
 /// The raw text of a GET with a token.
 async fn text(app: &TestApp, path: &str, token: &str) -> String {
-    let (status, text) = raw(app.get(path, token)).await;
+    let (status, text) = send_text(app.get(path, token)).await;
     assert_eq!(status, 200, "{path}: {text}");
     text
 }
@@ -137,7 +137,7 @@ both_backends! {
         let (s, body) = app.provision(&a.token, &[("siteurl", "https://fresh.example"), ("local_user", "u"), ("plan", "personal")]).await;
         assert_error(s, &body, 400, "plan_downgrade_disallowed");
         // POST with the upstream example's form fields answers the same.
-        let (s, text) = raw(app.post("/rest/v1.3/jpphp/fresh.example/upgrade-paths", &a.token)
+        let (s, text) = send_text(app.post("/rest/v1.3/jpphp/fresh.example/upgrade-paths", &a.token)
             .form(&[("plan", "premium"), ("siteurl", "https://fresh.example"), ("local_user", "u")])).await;
         assert_eq!((s.as_u16(), text.as_str()), (200, after_premium));
         // After cancel: everything again.

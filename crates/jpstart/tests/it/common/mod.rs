@@ -301,6 +301,38 @@ impl TestApp {
             .expect("wait")
     }
 
+    /// Sends SIGTERM without waiting (see [`TestApp::wait_exit`]).
+    pub fn sigterm(&self) {
+        let pid = self.child.id().expect("server still running");
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits for the server to exit (after [`TestApp::sigterm`]).
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(40), self.child.wait())
+            .await
+            .expect("server exits")
+            .expect("wait")
+    }
+
+    /// Waits until the server's stderr contains `needle`; panics after 20 s.
+    pub async fn wait_for_log(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !self.logs().contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -449,6 +481,37 @@ pub fn admin(db_url: &str, args: &[&str]) -> Result<Value, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
+}
+
+/// `jpstart admin --database-url URL ARGS`, its raw output (exit status,
+/// stdout, stderr), for tests of the exact output.
+pub fn admin_output(db_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .arg("admin")
+        .arg("--database-url")
+        .arg(db_url)
+        .args(args)
+        .env_remove("JPSTART_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run jpstart admin")
+}
+
+/// Status, headers and text body of a response.
+pub async fn raw(res: reqwest::Response) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    (status, headers, text)
+}
+
+/// The keys of a JSON object, in order.
+pub fn keys(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 /// Status and JSON body of a response (the body must be JSON).

@@ -234,12 +234,12 @@ async fn provision(
 async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestCaseError> {
     for caller in 0..KEYS {
         let token = &w.keys[caller].token;
-        let (s, text) = raw(w.app.get(
+        let (s, text) = send_text(w.app.get(
             &format!("/rest/v1.4/jpphp/{}/status", w.idents[site]),
             token,
         ))
         .await;
-        let (_, paths) = raw(w.app.get(
+        let (_, paths) = send_text(w.app.get(
             &format!("/rest/v1.3/jpphp/{}/upgrade-paths", w.idents[site]),
             token,
         ))
@@ -280,7 +280,7 @@ async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestC
             "two live products in one family: {}",
             text
         );
-        let (_, text) = raw(w.app.get(
+        let (_, text) = send_text(w.app.get(
             &format!("/rest/v1.3/jpphp/{}/status", w.idents[site]),
             token,
         ))
