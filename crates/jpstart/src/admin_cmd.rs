@@ -28,6 +28,10 @@ fn json<T: Serialize>(v: T) -> Result<String, AdminError> {
 }
 
 async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
+    if let AdminCommand::Backup { file } = &args.command {
+        // Before opening the store: PostgreSQL is refused without a connection.
+        return json(jpstart_server::admin::backup(&args.db.database_url, file).await?);
+    }
     let admin = Admin::open(&args.db.database_url, Catalogue::builtin()).await?;
     match args.command {
         AdminCommand::Partner(PartnerCommand::Create { name }) => {
@@ -65,5 +69,6 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         AdminCommand::Activations { site, partner } => {
             json(admin.activations(site.as_deref(), partner).await?)
         }
+        AdminCommand::Backup { .. } => unreachable!("handled above"),
     }
 }

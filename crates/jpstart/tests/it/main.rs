@@ -12,6 +12,10 @@
 mod common;
 
 mod concurrency;
+mod crash;
 mod credentials;
 mod foundation;
+mod isolation;
+mod leaks;
+mod operations;
 mod provision;
