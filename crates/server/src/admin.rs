@@ -311,6 +311,7 @@ fn not_found(e: StoreError) -> AdminError {
 /// What `admin backup` wrote.
 #[derive(Debug, Serialize)]
 pub struct BackedUp {
+    /// The copy of the database.
     pub database: String,
     /// The copy of the server key (`<FILE>.key`), when the database has one
     /// beside it: without it the stored credentials cannot be opened.

@@ -25,6 +25,7 @@ pub struct TokenLimits {
 }
 
 impl TokenLimits {
+    /// Limits from the configured rates (`RateSpec::Off` disables one).
     pub fn new(per_client: RateSpec, per_address: RateSpec) -> Self {
         TokenLimits {
             per_client: KeyedLimiter::new(per_client),

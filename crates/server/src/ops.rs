@@ -25,15 +25,23 @@ pub async fn healthz() -> Json<Health> {
     health("ok")
 }
 
-/// `GET /readyz`: the database answers; 503 otherwise.
+/// A readiness probe must answer before the prober gives up, not after the
+/// pool's own 30-second acquire timeout.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /readyz`: the database answers within [`READY_TIMEOUT`]; 503
+/// otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => health("ok").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, health("unavailable")).into_response()
-        }
-    }
+    let error = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => return health("ok").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "no answer within {}",
+            humantime::format_duration(READY_TIMEOUT)
+        ),
+    };
+    tracing::warn!(%error, "readiness check: database unreachable");
+    (StatusCode::SERVICE_UNAVAILABLE, health("unavailable")).into_response()
 }
 
 /// `GET /metrics`: Prometheus text format; live activations are counted in

@@ -26,7 +26,9 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 /// A rate limit as configured: `N/UNIT[:BURST]` (`10/s:20`, `5/h`), or off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateSpec {
+    /// No limit.
     Off,
+    /// A sustained rate with a burst allowance.
     Rate {
         /// Requests per `period`, sustained.
         count: u32,
@@ -61,6 +63,11 @@ impl RateSpec {
         };
         if count == 0 {
             return Ok(RateSpec::Off);
+        }
+        if (period / count).is_zero() {
+            return Err(format!(
+                "{s:?}: more than one request per nanosecond; use 0 to turn the limit off"
+            ));
         }
         let burst = burst.unwrap_or(count);
         if burst == 0 {
@@ -97,6 +104,7 @@ impl std::str::FromStr for RateSpec {
 /// A refusal: the caller may try again after `retry_after`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Throttled {
+    /// When the key's next request would be allowed.
     pub retry_after: Duration,
 }
 
@@ -120,6 +128,7 @@ pub struct KeyedLimiter<K: Hash + Eq + Clone> {
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
+    /// A limiter with one bucket of `spec` per key.
     pub fn new(spec: RateSpec) -> Self {
         KeyedLimiter {
             limiter: spec.quota().map(DefaultKeyedRateLimiter::keyed),
@@ -146,7 +155,9 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 /// answered on the routes it guards.
 #[derive(Clone)]
 pub struct PeerThrottle {
+    /// Buckets by client IP address.
     pub limiter: Arc<KeyedLimiter<IpAddr>>,
+    /// Renders a refusal in the guarded endpoint's error shape.
     pub reject: fn(Throttled) -> Response,
 }
 
@@ -192,7 +203,17 @@ mod tests {
         for off in ["0", "off", "0/s", "0/min:3"] {
             assert_eq!(RateSpec::parse(off), Ok(RateSpec::Off), "{off}");
         }
-        for bad in ["", "10", "10/d", "x/s", "10/s:", "10/s:0", "-1/s", "10/s:x"] {
+        for bad in [
+            "",
+            "10",
+            "10/d",
+            "x/s",
+            "10/s:",
+            "10/s:0",
+            "-1/s",
+            "10/s:x",
+            "4000000000/s",
+        ] {
             assert!(RateSpec::parse(bad).is_err(), "{bad}");
         }
     }
@@ -211,6 +232,29 @@ mod tests {
         assert!(refused.retry_after_secs() <= 3600);
         // Another key has its own bucket.
         assert!(l.check(&"b").is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_round_trips(
+            s in "\\PC{0,20}",
+            n in 1u32..100_000,
+            b in 1u32..100_000,
+            huge in proptest::num::u32::ANY,
+        ) {
+            // Anything accepted is usable: off, or a rate that makes a
+            // limiter (never a silent "off" from a zero period).
+            for text in [s, format!("{huge}/s"), format!("{huge}/h:{huge}")] {
+                if let Ok(r) = RateSpec::parse(&text) {
+                    proptest::prop_assert!(r == RateSpec::Off || r.quota().is_some(), "{text}");
+                }
+            }
+            let spec = RateSpec::parse(&format!("{n}/min:{b}")).unwrap();
+            proptest::prop_assert_eq!(
+                spec,
+                RateSpec::Rate { count: n, period: Duration::from_secs(60), burst: b }
+            );
+        }
     }
 
     #[test]

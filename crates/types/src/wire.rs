@@ -91,6 +91,7 @@ pub struct TokenResponse {
 /// `{"status":"unavailable"}` (503) when the database does not answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
+    /// `ok` or `unavailable`.
     pub status: String,
 }
 

@@ -319,3 +319,66 @@ async fn slow_bodies_time_out() {
     let acts = app.admin(&["activations"]).unwrap();
     assert_eq!(acts.as_array().unwrap().len(), 0);
 }
+
+/// PostgreSQL only: an SQLite file is opened once and `SELECT 1` never
+/// touches it, so there is no way for it to become unreachable under a
+/// running server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_while_the_database_is_unreachable() {
+    use sqlx::Connection;
+    let Some(db) = Db::postgres().await else {
+        return postgres_skipped();
+    };
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let app = TestApp::spawn(db).await;
+    let ready = |app: &TestApp| {
+        let req = app.request(Method::GET, "/readyz");
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    assert_eq!(ready(&app).await, (200, r#"{"status":"ok"}"#.to_string()));
+    let mut admin = sqlx::postgres::PgConnection::connect(&std::env::var(POSTGRES_ENV).unwrap())
+        .await
+        .unwrap();
+    let cut = |allow: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}");
+    sqlx::query(&cut(false)).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        ready(&app).await,
+        (503, r#"{"status":"unavailable"}"#.to_string())
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "answered in time: {:?}",
+        start.elapsed()
+    );
+    let res = app.request(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(res.status(), 200, "alive all the same");
+    sqlx::query(&cut(true)).execute(&mut admin).await.unwrap();
+    let mut answer = ready(&app).await;
+    for _ in 0..50 {
+        if answer.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = ready(&app).await;
+    }
+    assert_eq!(answer.0, 200, "ready again: {answer:?}\n{}", app.logs());
+    assert!(app.logs().contains("readiness check: database unreachable"));
+}
