@@ -329,6 +329,18 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> Result<Backed
                 .into(),
         ));
     }
+    // Opening the store would create an empty database where none is.
+    let source = crate::crypto::sqlite_key_path(database_url)
+        .map(|key| key.with_extension(""))
+        .ok_or_else(|| {
+            AdminError::Invalid("an in-memory database has nothing to back up".into())
+        })?;
+    if !source.exists() {
+        return Err(AdminError::NotFound(format!(
+            "no database at {}",
+            source.display()
+        )));
+    }
     let mut key_copy = file.as_os_str().to_owned();
     key_copy.push(".key");
     let key_copy = std::path::PathBuf::from(key_copy);

@@ -125,6 +125,21 @@ impl Metrics {
     }
 }
 
+/// HTTP allows any token as a method; a label per made-up method would let
+/// clients grow the registry without bound.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 /// Label values: backslash, double quote and newline escaped.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -135,7 +150,7 @@ fn escape(s: &str) -> String {
 /// Outermost middleware: times every request and counts its final status.
 pub async fn track(State(metrics): State<Metrics>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method()).to_string();
     let slot = RouteSlot::default();
     req.extensions_mut().insert(slot.clone());
     let res = next.run(req).await;
@@ -167,6 +182,14 @@ pub async fn record_route(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn made_up_methods_share_a_label() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+    }
 
     #[test]
     fn renders_counts_histogram_and_gauge() {

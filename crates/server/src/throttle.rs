@@ -161,13 +161,26 @@ pub struct PeerThrottle {
     pub reject: fn(Throttled) -> Response,
 }
 
+/// The key of an address: IPv4 as is; IPv6 by its /64, since one host
+/// usually holds a whole /64 and could otherwise rotate through it.
+pub fn address_bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut s = v6.segments();
+            s[4..].fill(0);
+            IpAddr::V6(s.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// Refuses requests from an address over its rate. A request without a peer
 /// address (not served by [`crate::serve`], e.g. in unit tests) passes.
 pub async fn per_peer(State(t): State<PeerThrottle>, req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip());
+        .map(|ConnectInfo(a)| address_bucket(a.ip()));
     if let Some(ip) = peer {
         if let Err(throttled) = t.limiter.check(&ip) {
             tracing::info!(%ip, "throttled by address");
@@ -263,6 +276,19 @@ mod tests {
         for _ in 0..10_000 {
             assert!(l.check(&1u8).is_ok());
         }
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_bucket(a), address_bucket(b));
+        assert_ne!(address_bucket(a), address_bucket(c));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_bucket(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_bucket(mapped), v4);
     }
 
     #[test]

@@ -157,6 +157,11 @@ both_backends! {
         let err = app.admin(&["backup", file.to_str().unwrap()]).unwrap_err();
         assert!(err.contains("exists"), "{err}");
         assert_eq!(std::fs::metadata(&file).unwrap().len(), len);
+        // A database that is not there is not created by backing it up.
+        let (missing, missing_db) = app.db.sibling("missing.db").unwrap();
+        let err = admin(&missing_db.url, &["backup", &format!("{}.copy", file.display())]).unwrap_err();
+        assert!(err.contains("no database at"), "{err}");
+        assert!(!missing.exists());
 
         // A new server on the copy has everything acknowledged before the
         // backup began, and nothing that was not committed when it ended.
