@@ -62,14 +62,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { not_found() })
         .with_state(state.clone());
     // The conventions rewrite the path before routing, so they wrap the
-    // router from outside.
+    // router from outside; they also shape the deadline's 408 (envelope,
+    // CORS). Metrics wrap everything, to time and count every answer.
     Router::new()
         .fallback_service(routes)
-        .layer(middleware::from_fn(conventions))
         .layer(middleware::from_fn_with_state(
             state.request_timeout,
             ops::deadline,
         ))
+        .layer(middleware::from_fn(conventions))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
