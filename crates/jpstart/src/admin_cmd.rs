@@ -69,6 +69,6 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         AdminCommand::Activations { site, partner } => {
             json(admin.activations(site.as_deref(), partner).await?)
         }
-        AdminCommand::Backup { .. } => unreachable!("handled above"),
+        AdminCommand::Backup { .. } => Err(AdminError::Invalid("backup was handled above".into())),
     }
 }

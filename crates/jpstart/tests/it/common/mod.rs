@@ -109,15 +109,14 @@ impl Db {
     /// Another SQLite file in this database's temporary directory (e.g. the
     /// target of a backup); `None` for PostgreSQL.
     pub fn sibling(&self, file: &str) -> Option<(std::path::PathBuf, Db)> {
-        let dir = self._dir.as_ref()?;
-        let path = dir.path().join(file);
+        let path = self._dir.as_ref()?.path().join(file);
         let url = format!("sqlite://{}", path.display());
         Some((
             path,
             Db {
                 url,
                 backend: Backend::Sqlite,
-                _dir: Some(dir.clone()),
+                ..self.share()
             },
         ))
     }
