@@ -157,10 +157,15 @@ pub async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => connection(s, peer, router, header_timeout, watcher).await,
-                    Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                },
+                // The handshake, too, within the header time: a client that
+                // opens a connection and says nothing must not hold a task.
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => connection(s, peer, router, header_timeout, watcher).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
                 None => connection(stream, peer, router, header_timeout, watcher).await,
             }
         });

@@ -266,6 +266,15 @@ async fn slow_headers_are_cut_off() {
         waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
         "{waited:?}"
     );
+    // A connection that never says anything is closed as well.
+    let mut silent = raw(&app).await;
+    let start = Instant::now();
+    read_to_close(&mut silent, Duration::from_secs(5)).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
     // A prompt client on another connection is served meanwhile.
     let mut quick = raw(&app).await;
     quick
@@ -274,6 +283,36 @@ async fn slow_headers_are_cut_off() {
         .unwrap();
     let answer = read_to_close(&mut quick, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_tls_clients_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let app = TestApp::spawn_with(
+        Db::sqlite(),
+        Opts::default()
+            .arg("--tls-cert")
+            .arg(cert.to_str().unwrap())
+            .arg("--tls-key")
+            .arg(key.to_str().unwrap())
+            .arg("--header-timeout")
+            .arg("300ms"),
+    )
+    .await;
+    let addr = app.base.strip_prefix("https://").unwrap();
+    // Connected, no ClientHello: the handshake times out like headers do.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let start = Instant::now();
+    read_to_close(&mut silent, Duration::from_secs(5)).await;
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
