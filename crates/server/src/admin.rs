@@ -353,7 +353,15 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> Result<Backed
         }
     }
     let store = store::open(database_url).await?;
-    store.backup(file).await?;
+    // Created empty first (VACUUM INTO accepts an empty file), readable by
+    // its owner only: the copy holds token digests and sealed credentials.
+    private_file(file)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| AdminError::Invalid(format!("cannot create {}: {e}", file.display())))?;
+    if let Err(e) = store.backup(file).await {
+        let _ = std::fs::remove_file(file);
+        return Err(e.into());
+    }
     let key = match crate::crypto::sqlite_key_path(database_url).filter(|k| k.exists()) {
         Some(key) => {
             copy_private(&key, &key_copy).map_err(|e| {
@@ -373,10 +381,8 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> Result<Backed
     })
 }
 
-/// Copies a key file into a new file readable by its owner only.
-fn copy_private(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    use std::io::Write;
-    let bytes = std::fs::read(from)?;
+/// A new file readable by its owner only; fails if `path` exists.
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -384,7 +390,14 @@ fn copy_private(from: &std::path::Path, to: &std::path::Path) -> std::io::Result
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut out = options.open(to)?;
+    options.open(path)
+}
+
+/// Copies a key file into a new file readable by its owner only.
+fn copy_private(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let bytes = std::fs::read(from)?;
+    let mut out = private_file(to)?;
     out.write_all(&bytes)?;
     out.sync_all()
 }

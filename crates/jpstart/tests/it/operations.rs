@@ -150,6 +150,14 @@ both_backends! {
         let out = app.admin(&["backup", file.to_str().unwrap()]).unwrap();
         assert_eq!(out["database"], file.to_str().unwrap(), "{out}");
         assert_eq!(out["key"], format!("{}.key", file.display()), "{out}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in [file.clone(), file.with_extension("db.key")] {
+                let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", f.display());
+            }
+        }
         assert_eq!(load.await.unwrap(), 30, "the server kept serving");
         let after = app.admin(&["activations"]).unwrap();
         // A second backup to the same file is refused, and changes nothing.
