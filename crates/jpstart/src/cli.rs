@@ -77,7 +77,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
     pub header_timeout: std::time::Duration,
     /// Longest a request may take from its headers to its response.
-    #[arg(long, env = "JPSTART_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "JPSTART_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub request_timeout: std::time::Duration,
 }
 

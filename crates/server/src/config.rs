@@ -48,7 +48,10 @@ impl Default for Limits {
             token_per_client: rate(10, 20),
             token_per_address: rate(30, 60),
             header_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            // Above the database pool's 30 s acquire timeout: an overloaded
+            // database answers 500 internal_error (which clients retry)
+            // before the deadline's 408 (which they do not).
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
