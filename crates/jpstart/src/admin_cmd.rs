@@ -33,6 +33,10 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
     if let AdminCommand::Migrate { from, to } = &args.command {
         return json(copy_database(from, to).await?);
     }
+    if let AdminCommand::Backup { file } = &args.command {
+        // Before opening the store: PostgreSQL is refused without a connection.
+        return json(jpstart_server::admin::backup(&args.db.database_url, file).await?);
+    }
     let admin = Admin::open(&args.db.database_url, Catalogue::builtin()).await?;
     match args.command {
         AdminCommand::Migrate { .. } => {
@@ -73,5 +77,6 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         AdminCommand::Activations { site, partner } => {
             json(admin.activations(site.as_deref(), partner).await?)
         }
+        AdminCommand::Backup { .. } => Err(AdminError::Invalid("backup was handled above".into())),
     }
 }

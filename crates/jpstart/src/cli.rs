@@ -105,6 +105,22 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
+    /// Token requests allowed per client id: N/UNIT[:BURST] (UNIT s, min, h), 0 = off.
+    #[arg(long, env = "JPSTART_TOKEN_RATE_LIMIT", default_value = "10/s:20")]
+    pub token_rate_limit: jpstart_server::throttle::RateSpec,
+    /// Token requests allowed per client IP address, same syntax.
+    #[arg(
+        long,
+        env = "JPSTART_TOKEN_RATE_LIMIT_PER_ADDRESS",
+        default_value = "30/s:60"
+    )]
+    pub token_rate_limit_per_address: jpstart_server::throttle::RateSpec,
+    /// Longest a client may take to send a request's headers.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    pub header_timeout: std::time::Duration,
+    /// Longest a request may take from its headers to its response.
+    #[arg(long, env = "JPSTART_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub request_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -157,6 +173,15 @@ pub enum AdminCommand {
         /// Partner id.
         #[arg(long)]
         partner: Option<i64>,
+    },
+    /// Online backup of an SQLite database into a new FILE (the server may
+    /// keep running), with its key file as FILE.key.
+    #[command(
+        after_help = "Example:\n  jpstart admin backup /var/backups/jpstart-2026-11-21.db\n\nRestore: stop the server, put FILE (and FILE.key) in place of the database\n(and <database>.key), start it. PostgreSQL: use pg_dump instead."
+    )]
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: std::path::PathBuf,
     },
 }
 

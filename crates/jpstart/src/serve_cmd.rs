@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use jpstart_server::config::{Config, TlsFiles};
+use jpstart_server::config::{Config, Limits, TlsFiles};
 use jpstart_server::crypto::KeySource;
 use jpstart_server::domain::Catalogue;
 use jpstart_types::SecretString;
@@ -60,6 +60,12 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         pending_ttl: args.pending_ttl,
         catalogue,
         secret_key,
+        limits: Limits {
+            token_per_client: args.token_rate_limit,
+            token_per_address: args.token_rate_limit_per_address,
+            header_timeout: args.header_timeout,
+            request_timeout: args.request_timeout,
+        },
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

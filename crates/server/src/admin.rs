@@ -307,3 +307,97 @@ fn not_found(e: StoreError) -> AdminError {
         other => AdminError::Store(other),
     }
 }
+
+/// What `admin backup` wrote.
+#[derive(Debug, Serialize)]
+pub struct BackedUp {
+    /// The copy of the database.
+    pub database: String,
+    /// The copy of the server key (`<FILE>.key`), when the database has one
+    /// beside it: without it the stored credentials cannot be opened.
+    pub key: Option<String>,
+}
+
+/// Online backup of an SQLite database into a new file (see
+/// docs/OPERATIONS.md). The key file beside the database is copied to
+/// `FILE.key`, where a server on `sqlite://FILE` looks for it.
+pub async fn backup(database_url: &str, file: &std::path::Path) -> Result<BackedUp, AdminError> {
+    if store::Backend::from_url(database_url)? == store::Backend::Postgres {
+        return Err(AdminError::Invalid(
+            "backup works on SQLite only; back up PostgreSQL with pg_dump \
+             (e.g. pg_dump --format=custom --file=jpstart.dump DBNAME)"
+                .into(),
+        ));
+    }
+    // Opening the store would create an empty database where none is.
+    let source = crate::crypto::sqlite_key_path(database_url)
+        .map(|key| key.with_extension(""))
+        .ok_or_else(|| {
+            AdminError::Invalid("an in-memory database has nothing to back up".into())
+        })?;
+    if !source.exists() {
+        return Err(AdminError::NotFound(format!(
+            "no database at {}",
+            source.display()
+        )));
+    }
+    let mut key_copy = file.as_os_str().to_owned();
+    key_copy.push(".key");
+    let key_copy = std::path::PathBuf::from(key_copy);
+    for path in [file, key_copy.as_path()] {
+        if path.exists() {
+            return Err(AdminError::Invalid(format!(
+                "{} exists; refusing to overwrite it",
+                path.display()
+            )));
+        }
+    }
+    let store = store::open(database_url).await?;
+    // Created empty first (VACUUM INTO accepts an empty file), readable by
+    // its owner only: the copy holds token digests and sealed credentials.
+    private_file(file)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| AdminError::Invalid(format!("cannot create {}: {e}", file.display())))?;
+    if let Err(e) = store.backup(file).await {
+        let _ = std::fs::remove_file(file);
+        return Err(e.into());
+    }
+    let key = match crate::crypto::sqlite_key_path(database_url).filter(|k| k.exists()) {
+        Some(key) => {
+            copy_private(&key, &key_copy).map_err(|e| {
+                AdminError::Invalid(format!(
+                    "database copied to {}, but copying its key {} failed: {e}",
+                    file.display(),
+                    key.display()
+                ))
+            })?;
+            Some(key_copy.display().to_string())
+        }
+        None => None,
+    };
+    Ok(BackedUp {
+        database: file.display().to_string(),
+        key,
+    })
+}
+
+/// A new file readable by its owner only; fails if `path` exists.
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Copies a key file into a new file readable by its owner only.
+fn copy_private(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let bytes = std::fs::read(from)?;
+    let mut out = private_file(to)?;
+    out.write_all(&bytes)?;
+    out.sync_all()
+}

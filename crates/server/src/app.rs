@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::middleware;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
@@ -14,6 +14,7 @@ use crate::domain::Catalogue;
 use crate::rest::conventions::conventions;
 use crate::rest::routes::not_found;
 use crate::store::Store;
+use crate::{metrics, ops};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -27,6 +28,10 @@ pub struct Inner {
     pub pending_ttl_ms: i64,
     /// Seals stored backup credentials.
     pub secret_key: SecretKey,
+    pub token_limits: crate::oauth::TokenLimits,
+    pub metrics: crate::metrics::Metrics,
+    /// Longest a request may take from its headers to its response.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -44,16 +49,33 @@ impl Deref for AppState {
 
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
+    let token = post(crate::oauth::token).layer(middleware::from_fn_with_state(
+        state.token_limits.per_address.clone(),
+        crate::throttle::per_peer,
+    ));
     let routes = api::routes()
         .merge(api::authorize::routes())
-        .route("/oauth2/token", post(crate::oauth::token))
+        .route("/oauth2/token", token)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route_layer(middleware::from_fn(metrics::record_route))
         .fallback(|| async { not_found() })
-        .with_state(state);
+        .with_state(state.clone());
     // The conventions rewrite the path before routing, so they wrap the
-    // router from outside.
+    // router from outside; they also shape the deadline's 408 (envelope,
+    // CORS). Metrics wrap everything, to time and count every answer.
     Router::new()
         .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(
+            state.request_timeout,
+            ops::deadline,
+        ))
         .layer(middleware::from_fn(conventions))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(
             // Spans carry the path only: a query string may hold secrets.
             TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::crypto::KeySource;
 use crate::domain::Catalogue;
+use crate::throttle::RateSpec;
 
 #[derive(Clone)]
 pub struct Config {
@@ -19,6 +20,40 @@ pub struct Config {
     pub catalogue: Catalogue,
     /// Where the key sealing stored credentials comes from.
     pub secret_key: KeySource,
+    /// Abuse and slow-client limits.
+    pub limits: Limits,
+}
+
+/// Abuse and slow-client limits (docs/OPERATIONS.md).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// `POST /oauth2/token` per client id.
+    pub token_per_client: RateSpec,
+    /// `POST /oauth2/token` per peer IP address.
+    pub token_per_address: RateSpec,
+    /// A connection must send a request's headers within this time.
+    pub header_timeout: Duration,
+    /// A request must be read and answered within this time.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let rate = |count, burst| RateSpec::Rate {
+            count,
+            period: Duration::from_secs(1),
+            burst,
+        };
+        Limits {
+            token_per_client: rate(10, 20),
+            token_per_address: rate(30, 60),
+            header_timeout: Duration::from_secs(10),
+            // Above the database pool's 30 s acquire timeout: an overloaded
+            // database answers 500 internal_error (which clients retry)
+            // before the deadline's 408 (which they do not).
+            request_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -39,9 +74,38 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("pending_ttl", &self.pending_ttl)
             .field("secret_key", &self.secret_key)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
 /// The default database: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://jpstart.db";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jpstart_types::SecretString;
+
+    #[test]
+    fn debug_redacts_the_key_and_the_database_password() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let config = Config {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            database_url: "postgres://jp:Hunter2pw@db.internal/jpstart".into(),
+            public_url: None,
+            tls: None,
+            pending_ttl: Duration::from_secs(60),
+            catalogue: Catalogue::builtin(),
+            secret_key: KeySource::Hex(SecretString::new(hex)),
+            limits: Limits::default(),
+        };
+        let text = format!("{config:?}");
+        assert!(!text.contains("Hunter2pw"), "{text}");
+        assert!(!text.contains(hex), "{text}");
+        assert!(!text.contains("00112233"), "{text}");
+        // Still useful: the rest is there.
+        assert!(text.contains("db.internal"), "{text}");
+        assert!(text.contains("token_per_client"), "{text}");
+    }
+}

@@ -12,6 +12,8 @@
 //! - [`api`]: the endpoints, one module per group.
 //! - [`app`], [`serve`], [`config`]: state, routing, the listener loop.
 //! - [`admin`]: the operator's commands, on the same store.
+//! - [`throttle`], [`metrics`], [`ops`]: abuse limits, Prometheus metrics,
+//!   health and readiness.
 
 pub mod admin;
 pub mod api;
@@ -20,10 +22,13 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod metrics;
 pub mod oauth;
+pub mod ops;
 pub mod rest;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod throttle;
 
 pub use config::Config;

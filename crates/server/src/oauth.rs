@@ -13,6 +13,53 @@ use crate::domain::errors::OAuthErrorCode;
 use crate::rest::params::collect;
 use crate::secrets;
 use crate::store::now_ms;
+use crate::throttle::{KeyedLimiter, PeerThrottle, RateSpec, Throttled};
+
+/// The token endpoint's abuse limits: guessing secrets costs a request each,
+/// and every success writes a token row.
+pub struct TokenLimits {
+    /// Checked once the client id is read, before the secret is hashed.
+    pub per_client: KeyedLimiter<String>,
+    /// Checked first, by the [`crate::throttle::per_peer`] middleware.
+    pub per_address: PeerThrottle,
+}
+
+impl TokenLimits {
+    /// Limits from the configured rates (`RateSpec::Off` disables one).
+    pub fn new(per_client: RateSpec, per_address: RateSpec) -> Self {
+        TokenLimits {
+            per_client: KeyedLimiter::new(per_client),
+            per_address: PeerThrottle {
+                limiter: std::sync::Arc::new(KeyedLimiter::new(per_address)),
+                reject: too_many_requests,
+            },
+        }
+    }
+}
+
+/// Client ids are numbers; a longer one is certainly made up and gets no
+/// bucket of its own (it is still counted against its address).
+const MAX_CLIENT_ID: usize = 32;
+
+/// Status 429, RFC 6749-shaped body (`error` `too_many_requests`, an
+/// extension code as §8.5 allows, named as the real service names its other
+/// throttle) and `Retry-After` in seconds (RFC 9110 §10.2.3).
+pub fn too_many_requests(t: Throttled) -> Response {
+    let secs = t.retry_after_secs();
+    let body = OAuthErrorBody {
+        error: OAuthErrorCode::TooManyRequests.code().to_string(),
+        error_description: format!("Too many token requests. Retry after {secs} seconds."),
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::RETRY_AFTER, secs.to_string()),
+        ],
+        Json(body),
+    )
+        .into_response()
+}
 
 /// An RFC 6749 §5.2 error: status 400 and `{"error","error_description"}`.
 struct OAuthError(OAuthErrorCode, &'static str);
@@ -37,12 +84,14 @@ pub async fn token(State(state): State<AppState>, req: axum::extract::Request) -
         Ok(body) => ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response(),
         Err(TokenFailure::OAuth(e)) => e.into_response(),
         Err(TokenFailure::Api(e)) => e.into_response(),
+        Err(TokenFailure::Throttled(t)) => too_many_requests(t),
     }
 }
 
 enum TokenFailure {
     OAuth(OAuthError),
     Api(crate::domain::ApiError),
+    Throttled(Throttled),
 }
 
 impl From<OAuthError> for TokenFailure {
@@ -101,6 +150,12 @@ async fn issue(
             InvalidRequest,
             "The client_secret parameter is missing.",
         ))?;
+    if client_id.len() <= MAX_CLIENT_ID {
+        if let Err(t) = state.token_limits.per_client.check(&client_id.to_string()) {
+            tracing::info!(client_id, "token requests throttled");
+            return Err(TokenFailure::Throttled(t));
+        }
+    }
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
         Ok(id) if id > 0 => state.store.key(id).await?,

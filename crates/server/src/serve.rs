@@ -27,8 +27,6 @@ use crate::store::{self, now_ms, StoreError};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Slow clients must send their headers within this time.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often pending activations are checked for expiry.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -75,10 +73,17 @@ pub async fn run(
         public_url,
         pending_ttl_ms: i64::try_from(config.pending_ttl.as_millis()).unwrap_or(i64::MAX),
         secret_key,
+        token_limits: crate::oauth::TokenLimits::new(
+            config.limits.token_per_client,
+            config.limits.token_per_address,
+        ),
+        metrics: crate::metrics::Metrics::default(),
+        request_timeout: config.limits.request_timeout,
     });
     let sweeper = tokio::spawn(sweep(store));
     on_bound(addr, scheme);
-    let result = serve(listener, app::router(state), tls, shutdown).await;
+    let header_timeout = config.limits.header_timeout;
+    let result = serve(listener, app::router(state), tls, header_timeout, shutdown).await;
     sweeper.abort();
     result
 }
@@ -121,11 +126,14 @@ fn load_tls(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// Serves `router` on `listener` until `shutdown`, then drains.
+/// Serves `router` on `listener` until `shutdown`, then drains. A
+/// connection that takes longer than `header_timeout` to send a request's
+/// headers is closed (slow-loris clients).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let graceful = GracefulShutdown::new();
@@ -149,11 +157,16 @@ pub async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => connection(s, router, watcher).await,
-                    Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                },
-                None => connection(stream, router, watcher).await,
+                // The handshake, too, within the header time: a client that
+                // opens a connection and says nothing must not hold a task.
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => connection(s, peer, router, header_timeout, watcher).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+                None => connection(stream, peer, router, header_timeout, watcher).await,
             }
         });
     }
@@ -166,17 +179,27 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection<I>(io: I, router: Router, watcher: hyper_util::server::graceful::Watcher)
-where
+async fn connection<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    header_timeout: Duration,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(
-        router.map_request(|r: hyper::Request<Incoming>| r.map(axum::body::Body::new)),
-    );
+    // The peer address rides in each request (axum's ConnectInfo), for the
+    // per-address limits.
+    let service =
+        TowerToHyperService::new(router.map_request(move |r: hyper::Request<Incoming>| {
+            let mut r = r.map(axum::body::Body::new);
+            r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            r
+        }));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(header_timeout);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     let _ = TokioExecutor::new();
     if let Err(e) = watcher.watch(conn).await {

@@ -79,14 +79,22 @@ impl ErrorBody {
     }
 }
 
-/// `POST /oauth2/token` success.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /oauth2/token` success. `Debug` redacts the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
     pub blog_id: u64,
     pub blog_url: u64,
     pub scope: String,
+}
+
+/// `GET /healthz` and `GET /readyz`: `{"status":"ok"}`, or
+/// `{"status":"unavailable"}` (503) when the database does not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
 }
 
 /// `POST /oauth2/token` failure (RFC 6749 §5.2).
@@ -314,13 +322,37 @@ impl<'de> Deserialize<'de> for PartnerKeyCreated {
     }
 }
 
-/// `jpstart admin partner create` / `admin key create`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `jpstart admin partner create` / `admin key create`. `Debug` redacts
+/// the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCredentials {
     pub partner_id: u64,
     pub key_id: u64,
     pub client_id: String,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("blog_id", &self.blog_id)
+            .field("blog_url", &self.blog_url)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for KeyCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCredentials")
+            .field("partner_id", &self.partner_id)
+            .field("key_id", &self.key_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// One row of `jpstart admin activations`.
@@ -343,6 +375,67 @@ pub struct AdminActivation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_responses_are_redacted_in_debug() {
+        let t = TokenResponse {
+            access_token: "Tok3nVALUE123456".into(),
+            token_type: "bearer".into(),
+            blog_id: 0,
+            blog_url: 0,
+            scope: "jetpack-partner".into(),
+        };
+        let text = format!("{t:?}");
+        assert!(!text.contains("Tok3nVALUE"), "{text}");
+        assert!(text.contains("jetpack-partner"), "{text}");
+        let k = KeyCredentials {
+            partner_id: 1,
+            key_id: 2,
+            client_id: "2".into(),
+            client_secret: "S3cretVALUE".into(),
+        };
+        let text = format!("{k:?}");
+        assert!(!text.contains("S3cretVALUE"), "{text}");
+        assert!(text.contains("client_id"), "{text}");
+    }
+
+    #[test]
+    fn secret_params_are_redacted_in_debug() {
+        use crate::params::{FtpParams, SshParams, TokenParams};
+        use crate::SecretString;
+        let secret = || Some(SecretString::new("Pa55VALUE"));
+        let texts = [
+            format!(
+                "{:?}",
+                TokenParams {
+                    client_id: Some("7".into()),
+                    client_secret: secret(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                SshParams {
+                    ssh_user: Some("u".into()),
+                    ssh_pass: secret(),
+                    ssh_private_key: secret(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                FtpParams {
+                    ftp_user: Some("u".into()),
+                    ftp_pass: secret(),
+                    ..Default::default()
+                }
+            ),
+        ];
+        for text in texts {
+            assert!(!text.contains("Pa55VALUE"), "{text}");
+            assert!(text.contains("redacted"), "{text}");
+        }
+    }
 
     #[test]
     fn error_body_key_order() {

@@ -66,6 +66,10 @@ catalogue! {
         "The request body exceeds the server's limit.",
         "No endpoint takes more than a few kilobytes of parameters; the body was larger than the limit.",
         "Send only the documented parameters.";
+    RequestTimeout => 408, "request_timeout", "The request was not completed within %s",
+        "The server did not receive and answer the whole request in time.",
+        "The client sent its request body too slowly, or the server was overloaded. A provision or cancel that timed out may or may not have been applied.",
+        "Check the site's status, then repeat the request if needed (a repeated provision of a live product succeeds without creating another).";
     InternalError => 500, "internal_error", "An internal error occurred. It has been logged.",
         "The server failed to complete the request, and nothing was changed.",
         "A fault on the server's side, such as its database being unreachable.",
@@ -216,6 +220,9 @@ pub enum OAuthErrorCode {
     InvalidClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// Status 429 with `Retry-After`: the client id or address is over its
+    /// rate (docs/OPERATIONS.md).
+    TooManyRequests,
 }
 
 impl OAuthErrorCode {
@@ -224,6 +231,7 @@ impl OAuthErrorCode {
         OAuthErrorCode::InvalidClient,
         OAuthErrorCode::UnsupportedGrantType,
         OAuthErrorCode::InvalidScope,
+        OAuthErrorCode::TooManyRequests,
     ];
 
     pub fn code(self) -> &'static str {
@@ -232,6 +240,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidClient => "invalid_client",
             OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::TooManyRequests => "too_many_requests",
         }
     }
 
@@ -257,6 +266,11 @@ impl OAuthErrorCode {
                 "POST /oauth2/token: the requested scope is not supported.",
                 "Partner tokens have the scope jetpack-partner.",
                 "Send scope=jetpack-partner.",
+            ),
+            OAuthErrorCode::TooManyRequests => (
+                "POST /oauth2/token: too many token requests (status 429).",
+                "This client id or this address asked for tokens faster than the server's rate limit.",
+                "Wait the seconds the Retry-After header names. A token does not expire: request one and keep it.",
             ),
         }
     }

@@ -23,6 +23,7 @@
 pub mod copy;
 pub mod dialect;
 mod migrate;
+mod ops;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -191,6 +192,16 @@ pub trait Store: Send + Sync + 'static {
         digest: &[u8],
         now: i64,
     ) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError>;
+
+    // --- Operations ---
+
+    /// Live (pending or active) activations per product, by product slug.
+    async fn live_by_product(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Writes a consistent copy of the whole database to a new file while
+    /// the server keeps serving (SQLite `VACUUM INTO`). PostgreSQL refuses:
+    /// `pg_dump` is the tool there.
+    async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError>;
 }
 
 pub type ActivationId = crate::domain::rules::ActivationId;

@@ -20,15 +20,15 @@ type Tx = Transaction<'static, Any>;
 
 /// See the module docs.
 pub struct SqlStore {
-    backend: Backend,
-    pools: Pools,
+    pub(super) backend: Backend,
+    pub(super) pools: Pools,
 }
 
 /// The live predicate: active, or pending and not yet past its expiry.
 /// `$NOW` is replaced by the placeholder that carries the current time.
 const LIVE: &str = "(a.state = 'active' OR (a.state = 'pending' AND a.expires_at > $NOW))";
 
-fn live_at(placeholder: &str) -> String {
+pub(super) fn live_at(placeholder: &str) -> String {
     LIVE.replace("$NOW", placeholder)
 }
 
@@ -949,6 +949,14 @@ impl Store for SqlStore {
             }
             .await
         )
+    }
+
+    async fn live_by_product(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.live_by_product_impl().await
+    }
+
+    async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        self.backup_impl(path).await
     }
 }
 

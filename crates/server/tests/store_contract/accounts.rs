@@ -141,12 +141,7 @@ async fn credentials_and_auth_links(fx: Fx) {
         .insert_auth_link(b"link-2", blog, key, T0, T0 + 100)
         .await
         .unwrap();
-    let link = fx
-        .store
-        .auth_link(b"link-1")
-        .await
-        .unwrap()
-        .unwrap();
+    let link = fx.store.auth_link(b"link-1").await.unwrap().unwrap();
     assert_eq!(
         (link.blog_id, link.key_id, link.partner_id, link.used),
         (blog, key, partner, false)
@@ -188,14 +183,7 @@ async fn credentials_and_auth_links(fx: Fx) {
             .is_none(),
         "every link of the site is used"
     );
-    assert!(
-        fx.store
-            .auth_link(b"link-2")
-            .await
-            .unwrap()
-            .unwrap()
-            .used
-    );
+    assert!(fx.store.auth_link(b"link-2").await.unwrap().unwrap().used);
     assert!(
         fx.store
             .site(&SiteRef::BlogId(blog), T0 + 3)

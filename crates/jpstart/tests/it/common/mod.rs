@@ -158,6 +158,21 @@ impl Db {
         })
     }
 
+    /// Another SQLite file in this database's temporary directory (e.g. the
+    /// target of a backup); `None` for PostgreSQL.
+    pub fn sibling(&self, file: &str) -> Option<(std::path::PathBuf, Db)> {
+        let path = self._dir.as_ref()?.path().join(file);
+        let url = format!("sqlite://{}", path.display());
+        Some((
+            path,
+            Db {
+                url,
+                backend: Backend::Sqlite,
+                ..self.share()
+            },
+        ))
+    }
+
     /// Another handle on the same database (a second server on it).
     pub fn share(&self) -> Db {
         Db {
@@ -285,6 +300,21 @@ impl TestApp {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// `kill -9`: the process dies at once, mid-request or mid-commit,
+    /// without draining. Waits until it is gone.
+    pub async fn kill9(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("server dies after SIGKILL")
+            .expect("wait");
     }
 
     /// Sends SIGTERM and waits for the exit status.

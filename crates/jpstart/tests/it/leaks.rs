@@ -1,0 +1,125 @@
+//! Issue 8: a full workload at log level `trace`; no client secret, token,
+//! or SSH/FTP password may appear in the log or in any response, except the
+//! one-time displays (the secret in `admin partner create`/`key create`
+//! output, the token in its token response).
+
+use std::time::Duration;
+
+use reqwest::Method;
+
+use crate::common::*;
+
+const SSH_PASS: &str = "Sshpass-LEAKPROBE-51d2";
+const SSH_KEY_BODY: &str = "Keybody-LEAKPROBE-93aa";
+const FTP_PASS: &str = "Ftppass-LEAKPROBE-07bc";
+const WRONG_SECRET: &str = "Wrongsecret-LEAKPROBE-e1f0";
+const BOGUS_TOKEN: &str = "BogusTokenLEAKPROBE0123456789";
+
+/// A response as text: status line, headers and body.
+async fn whole(res: reqwest::Response) -> String {
+    let mut out = format!("{}\n", res.status());
+    for (k, v) in res.headers() {
+        out.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("<binary>")));
+    }
+    out + &res.text().await.unwrap()
+}
+
+both_backends! {
+    async fn secrets_appear_nowhere_at_trace_level(db: Db) {
+        let backend = db.backend;
+        let app = TestApp::spawn_with(db, Opts::default().env("JPSTART_LOG", "trace")).await;
+        let a = app.partner("Leak A").await;
+        let b = app.key(a.partner_id, &["--limit", "premium=5"]).await;
+        let mut responses = Vec::new();
+        let ssh_key = format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{SSH_KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----");
+
+        // Token requests that fail: wrong secret, as JSON, in the query string.
+        for res in [
+            app.request(Method::POST, "/oauth2/token")
+                .form(&[("grant_type", "client_credentials"), ("client_id", a.client_id.as_str()), ("client_secret", WRONG_SECRET), ("scope", "jetpack-partner")])
+                .send().await.unwrap(),
+            app.request(Method::POST, "/oauth2/token")
+                .json(&serde_json::json!({"grant_type": "password", "client_id": b.client_id, "client_secret": b.client_secret}))
+                .send().await.unwrap(),
+            app.request(Method::POST, &format!("/oauth2/token?grant_type=client_credentials&client_id={}&client_secret={WRONG_SECRET}", b.client_id))
+                .send().await.unwrap(),
+        ] {
+            assert_eq!(res.status(), 400);
+            responses.push(whole(res).await);
+        }
+        // A bad bearer token, in the header and (ignored) in the query.
+        let res = app.get(&format!("/rest/v1.4/jpphp/x.example/status?access_token={BOGUS_TOKEN}"), BOGUS_TOKEN).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        responses.push(whole(res).await);
+
+        let res = app.post("/rest/v1.3/jpphp/provision", &a.token)
+            .form(&[
+                ("siteurl", "https://leaky.example"), ("local_user", "admin"), ("plan", "premium"),
+                ("ssh_user", "u"), ("ssh_pass", SSH_PASS), ("ssh_private_key", ssh_key.as_str()),
+                ("ftp_user", "u"), ("ftp_pass", FTP_PASS),
+            ])
+            .send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        responses.push(whole(res).await);
+        let blog = app.admin(&["activations", "--site", "leaky.example"]).unwrap()[0]["blog_id"].as_u64().unwrap();
+        for (kind, fields) in [
+            ("ssh", vec![("ssh_user", "u"), ("ssh_pass", SSH_PASS)]),
+            ("ssh", vec![("ssh_user", "u"), ("ssh_private_key", ssh_key.as_str()), ("ssh_port", "bad")]),
+            ("ftp", vec![("ftp_user", "u"), ("ftp_host", "h"), ("ftp_pass", FTP_PASS)]),
+        ] {
+            let res = app.post(&format!("/rest/v1.3/jpphp/{blog}/{kind}-credentials"), &b.token).form(&fields).send().await.unwrap();
+            responses.push(whole(res).await);
+        }
+        let res = app.post(&format!("/rest/v1.3/jpphp/{blog}/ftp-credentials"), &b.token)
+            .json(&serde_json::json!({"ftp_user": "u", "ftp_host": "h", "ftp_pass": FTP_PASS}))
+            .send().await.unwrap();
+        responses.push(whole(res).await);
+        for path in [
+            format!("/rest/v1.4/jpphp/{blog}/status"),
+            format!("/rest/v1.3/jpphp/{blog}/status"),
+            format!("/rest/v1.3/jpphp/{blog}/upgrade-paths"),
+            "/rest/v1.3/jpphp/partner-keys/verify".to_string(),
+            "/rest/v1.3/jpphp/errors?verbose=1".to_string(),
+        ] {
+            responses.push(whole(app.get(&path, &b.token).send().await.unwrap()).await);
+        }
+        let (status, body) = app.cancel(&a.token, "leaky.example", &[("plan", "premium")]).await;
+        assert_eq!(status, 200, "{body}");
+        responses.push(body.to_string());
+        responses.push(whole(app.request(Method::GET, "/metrics").send().await.unwrap()).await);
+        responses.push(app.admin(&["activations"]).unwrap().to_string());
+
+        let mut secrets = vec![
+            a.client_secret.clone(), b.client_secret.clone(), a.token.clone(), b.token.clone(),
+            WRONG_SECRET.into(), BOGUS_TOKEN.into(), SSH_PASS.into(), SSH_KEY_BODY.into(), FTP_PASS.into(),
+        ];
+        // The server key, too: from the environment (PostgreSQL) or its file.
+        match backend {
+            Backend::Postgres => secrets.push(TEST_SECRET_KEY.into()),
+            Backend::Sqlite => {
+                let path = format!("{}.key", app.db.url.strip_prefix("sqlite://").unwrap());
+                secrets.push(std::fs::read_to_string(path).unwrap().trim().to_string());
+            }
+        }
+        // Log lines of the last responses are out by now.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let logs = app.logs();
+        assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "trace logging is on:\n{logs}");
+        assert!(logs.contains("access token issued"), "the workload ran:\n{logs}");
+        for s in &secrets {
+            assert!(!logs.contains(s.as_str()), "{s} in the server log:\n{logs}");
+            for r in &responses {
+                assert!(!r.contains(s.as_str()), "{s} in a response: {r}");
+            }
+        }
+        // Stored as digests or sealed: never in plain text in the database.
+        if backend == Backend::Sqlite {
+            let path = app.db.url.strip_prefix("sqlite://").unwrap().to_string();
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+            for s in &secrets {
+                assert!(!bytes.windows(s.len()).any(|w| w == s.as_bytes()), "{s} in the database file");
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Endpoints for the operator's infrastructure, outside `/rest` and without
+//! authentication (a load balancer or Prometheus has no token): liveness,
+//! readiness and metrics. See docs/OPERATIONS.md.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jpstart_types::wire::Health;
+
+use crate::app::AppState;
+use crate::domain::{ApiError, ErrorCode};
+
+fn health(status: &str) -> Json<Health> {
+    Json(Health {
+        status: status.into(),
+    })
+}
+
+/// `GET /healthz`: the process is up and serving.
+pub async fn healthz() -> Json<Health> {
+    health("ok")
+}
+
+/// A readiness probe must answer before the prober gives up, not after the
+/// pool's own 30-second acquire timeout.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /readyz`: the database answers within [`READY_TIMEOUT`]; 503
+/// otherwise.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let error = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => return health("ok").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "no answer within {}",
+            humantime::format_duration(READY_TIMEOUT)
+        ),
+    };
+    tracing::warn!(%error, "readiness check: database unreachable");
+    (StatusCode::SERVICE_UNAVAILABLE, health("unavailable")).into_response()
+}
+
+/// `GET /metrics`: Prometheus text format; live activations are counted in
+/// the database at scrape time.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.live_by_product().await {
+        Ok(live) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            state.metrics.render(&live),
+        )
+            .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Answers 408 `request_timeout` when a request (reading its body included:
+/// a client trickling its body holds a connection) takes longer than the
+/// limit. The handler is dropped at that point, and with it any open
+/// transaction, which the database rolls back; a commit already made stays,
+/// hence the catalogue text: the outcome is unknown to the client.
+pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(limit_secs = limit.as_secs_f64(), "request timed out");
+            ApiError::with_arg(ErrorCode::RequestTimeout, humantime::format_duration(limit))
+                .into_response()
+        }
+    }
+}
