@@ -27,12 +27,6 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// The cluster's URL with another database name.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a URL with a database");
-    format!("{base}/{name}")
-}
-
 #[test]
 fn unsupported_scheme_is_a_clear_error() {
     let (ok, _, err) = run(&[

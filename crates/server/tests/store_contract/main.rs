@@ -18,7 +18,7 @@ use jpstart_server::store::{
 use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
 use tempfile::TempDir;
 
-const POSTGRES_ENV: &str = "JPSTART_TEST_POSTGRES_URL";
+use jpstart_testkit::{with_database, PgDatabase, POSTGRES_ENV};
 const T0: i64 = 1_700_000_000_000;
 const DAY: i64 = 86_400_000;
 
@@ -45,8 +45,8 @@ impl Fx {
     }
 
     async fn postgres() -> Option<Fx> {
-        let db = fresh_postgres_database().await?;
-        let url = with_database(&db.admin_url, &db.name);
+        let db = PgDatabase::create("jpstart_contract").await?;
+        let url = db.url().to_string();
         let store = store::open(&url).await.unwrap();
         assert_eq!(store.backend(), Backend::Postgres);
         Some(Fx {
@@ -160,84 +160,11 @@ fn request(key: KeyId, url: &str, product: Option<&str>, now: i64) -> ProvisionR
     }
 }
 
-/// A fresh database in the cluster `JPSTART_TEST_POSTGRES_URL` names.
-async fn fresh_postgres_database() -> Option<PgDatabase> {
-    use sqlx::Connection;
-    let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
-    let name = format!("jpstart_contract_{}", rand::random::<u64>());
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to the test PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    Some(PgDatabase { admin_url, name })
-}
-
-/// A test's PostgreSQL database, dropped with the fixture (kept when the
-/// test failed, for a look).
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept the database {} of the failed test", self.name);
-            return;
-        }
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // A runtime of its own on a thread of its own: this runs inside the
-        // test's runtime, which cannot block on a future.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::postgres::PgConnection::connect(&url).await.ok()?;
-                // FORCE: the store's pool may still hold connections.
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
-/// The URL with its database (path) replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let (authority, query) = match rest.split_once('/') {
-        Some((a, path)) => (a, path.find('?').map_or("", |q| &path[q..])),
-        None => match rest.split_once('?') {
-            Some((a, _)) => (a, &rest[a.len()..]),
-            None => (rest, ""),
-        },
-    };
-    format!("{scheme}://{authority}/{name}{query}")
-}
-
 /// The PostgreSQL half of a test did not run: said once per test binary,
 /// straight to the process's stderr (libtest captures only the `print!`
 /// family), so that it shows in a plain `cargo test`.
 fn postgres_skipped() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nSKIPPED: the PostgreSQL half of the store contract tests (set {POSTGRES_ENV}=postgres://... to run it)"
-        );
-    });
-    if std::env::var_os("JPSTART_TEST_REQUIRE_POSTGRES").is_some() {
-        panic!("JPSTART_TEST_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not");
-    }
+    jpstart_testkit::postgres_skipped("store contract tests");
 }
 
 /// Runs each named `async fn name(fx: Fx)` on both backends, as
@@ -316,10 +243,10 @@ async fn missing_postgres_database_is_not_created() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadlock_victim_is_run_again() {
     use sqlx::Connection;
-    let Some(db) = fresh_postgres_database().await else {
+    let Some(db) = PgDatabase::create("jpstart_contract").await else {
         return postgres_skipped();
     };
-    let url = with_database(&db.admin_url, &db.name);
+    let url = db.url().to_string();
     let fx = Fx {
         store: store::open(&url).await.unwrap(),
         cat: Catalogue::builtin(),

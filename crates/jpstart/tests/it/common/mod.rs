@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_jpstart");
-pub const POSTGRES_ENV: &str = "JPSTART_TEST_POSTGRES_URL";
+pub use jpstart_testkit::{with_database, PgDatabase, POSTGRES_ENV};
 /// The server key tests give a PostgreSQL server (64 hex digits).
 pub const TEST_SECRET_KEY: &str =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -52,17 +52,7 @@ macro_rules! both_backends {
 /// family, so a plain `cargo test` shows the line. With
 /// `JPSTART_TEST_REQUIRE_POSTGRES` set (CI), skipping is a failure.
 pub fn postgres_skipped() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nSKIPPED: the PostgreSQL half of the integration tests (set {POSTGRES_ENV}=postgres://... to run it)"
-        );
-    });
-    if std::env::var_os("JPSTART_TEST_REQUIRE_POSTGRES").is_some() {
-        panic!("JPSTART_TEST_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not");
-    }
+    jpstart_testkit::postgres_skipped("integration tests");
 }
 
 /// A database of its own for one test.
@@ -71,41 +61,6 @@ pub struct Db {
     pub backend: Backend,
     _dir: Option<Arc<TempDir>>,
     _pg: Option<Arc<PgDatabase>>,
-}
-
-/// A test's PostgreSQL database, dropped when the last [`Db`] handle on it
-/// goes (kept when the test failed, for a look).
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept the database {} of the failed test", self.name);
-            return;
-        }
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // A runtime of its own on a thread of its own: this may run inside
-        // the test's runtime, which cannot block on a future.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::postgres::PgConnection::connect(&url).await.ok()?;
-                // FORCE: the test's servers may still hold connections.
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,31 +85,12 @@ impl Db {
     /// A fresh database in the cluster `JPSTART_TEST_POSTGRES_URL` names,
     /// or `None` when it is unset.
     pub async fn postgres() -> Option<Db> {
-        let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
-        use sqlx::Connection;
-        let name = format!("jpstart_test_{}", rand::random::<u64>());
-        let mut conn = sqlx::postgres::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the test PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let url = match admin_url.rfind('/') {
-            Some(i)
-                if admin_url[..i].contains("://") && i > admin_url.find("://").unwrap_or(0) + 2 =>
-            {
-                let (base, rest) = admin_url.split_at(i);
-                let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
-                format!("{base}/{name}{query}")
-            }
-            _ => format!("{admin_url}/{name}"),
-        };
+        let pg = PgDatabase::create("jpstart_test").await?;
         Some(Db {
-            url,
+            url: pg.url().to_string(),
             backend: Backend::Postgres,
             _dir: None,
-            _pg: Some(Arc::new(PgDatabase { admin_url, name })),
+            _pg: Some(Arc::new(pg)),
         })
     }
 
