@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::middleware;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     let routes = api::routes()
         .merge(api::authorize::routes())
         .route("/oauth2/token", post(crate::oauth::token))
+        .route("/openapi.json", get(api::openapi::openapi_json))
         .fallback(|| async { not_found() })
         .with_state(state);
     // The conventions rewrite the path before routing, so they wrap the

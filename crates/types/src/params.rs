@@ -14,6 +14,7 @@ use crate::{SecretString, Truthy};
 
 /// `POST /oauth2/token`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenParams {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -23,6 +24,7 @@ pub struct TokenParams {
 
 /// SSH credentials, as accepted by provision and `/{blog_id}/ssh-credentials`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SshParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh_user: Option<String>,
@@ -38,6 +40,7 @@ pub struct SshParams {
 
 /// FTP credentials, as accepted by provision and `/{blog_id}/ftp-credentials`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FtpParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ftp_user: Option<String>,
@@ -51,6 +54,7 @@ pub struct FtpParams {
 
 /// `POST /rest/v1.3/jpphp/provision` and `/{blog_id}/partner-provision`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProvisionParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub siteurl: Option<String>,
@@ -104,6 +108,7 @@ impl ProvisionParams {
 
 /// `POST /rest/v1.3/jpphp/{site}/partner-cancel`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
@@ -122,6 +127,7 @@ impl CancelParams {
 
 /// `GET /rest/v1.3/jpphp/errors`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorsParams {
     /// Present with any value: the verbose catalogue.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +146,7 @@ pub struct PartnerKeyNewParams {
 
 /// `GET|POST /authorize/{token}`, the authorization page.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorizeParams {
     /// Where to send the site owner after approval; honoured only under a
     /// prefix the link's partner has allow-listed.
@@ -149,6 +156,7 @@ pub struct AuthorizeParams {
 
 /// `GET .../status`, `.../upgrade-paths`: no parameters of their own.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoParams {}
 
 /// `Some(s)` for a present, non-empty string.

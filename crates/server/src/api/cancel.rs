@@ -44,6 +44,22 @@ pub static DOC: EndpointDoc = EndpointDoc {
     ],
 };
 
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{site_or_blog_id}/partner-cancel",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`)."),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (CancelParams = "application/x-www-form-urlencoded"),
+            (CancelParams = "multipart/form-data"),
+            (CancelParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "`success` is false when there was nothing to cancel; the arrays come only with `cancel-all`.", body = CancelResponse)),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(site): Path<String>,

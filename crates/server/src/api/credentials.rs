@@ -69,6 +69,22 @@ pub static FTP_DOC: EndpointDoc = EndpointDoc {
 };
 
 /// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too."),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (SshParams = "application/x-www-form-urlencoded"),
+            (SshParams = "multipart/form-data"),
+            (SshParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Stored.", body = Success)),
+)]
 pub async fn ssh_credentials(
     State(state): State<AppState>,
     Path(segment): Path<String>,
@@ -83,6 +99,22 @@ pub async fn ssh_credentials(
 
 /// `POST /rest/v1.3/jpphp/{blog_id}/ftp-credentials`. Unlike at provision,
 /// `ftp_host` is required here (as upstream documents it).
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{blog_id}/ftp-credentials",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too."),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (FtpParams = "application/x-www-form-urlencoded"),
+            (FtpParams = "multipart/form-data"),
+            (FtpParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Stored.", body = Success)),
+)]
 pub async fn ftp_credentials(
     State(state): State<AppState>,
     Path(segment): Path<String>,

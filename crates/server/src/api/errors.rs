@@ -58,6 +58,13 @@ pub fn catalogue() -> Vec<(&'static str, ErrorDoc)> {
     out
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/v1.3/jpphp/errors",
+    tag = "jpphp",
+    params(("verbose" = Option<String>, Query, description = "Present (any value): each code maps to {description, cause, solution} (VerboseErrorsResponse) instead of its description.")),
+    responses((status = 200, description = "The catalogue; with `verbose`, the VerboseErrorsResponse shape.", body = ErrorsResponse)),
+)]
 pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
     let entries = catalogue();
     if p.verbose.is_some() {

@@ -107,6 +107,21 @@ pub static PARTNER_DOC: EndpointDoc = EndpointDoc {
 };
 
 /// `POST /rest/v1.3/jpphp/provision`.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/provision",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (ProvisionParams = "application/x-www-form-urlencoded"),
+            (ProvisionParams = "multipart/form-data"),
+            (ProvisionParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Provisioned (or already live from this key: nothing new).", body = ProvisionResponse)),
+)]
 pub async fn provision(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,6 +146,22 @@ pub async fn provision(
 /// `POST /rest/v1.3/jpphp/{blog_id}/partner-provision`: the same rules for a
 /// site jpstart already knows by blog id. The Jetpack plugin sends
 /// `user_login` rather than `local_user`; either is taken, neither required.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{blog_id}/partner-provision",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too."),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (ProvisionParams = "application/x-www-form-urlencoded"),
+            (ProvisionParams = "multipart/form-data"),
+            (ProvisionParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Provisioned (or already live from this key: nothing new).", body = ProvisionResponse)),
+)]
 pub async fn partner_provision(
     State(state): State<AppState>,
     Path(blog_id): Path<String>,
