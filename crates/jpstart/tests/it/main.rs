@@ -25,6 +25,7 @@ mod force;
 mod foundation;
 mod lifecycle;
 mod model;
+mod openapi;
 mod pending_expiry;
 mod provision;
 mod rawdb;

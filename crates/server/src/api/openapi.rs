@@ -226,3 +226,45 @@ fn help_item(endpoint: &Endpoint, path_params: Vec<Parameter>) -> PathItem {
         .build();
     PathItem::new(HttpMethod::Get, op)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The other direction of the integration test: every registered route
+    /// (REST endpoints from the same list the router is built from, and the
+    /// routes outside `/rest`) has an operation, and so has its `/help`.
+    #[test]
+    fn every_route_is_documented() {
+        let doc = document();
+        let documented: Vec<String> = doc
+            .paths
+            .paths
+            .keys()
+            .filter_map(|p| unversioned(p))
+            .collect();
+        for e in super::super::endpoint_list() {
+            let path = format!("/rest{}", e.path);
+            assert!(documented.contains(&path), "{path} has no OpenAPI path");
+            let help = format!("{path}/help");
+            assert!(documented.contains(&help), "{help} has no OpenAPI path");
+            assert_eq!(
+                unversioned(e.doc.path).as_deref(),
+                Some(path.as_str()),
+                "the help document's path"
+            );
+        }
+        for path in ["/oauth2/token", "/authorize/{token}", "/openapi.json"] {
+            assert!(doc.paths.paths.contains_key(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn unversioned_paths() {
+        assert_eq!(
+            unversioned("/rest/v1.4/jpphp/x").as_deref(),
+            Some("/rest/jpphp/x")
+        );
+        assert_eq!(unversioned("/oauth2/token"), None);
+    }
+}
