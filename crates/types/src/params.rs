@@ -163,3 +163,89 @@ pub struct NoParams {}
 pub fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::truthy::is_truthy;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    fn object(pairs: &BTreeMap<String, String>) -> Value {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect::<Map<_, _>>(),
+        )
+    }
+
+    fn names() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("siteurl".to_string()),
+            Just("local_user".to_string()),
+            Just("local_username".to_string()),
+            Just("plan".to_string()),
+            Just("force_register".to_string()),
+            Just("cancel-all".to_string()),
+            Just("cancel_all".to_string()),
+            Just("ssh_port".to_string()),
+            Just("ssh_pass".to_string()),
+            Just("partner-tracking-id".to_string()),
+            Just("grant_type".to_string()),
+            Just("client_secret".to_string()),
+            Just("name".to_string()),
+            "[a-z_-]{1,12}",
+        ]
+    }
+
+    proptest! {
+        /// What the server hands these structs (an object of strings) always
+        /// deserializes, whatever the names and values: unknown keys are
+        /// ignored, booleans follow the truthy rule.
+        #[test]
+        fn any_string_object_deserializes(
+            pairs in proptest::collection::btree_map(names(), "\\PC{0,20}", 0..10),
+        ) {
+            let v = object(&pairs);
+            let p: ProvisionParams = serde_json::from_value(v.clone()).unwrap();
+            let want = pairs.get("force_register").is_some_and(|s| is_truthy(s));
+            prop_assert_eq!(p.force_register.get(), want);
+            let c: CancelParams = serde_json::from_value(v.clone()).unwrap();
+            let want = ["cancel-all", "cancel_all"]
+                .iter()
+                .any(|k| pairs.get(*k).is_some_and(|s| is_truthy(s)));
+            prop_assert_eq!(c.cancel_all(), want);
+            serde_json::from_value::<TokenParams>(v.clone()).unwrap();
+            serde_json::from_value::<SshParams>(v.clone()).unwrap();
+            serde_json::from_value::<FtpParams>(v.clone()).unwrap();
+            serde_json::from_value::<ErrorsParams>(v.clone()).unwrap();
+            serde_json::from_value::<AuthorizeParams>(v.clone()).unwrap();
+            let k: PartnerKeyNewParams = serde_json::from_value(v).unwrap();
+            prop_assert_eq!(k.name.as_ref(), pairs.get("name"));
+        }
+
+        /// Parameters a client serializes read back the same.
+        #[test]
+        fn provision_params_round_trip(
+            siteurl in "\\PC{0,20}",
+            user in "\\PC{0,10}",
+            force in any::<bool>(),
+            ssh_pass in proptest::option::of("\\PC{0,10}"),
+        ) {
+            let p = ProvisionParams {
+                siteurl: Some(siteurl.clone()),
+                local_user: Some(user.clone()),
+                force_connect: Truthy(force),
+                ssh: SshParams { ssh_pass: ssh_pass.clone().map(SecretString::new), ..Default::default() },
+                ..Default::default()
+            };
+            let back: ProvisionParams =
+                serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+            prop_assert_eq!(back.siteurl, Some(siteurl));
+            prop_assert_eq!(back.local_user, Some(user));
+            prop_assert_eq!(back.force_connect, Truthy(force));
+            prop_assert_eq!(back.ssh.ssh_pass.map(|s| s.expose().to_string()), ssh_pass);
+        }
+    }
+}
