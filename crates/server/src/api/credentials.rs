@@ -74,7 +74,7 @@ pub static FTP_DOC: EndpointDoc = EndpointDoc {
     path = "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too."),),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too.", example = "1"),),
     request_body(
         description = "Any of the four body formats; body parameters win over the query string.",
         content(
@@ -104,7 +104,7 @@ pub async fn ssh_credentials(
     path = "/rest/v1.3/jpphp/{blog_id}/ftp-credentials",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too."),),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too.", example = "1"),),
     request_body(
         description = "Any of the four body formats; body parameters win over the query string.",
         content(

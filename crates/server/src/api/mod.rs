@@ -37,7 +37,11 @@ fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             get(errors::errors).post(errors::errors),
         ),
         (
-            e("/jpphp/partner-keys/verify", ApiVersion::V1_3, &keys::VERIFY_DOC),
+            e(
+                "/jpphp/partner-keys/verify",
+                ApiVersion::V1_3,
+                &keys::VERIFY_DOC,
+            ),
             post(keys::verify).get(keys::verify),
         ),
         (

@@ -129,10 +129,7 @@ impl Modify for Conventions {
                     }
                 }
             }
-            helps.insert(
-                format!("{path}/help"),
-                help_item(endpoint, path_params),
-            );
+            helps.insert(format!("{path}/help"), help_item(endpoint, path_params));
         }
         openapi.paths.paths.extend(helps);
     }
@@ -204,9 +201,15 @@ fn help_item(endpoint: &Endpoint, path_params: Vec<Parameter>) -> PathItem {
     let body = ObjectBuilder::new()
         .property("method", ObjectBuilder::new().schema_type(Type::String))
         .property("path", ObjectBuilder::new().schema_type(Type::String))
-        .property("description", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "description",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
         .property("versions", ObjectBuilder::new().schema_type(Type::String))
-        .property("authentication", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "authentication",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
         .property("parameters", ObjectBuilder::new().schema_type(Type::Array))
         .property("response", ObjectBuilder::new().schema_type(Type::Array))
         .property("errors", ObjectBuilder::new().schema_type(Type::Array));

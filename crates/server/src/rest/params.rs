@@ -215,7 +215,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn fields() -> impl Strategy<Value = BTreeMap<String, String>> {
-        proptest::collection::btree_map("[a-z_-]{1,10}", "[^\\x00-\\x1f]{0,24}|[a-z]{0,5}\r\n[a-z]{0,5}", 0..6)
+        proptest::collection::btree_map(
+            "[a-z_-]{1,10}",
+            "[^\\x00-\\x1f]{0,24}|[a-z]{0,5}\r\n[a-z]{0,5}",
+            0..6,
+        )
     }
 
     /// Found by `multipart_round_trips`: a value starting with a byte-order
@@ -231,7 +235,9 @@ mod tests {
         let m = collect_blocking(req).unwrap();
         assert_eq!(m.get("v"), Some(&Value::String("\u{feff}x".into())));
         let bad = multipart_body("abcdefabcdef", &BTreeMap::new());
-        let mut bad_field = b"--abcdefabcdef\r\nContent-Disposition: form-data; name=\"v\"\r\n\r\n\xff\r\n".to_vec();
+        let mut bad_field =
+            b"--abcdefabcdef\r\nContent-Disposition: form-data; name=\"v\"\r\n\r\n\xff\r\n"
+                .to_vec();
         bad_field.extend(bad);
         let err = collect_blocking(request(
             Some("multipart/form-data; boundary=abcdefabcdef"),
