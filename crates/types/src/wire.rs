@@ -219,6 +219,15 @@ pub struct VerboseErrorsResponse {
     pub errors: OrderedMap<ErrorDoc>,
 }
 
+/// `GET /rest/v1.3/jpphp/errors` in either shape (plain, or with `verbose`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum ErrorsListing {
+    Verbose(VerboseErrorsResponse),
+    Plain(ErrorsResponse),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDoc {

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use jpstart_types::wire::{ErrorBody, VerboseErrorsResponse};
+use jpstart_types::wire::ErrorBody;
 use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, Parameter, ParameterIn, PathItem,
 };
@@ -65,7 +65,7 @@ const COMMON: &[ErrorCode] = &[
         authorize::approve,
         openapi_json,
     ),
-    components(schemas(ErrorBody, VerboseErrorsResponse)),
+    components(schemas(ErrorBody)),
     modifiers(&Conventions),
 )]
 struct ApiDoc;
