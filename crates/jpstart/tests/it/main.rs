@@ -23,6 +23,7 @@ mod credentials;
 mod events;
 mod force;
 mod foundation;
+mod hostile;
 mod lifecycle;
 mod model;
 mod openapi;

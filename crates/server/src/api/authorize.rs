@@ -20,6 +20,7 @@
 //!
 //! [`Store::use_auth_link`]: crate::store::Store::use_auth_link
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -57,9 +58,13 @@ pub fn routes() -> Router<AppState> {
 )]
 pub async fn show(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     params: Result<Params<AuthorizeParams>, ApiError>,
 ) -> Response {
+    // A token that does not even decode is no link of ours.
+    let Ok(Path(token)) = token else {
+        return Page::unknown().into_response();
+    };
     let now = now_ms();
     let link = match valid_link(&state, &token, now).await {
         Ok(link) => link,
@@ -132,9 +137,12 @@ pub async fn show(
 )]
 pub async fn approve(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     params: Result<Params<AuthorizeParams>, ApiError>,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return Page::unknown().into_response();
+    };
     let now = now_ms();
     let Some(digest) = link_digest(&token) else {
         return Page::unknown().into_response();

@@ -2,7 +2,7 @@
 //! seed documents specify (SPEC §5; upstream: host-partner-documentation,
 //! jetpack/jetpack-start-endpoints/plan-cancellation.md).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use jpstart_types::params::{non_empty, CancelParams};
 use jpstart_types::wire::{CancelResponse, CancelledActivation};
@@ -12,7 +12,7 @@ use super::status::site_ref;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::{EndpointDoc, Params, Segment};
 use crate::store::{now_ms, rfc3339, CancelRequest, CancelledRecord};
 
 pub static DOC: EndpointDoc = EndpointDoc {
@@ -62,7 +62,7 @@ pub static DOC: EndpointDoc = EndpointDoc {
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    Segment(site): Segment,
     caller: Caller,
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {

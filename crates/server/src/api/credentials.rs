@@ -7,7 +7,7 @@
 //! the server key ([`crate::crypto`]) bound to the site and kind, and stored.
 //! Nothing here ever answers or logs them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use jpstart_types::params::{FtpParams, SshParams};
 use jpstart_types::wire::Success;
@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::{EndpointDoc, Params, Segment};
 use crate::store::{now_ms, StoreError};
 
 const ERRORS: &[ErrorCode] = &[
@@ -87,7 +87,7 @@ pub static FTP_DOC: EndpointDoc = EndpointDoc {
 )]
 pub async fn ssh_credentials(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     _caller: Caller,
     Params(p): Params<SshParams>,
 ) -> Result<Json<Success>, ApiError> {
@@ -117,7 +117,7 @@ pub async fn ssh_credentials(
 )]
 pub async fn ftp_credentials(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     _caller: Caller,
     Params(p): Params<FtpParams>,
 ) -> Result<Json<Success>, ApiError> {

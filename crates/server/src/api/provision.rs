@@ -2,7 +2,7 @@
 //! (SPEC §5; upstream: host-partner-documentation,
 //! jetpack/jetpack-start-endpoints/plan-provisioning.md).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
@@ -11,7 +11,7 @@ use jpstart_types::{BlogId, ProductSlug, SiteIdentifier};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::{EndpointDoc, Params, Segment};
 use crate::secrets;
 use crate::store::{now_ms, ProvisionOutcome, ProvisionRequest, ProvisionSite};
 
@@ -95,6 +95,22 @@ pub static DOC: EndpointDoc = EndpointDoc {
     errors: ERRORS,
 };
 
+/// As [`ERRORS`] less the `siteurl`/`local_user` ones (neither is required
+/// here), and a path segment that is no site at all.
+const PARTNER_ERRORS: &[ErrorCode] = &[
+    ErrorCode::InvalidPlan,
+    ErrorCode::PlanDowngradeDisallowed,
+    ErrorCode::ProductAlreadyIncluded,
+    ErrorCode::ProductOwnedByAnotherPartner,
+    ErrorCode::ActivationLimitReached,
+    ErrorCode::InvalidBlog,
+    ErrorCode::InvalidSite,
+    ErrorCode::AuthorizationRequired,
+    ErrorCode::InvalidToken,
+    ErrorCode::PartnerKeyDisabled,
+    ErrorCode::InvalidScope,
+];
+
 pub static PARTNER_DOC: EndpointDoc = EndpointDoc {
     method: "POST",
     path: "/rest/v1.3/jpphp/{blog_id}/partner-provision",
@@ -103,7 +119,7 @@ pub static PARTNER_DOC: EndpointDoc = EndpointDoc {
     authentication: "Bearer token (scope jetpack-partner)",
     parameters: PARAMS,
     response: RESPONSE,
-    errors: ERRORS,
+    errors: PARTNER_ERRORS,
 };
 
 /// `POST /rest/v1.3/jpphp/provision`.
@@ -164,7 +180,7 @@ pub async fn provision(
 )]
 pub async fn partner_provision(
     State(state): State<AppState>,
-    Path(blog_id): Path<String>,
+    Segment(blog_id): Segment,
     caller: Caller,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {

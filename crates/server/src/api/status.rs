@@ -2,7 +2,7 @@
 //! `/rest/v1.3/jpphp/{site}/upgrade-paths` (SPEC §5; upstream:
 //! determining-provisioning-status-v1.4.md, upgrade-paths.md).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use jpstart_types::site::SiteRefError;
@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{ApiVersion, EndpointDoc};
+use crate::rest::{ApiVersion, EndpointDoc, Segment};
 use crate::store::{now_ms, SiteState};
 
 const ERRORS: &[ErrorCode] = &[
@@ -76,7 +76,7 @@ async fn load(state: &AppState, segment: &str) -> Result<(SiteRef, Option<SiteSt
 )]
 pub async fn status(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     version: Option<Extension<ApiVersion>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -159,7 +159,7 @@ pub(super) fn status_v13() {}
 )]
 pub async fn upgrade_paths(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     caller: Caller,
 ) -> Result<Json<UpgradePaths>, ApiError> {
     let (site_ref, site) = load(&state, &segment).await?;
