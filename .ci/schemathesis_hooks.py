@@ -1,5 +1,5 @@
-"""Schemathesis hooks for .ci/fuzz: a check that every 4xx JSON body is a
-catalogued error.
+"""Schemathesis hooks for .ci/fuzz: a check that every 4xx is a catalogued
+error in the documented shape.
 
 The catalogue (`GET /rest/v1.3/jpphp/errors?verbose`) is fetched by .ci/fuzz
 and passed in the file named by JPSTART_ERROR_CATALOGUE.
@@ -32,16 +32,27 @@ def catalogue():
 
 @schemathesis.check
 def catalogued_error_body(ctx, response, case):
-    """A 4xx answered with JSON carries a catalogued code in the documented shape."""
+    """Every 4xx is a catalogued error in the documented shape (JSON; HTML on
+    the authorization page), but for the unknown-route 404 with an empty body."""
     if not 400 <= response.status_code < 500:
         return None
     content_type = response.headers.get("content-type", [""])
     if isinstance(content_type, list):
         content_type = content_type[0] if content_type else ""
-    if "json" not in content_type:
-        # Unknown routes (404, empty text/plain) and the authorization page
-        # (HTML) carry no error code.
+    if case.path.startswith("/authorize/") and "json" not in content_type:
+        # The authorization page is for browsers: its refusals are HTML
+        # (other methods get the conventions layer's JSON 405, checked below).
+        if not content_type.startswith("text/html"):
+            raise AssertionError(f"authorization page answered {content_type!r}")
         return None
+    if "json" not in content_type:
+        # The unknown-route answer is the one 4xx without an error code.
+        if response.status_code == 404 and not response.content:
+            return None
+        raise AssertionError(
+            f"{response.status_code} answered {content_type!r}, not a JSON error body: "
+            f"{response.content[:200]!r}"
+        )
     try:
         body = json.loads(response.content)
     except ValueError as e:
