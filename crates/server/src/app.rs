@@ -4,13 +4,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
 use crate::crypto::SecretKey;
-use crate::domain::Catalogue;
+use crate::domain::{ApiError, Catalogue, ErrorCode};
 use crate::rest::conventions::conventions;
 use crate::rest::routes::not_found;
 use crate::store::Store;
@@ -56,11 +58,13 @@ pub fn router(state: AppState) -> Router {
     let routes = api::routes()
         .merge(api::authorize::routes())
         .route("/oauth2/token", token)
+        .route("/openapi.json", get(api::openapi::openapi_json))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route_layer(middleware::from_fn(metrics::record_route))
         .fallback(|| async { not_found() })
+        .layer(CatchPanicLayer::custom(panicked))
         .with_state(state.clone());
     // The conventions rewrite the path before routing, so they wrap the
     // router from outside; they also shape the deadline's 408 (envelope,
@@ -85,6 +89,19 @@ pub fn router(state: AppState) -> Router {
         )
 }
 
+/// A handler that panicked: logged, and answered as any internal error
+/// (500 `internal_error`) rather than with a dropped connection. Its
+/// transaction was never committed, so nothing changed.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %why, "handler panicked");
+    ApiError::new(ErrorCode::InternalError).into_response()
+}
+
 /// The path as logged: an authorization link's token is a secret (whoever
 /// holds it can approve the site), so it is cut off.
 fn loggable_path(path: &str) -> &str {
@@ -96,7 +113,18 @@ fn loggable_path(path: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::loggable_path;
+    use super::{loggable_path, panicked};
+
+    #[tokio::test]
+    async fn a_panic_is_an_internal_error() {
+        let res = panicked(Box::new("index out of bounds"));
+        assert_eq!(res.status(), 500);
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            r#"{"error":"internal_error","message":"An internal error occurred. It has been logged.","error_code":"internal_error","error_message":"An internal error occurred. It has been logged."}"#
+        );
+    }
 
     #[test]
     fn link_tokens_are_not_logged() {

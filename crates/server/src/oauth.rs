@@ -79,6 +79,22 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// `POST /oauth2/token`: a token for a partner key's client credentials.
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "oauth2",
+    request_body(
+        content(
+            (TokenParams = "application/x-www-form-urlencoded"),
+            (TokenParams = "multipart/form-data"),
+        )
+    ),
+    responses(
+        (status = 200, description = "A token; it does not expire but can be revoked by the operator.", body = TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2: `error` is one of invalid_request, invalid_client, unsupported_grant_type, invalid_scope.", body = OAuthErrorBody),
+    ),
+)]
 pub async fn token(State(state): State<AppState>, req: axum::extract::Request) -> Response {
     match issue(&state, req).await {
         Ok(body) => ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response(),

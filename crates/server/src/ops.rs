@@ -21,6 +21,12 @@ fn health(status: &str) -> Json<Health> {
 }
 
 /// `GET /healthz`: the process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses((status = 200, description = "The process is up.", body = Health)),
+)]
 pub async fn healthz() -> Json<Health> {
     health("ok")
 }
@@ -31,6 +37,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /readyz`: the database answers within [`READY_TIMEOUT`]; 503
 /// otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The database answers.", body = Health),
+        (status = 503, description = "The database does not answer.", body = Health),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let error = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => return health("ok").into_response(),
@@ -46,6 +61,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format; live activations are counted in
 /// the database at scrape time.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    responses((status = 200, description = "Prometheus text exposition format.", content_type = "text/plain")),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match state.store.live_by_product().await {
         Ok(live) => (

@@ -216,6 +216,34 @@ mod tests {
             let _ = AccessToken::parse(&s);
         }
 
+        /// Tokens and secrets: whatever parses reads back unchanged, also
+        /// through JSON, and no parse error quotes the secret.
+        #[test]
+        fn secrets_round_trip(t in "[A-Za-z0-9]{16,256}", s in "[!-~]{1,256}") {
+            let token = AccessToken::parse(&t).unwrap();
+            prop_assert_eq!(token.expose(), t.as_str());
+            let json = serde_json::to_string(&token).unwrap();
+            prop_assert_eq!(serde_json::from_str::<AccessToken>(&json).unwrap(), token);
+            let secret = ClientSecret::parse(&s).unwrap();
+            prop_assert_eq!(secret.expose(), s.as_str());
+            let json = serde_json::to_string(&secret).unwrap();
+            prop_assert_eq!(serde_json::from_str::<ClientSecret>(&json).unwrap(), secret);
+        }
+
+        #[test]
+        fn token_errors_do_not_quote_the_input(t in "[A-Za-z0-9]{4,20}[^A-Za-z0-9][A-Za-z0-9]{4}") {
+            let err = AccessToken::parse(&t).unwrap_err();
+            prop_assert!(!err.to_string().contains(t.as_str()));
+        }
+
+        #[test]
+        fn client_id_round_trips(s in "[A-Za-z0-9_.-]{1,40}") {
+            if let Ok(id) = ClientId::parse(&s) {
+                prop_assert_eq!(ClientId::parse(id.as_str()).unwrap(), id.clone());
+                prop_assert_eq!(id.to_string(), id.as_str());
+            }
+        }
+
         #[test]
         fn slug_round_trips(s in "[a-z0-9][a-z0-9_-]{0,40}") {
             let slug = ProductSlug::parse(&s).unwrap();

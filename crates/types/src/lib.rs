@@ -11,8 +11,13 @@
 //! - [`params`]: request parameters as the endpoints accept them.
 //! - [`wire`]: response bodies.
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
+//!
+//! With the `openapi` feature, every wire and parameter type also has a
+//! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
 
 pub mod ids;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod params;
 pub mod site;
 pub mod truthy;

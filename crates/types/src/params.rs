@@ -14,6 +14,7 @@ use crate::{SecretString, Truthy};
 
 /// `POST /oauth2/token`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenParams {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -23,6 +24,7 @@ pub struct TokenParams {
 
 /// SSH credentials, as accepted by provision and `/{blog_id}/ssh-credentials`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SshParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh_user: Option<String>,
@@ -38,6 +40,7 @@ pub struct SshParams {
 
 /// FTP credentials, as accepted by provision and `/{blog_id}/ftp-credentials`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FtpParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ftp_user: Option<String>,
@@ -51,6 +54,7 @@ pub struct FtpParams {
 
 /// `POST /rest/v1.3/jpphp/provision` and `/{blog_id}/partner-provision`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProvisionParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub siteurl: Option<String>,
@@ -104,6 +108,7 @@ impl ProvisionParams {
 
 /// `POST /rest/v1.3/jpphp/{site}/partner-cancel`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
@@ -122,6 +127,7 @@ impl CancelParams {
 
 /// `GET /rest/v1.3/jpphp/errors`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorsParams {
     /// Present with any value: the verbose catalogue.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +146,7 @@ pub struct PartnerKeyNewParams {
 
 /// `GET|POST /authorize/{token}`, the authorization page.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorizeParams {
     /// Where to send the site owner after approval; honoured only under a
     /// prefix the link's partner has allow-listed.
@@ -149,9 +156,96 @@ pub struct AuthorizeParams {
 
 /// `GET .../status`, `.../upgrade-paths`: no parameters of their own.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoParams {}
 
 /// `Some(s)` for a present, non-empty string.
 pub fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::truthy::is_truthy;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    fn object(pairs: &BTreeMap<String, String>) -> Value {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect::<Map<_, _>>(),
+        )
+    }
+
+    fn names() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("siteurl".to_string()),
+            Just("local_user".to_string()),
+            Just("local_username".to_string()),
+            Just("plan".to_string()),
+            Just("force_register".to_string()),
+            Just("cancel-all".to_string()),
+            Just("cancel_all".to_string()),
+            Just("ssh_port".to_string()),
+            Just("ssh_pass".to_string()),
+            Just("partner-tracking-id".to_string()),
+            Just("grant_type".to_string()),
+            Just("client_secret".to_string()),
+            Just("name".to_string()),
+            "[a-z_-]{1,12}",
+        ]
+    }
+
+    proptest! {
+        /// What the server hands these structs (an object of strings) always
+        /// deserializes, whatever the names and values: unknown keys are
+        /// ignored, booleans follow the truthy rule.
+        #[test]
+        fn any_string_object_deserializes(
+            pairs in proptest::collection::btree_map(names(), "\\PC{0,20}", 0..10),
+        ) {
+            let v = object(&pairs);
+            let p: ProvisionParams = serde_json::from_value(v.clone()).unwrap();
+            let want = pairs.get("force_register").is_some_and(|s| is_truthy(s));
+            prop_assert_eq!(p.force_register.get(), want);
+            let c: CancelParams = serde_json::from_value(v.clone()).unwrap();
+            let want = ["cancel-all", "cancel_all"]
+                .iter()
+                .any(|k| pairs.get(*k).is_some_and(|s| is_truthy(s)));
+            prop_assert_eq!(c.cancel_all(), want);
+            serde_json::from_value::<TokenParams>(v.clone()).unwrap();
+            serde_json::from_value::<SshParams>(v.clone()).unwrap();
+            serde_json::from_value::<FtpParams>(v.clone()).unwrap();
+            serde_json::from_value::<ErrorsParams>(v.clone()).unwrap();
+            serde_json::from_value::<AuthorizeParams>(v.clone()).unwrap();
+            let k: PartnerKeyNewParams = serde_json::from_value(v).unwrap();
+            prop_assert_eq!(k.name.as_ref(), pairs.get("name"));
+        }
+
+        /// Parameters a client serializes read back the same.
+        #[test]
+        fn provision_params_round_trip(
+            siteurl in "\\PC{0,20}",
+            user in "\\PC{0,10}",
+            force in any::<bool>(),
+            ssh_pass in proptest::option::of("\\PC{0,10}"),
+        ) {
+            let p = ProvisionParams {
+                siteurl: Some(siteurl.clone()),
+                local_user: Some(user.clone()),
+                force_connect: Truthy(force),
+                ssh: SshParams { ssh_pass: ssh_pass.clone().map(SecretString::new), ..Default::default() },
+                ..Default::default()
+            };
+            let back: ProvisionParams =
+                serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+            prop_assert_eq!(back.siteurl, Some(siteurl));
+            prop_assert_eq!(back.local_user, Some(user));
+            prop_assert_eq!(back.force_connect, Truthy(force));
+            prop_assert_eq!(back.ssh.ssh_pass.map(|s| s.expose().to_string()), ssh_pass);
+        }
+    }
 }

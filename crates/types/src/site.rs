@@ -360,7 +360,31 @@ mod tests {
         #[test]
         fn blog_ids_round_trip(n in 1u64..=i64::MAX as u64) {
             let r = SiteRef::parse(&n.to_string()).unwrap();
-            prop_assert_eq!(r, SiteRef::BlogId(BlogId::new(n).unwrap()));
+            prop_assert_eq!(&r, &SiteRef::BlogId(BlogId::new(n).unwrap()));
+            prop_assert_eq!(SiteRef::parse(&r.to_string()).unwrap(), r);
+            let id = BlogId::parse(&n.to_string()).unwrap();
+            prop_assert_eq!(BlogId::parse(&id.to_string()).unwrap(), id);
+        }
+
+        /// Any run of digits is a blog id or an error (zero, too large),
+        /// never a panic and never an identifier.
+        #[test]
+        fn digits_are_never_identifiers(d in "[0-9]{1,30}") {
+            prop_assert!(!matches!(SiteRef::parse(&d), Ok(SiteRef::Identifier(_))));
+            let _ = BlogId::parse(&d);
+        }
+
+        /// A site ref of an identifier prints as the identifier and parses
+        /// back to itself.
+        #[test]
+        fn site_refs_round_trip(
+            host in "[a-z][a-z0-9-]{0,10}(\\.[a-z]{2,5}){1,2}",
+            path in "(::[a-z0-9._~-]{1,8}){0,3}",
+        ) {
+            let text = format!("{host}{path}");
+            let r = SiteRef::parse(&text).unwrap();
+            prop_assert_eq!(r.to_string(), text);
+            prop_assert_eq!(SiteRef::parse(&r.to_string()).unwrap(), r);
         }
     }
 }

@@ -61,6 +61,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
 /// (`error`, `message`) and the pair the partner documentation names
 /// (`error_code`, `error_message`), always both, in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
@@ -81,6 +82,7 @@ impl ErrorBody {
 
 /// `POST /oauth2/token` success. `Debug` redacts the token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -92,6 +94,7 @@ pub struct TokenResponse {
 /// `GET /healthz` and `GET /readyz`: `{"status":"ok"}`, or
 /// `{"status":"unavailable"}` (503) when the database does not answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `ok` or `unavailable`.
     pub status: String,
@@ -99,6 +102,7 @@ pub struct Health {
 
 /// `POST /oauth2/token` failure (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthErrorBody {
     pub error: String,
     pub error_description: String,
@@ -106,12 +110,14 @@ pub struct OAuthErrorBody {
 
 /// `{"success":bool}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Success {
     pub success: bool,
 }
 
 /// Provision success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProvisionResponse {
     pub success: bool,
     pub auth_required: bool,
@@ -132,6 +138,7 @@ pub struct ProvisionResponse {
 
 /// One activation ended by `cancel-all`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelledActivation {
     pub activation_id: u64,
     pub product: String,
@@ -145,6 +152,7 @@ pub struct CancelledActivation {
 
 /// `partner-cancel` success (the arrays only with `cancel-all`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelResponse {
     pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,18 +163,21 @@ pub struct CancelResponse {
 
 /// `GET /rest/v1.4/jpphp/{site}/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusV14 {
     pub blog: BlogStatus,
     pub products: Vec<ProductStatusV14>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlogStatus {
     pub is_connected: bool,
     pub has_backups_credentials: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductStatusV14 {
     pub slug: String,
     pub is_provisioned_by_partner: bool,
@@ -176,6 +187,7 @@ pub struct ProductStatusV14 {
 
 /// `GET /rest/v1.3/jpphp/{site}/status` (deprecated shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusV13 {
     pub plan: String,
     pub is_partner_plan: bool,
@@ -187,6 +199,7 @@ pub struct StatusV13 {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductStatusV13 {
     pub product: String,
     pub is_partner_product: bool,
@@ -199,17 +212,33 @@ pub type UpgradePaths = OrderedMap<Vec<String>>;
 
 /// `GET /rest/v1.3/jpphp/errors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorsResponse {
+    /// Code → description.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub errors: OrderedMap<String>,
 }
 
 /// `GET /rest/v1.3/jpphp/errors?verbose`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerboseErrorsResponse {
+    /// Code → description, cause and solution.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, ErrorDoc>))]
     pub errors: OrderedMap<ErrorDoc>,
 }
 
+/// `GET /rest/v1.3/jpphp/errors` in either shape (plain, or with `verbose`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum ErrorsListing {
+    Verbose(VerboseErrorsResponse),
+    Plain(ErrorsResponse),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDoc {
     pub description: String,
     pub cause: String,

@@ -20,6 +20,7 @@
 //!
 //! [`Store::use_auth_link`]: crate::store::Store::use_auth_link
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,11 +41,30 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /authorize/{token}`: the site, what is pending, and the Approve form.
+#[utoipa::path(
+    get,
+    path = "/authorize/{token}",
+    tag = "authorize",
+    params(
+        ("token" = String, Path, description = "The one-time link token from a pending provision's `next_url`."),
+        ("partner_redirect" = Option<String>, Query, description = "Where to send the owner after approval; honoured only under a prefix the partner allow-listed."),
+    ),
+    responses(
+        (status = 200, description = "The page: the site, what waits, and the Approve form.", content_type = "text/html"),
+        (status = 404, description = "Unknown link (HTML page).", content_type = "text/html"),
+        (status = 410, description = "Used or expired link (HTML page).", content_type = "text/html"),
+        (status = 500, description = "The store failed; nothing changed (HTML page).", content_type = "text/html"),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     params: Result<Params<AuthorizeParams>, ApiError>,
 ) -> Response {
+    // A token that does not even decode is no link of ours.
+    let Ok(Path(token)) = token else {
+        return Page::unknown().into_response();
+    };
     let now = now_ms();
     let link = match valid_link(&state, &token, now).await {
         Ok(link) => link,
@@ -100,11 +120,29 @@ pub async fn show(
 }
 
 /// `POST /authorize/{token}`: approves (see the module docs).
+#[utoipa::path(
+    post,
+    path = "/authorize/{token}",
+    tag = "authorize",
+    params(("token" = String, Path, description = "The one-time link token from a pending provision's `next_url`.")),
+    request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Approved: the site is connected (HTML page).", content_type = "text/html"),
+        (status = 303, description = "Approved, and sent to the allow-listed `partner_redirect`."),
+        (status = 400, description = "The form could not be read (HTML page).", content_type = "text/html"),
+        (status = 404, description = "Unknown link (HTML page).", content_type = "text/html"),
+        (status = 410, description = "Used or expired link (HTML page).", content_type = "text/html"),
+        (status = 500, description = "The store failed; nothing changed (HTML page).", content_type = "text/html"),
+    ),
+)]
 pub async fn approve(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     params: Result<Params<AuthorizeParams>, ApiError>,
 ) -> Response {
+    let Ok(Path(token)) = token else {
+        return Page::unknown().into_response();
+    };
     let now = now_ms();
     let Some(digest) = link_digest(&token) else {
         return Page::unknown().into_response();

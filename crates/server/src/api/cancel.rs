@@ -2,7 +2,7 @@
 //! seed documents specify (SPEC §5; upstream: host-partner-documentation,
 //! jetpack/jetpack-start-endpoints/plan-cancellation.md).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use jpstart_types::params::{non_empty, CancelParams};
 use jpstart_types::wire::{CancelResponse, CancelledActivation};
@@ -12,7 +12,7 @@ use super::status::site_ref;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::{EndpointDoc, Params, Segment};
 use crate::store::{now_ms, rfc3339, CancelRequest, CancelledRecord};
 
 pub static DOC: EndpointDoc = EndpointDoc {
@@ -44,9 +44,25 @@ pub static DOC: EndpointDoc = EndpointDoc {
     ],
 };
 
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{site_or_blog_id}/partner-cancel",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com"),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (CancelParams = "application/x-www-form-urlencoded"),
+            (CancelParams = "multipart/form-data"),
+            (CancelParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "`success` is false when there was nothing to cancel; the arrays come only with `cancel-all`.", body = CancelResponse)),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    Segment(site): Segment,
     caller: Caller,
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {

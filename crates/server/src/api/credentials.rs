@@ -7,7 +7,7 @@
 //! the server key ([`crate::crypto`]) bound to the site and kind, and stored.
 //! Nothing here ever answers or logs them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use jpstart_types::params::{FtpParams, SshParams};
 use jpstart_types::wire::Success;
@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::{EndpointDoc, Params, Segment};
 use crate::store::{now_ms, StoreError};
 
 const ERRORS: &[ErrorCode] = &[
@@ -69,9 +69,25 @@ pub static FTP_DOC: EndpointDoc = EndpointDoc {
 };
 
 /// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too.", example = "1"),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (SshParams = "application/x-www-form-urlencoded"),
+            (SshParams = "multipart/form-data"),
+            (SshParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Stored.", body = Success)),
+)]
 pub async fn ssh_credentials(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     _caller: Caller,
     Params(p): Params<SshParams>,
 ) -> Result<Json<Success>, ApiError> {
@@ -83,9 +99,25 @@ pub async fn ssh_credentials(
 
 /// `POST /rest/v1.3/jpphp/{blog_id}/ftp-credentials`. Unlike at provision,
 /// `ftp_host` is required here (as upstream documents it).
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{blog_id}/ftp-credentials",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too.", example = "1"),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (FtpParams = "application/x-www-form-urlencoded"),
+            (FtpParams = "multipart/form-data"),
+            (FtpParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Stored.", body = Success)),
+)]
 pub async fn ftp_credentials(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     _caller: Caller,
     Params(p): Params<FtpParams>,
 ) -> Result<Json<Success>, ApiError> {

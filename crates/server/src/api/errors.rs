@@ -4,7 +4,9 @@
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jpstart_types::params::ErrorsParams;
-use jpstart_types::wire::{ErrorDoc, ErrorsResponse, OrderedMap, VerboseErrorsResponse};
+use jpstart_types::wire::{
+    ErrorDoc, ErrorsListing, ErrorsResponse, OrderedMap, VerboseErrorsResponse,
+};
 
 use crate::domain::errors::{ErrorCode, OAuthErrorCode};
 use crate::rest::{EndpointDoc, Params};
@@ -58,6 +60,13 @@ pub fn catalogue() -> Vec<(&'static str, ErrorDoc)> {
     out
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/v1.3/jpphp/errors",
+    tag = "jpphp",
+    params(("verbose" = Option<String>, Query, description = "Present (any value): each code maps to {description, cause, solution} instead of its description.")),
+    responses((status = 200, description = "The catalogue: ErrorsResponse, or with `verbose` VerboseErrorsResponse.", body = ErrorsListing)),
+)]
 pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
     let entries = catalogue();
     if p.verbose.is_some() {
@@ -67,7 +76,7 @@ pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
                 .map(|(c, d)| (c.to_string(), d))
                 .collect(),
         );
-        Json(VerboseErrorsResponse { errors }).into_response()
+        Json(ErrorsListing::Verbose(VerboseErrorsResponse { errors })).into_response()
     } else {
         let errors = OrderedMap(
             entries
@@ -75,6 +84,6 @@ pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
                 .map(|(c, d)| (c.to_string(), d.description))
                 .collect(),
         );
-        Json(ErrorsResponse { errors }).into_response()
+        Json(ErrorsListing::Plain(ErrorsResponse { errors })).into_response()
     }
 }

@@ -69,12 +69,34 @@ pub static NEW_DOC: EndpointDoc = EndpointDoc {
 };
 
 /// `POST /rest/v1.3/jpphp/partner-keys/verify`: 200 for a valid partner token.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/partner-keys/verify",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The token is a valid partner token.", body = Success)),
+)]
 pub async fn verify(_caller: Caller) -> Json<Success> {
     Json(Success { success: true })
 }
 
 /// `POST /rest/v1.3/jpphp/partner-keys/new` (upstream:
 /// host-partner-documentation, jetpack/plan-provisioning.md, "partner-keys").
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/partner-keys/new",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (PartnerKeyNewParams = "application/x-www-form-urlencoded"),
+            (PartnerKeyNewParams = "multipart/form-data"),
+            (PartnerKeyNewParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "The new sub-key; its secret is shown only here.", body = PartnerKeyCreated)),
+)]
 pub async fn new_key(
     State(state): State<AppState>,
     caller: Caller,

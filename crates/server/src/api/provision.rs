@@ -2,7 +2,7 @@
 //! (SPEC §5; upstream: host-partner-documentation,
 //! jetpack/jetpack-start-endpoints/plan-provisioning.md).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
@@ -11,7 +11,7 @@ use jpstart_types::{BlogId, ProductSlug, SiteIdentifier};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::{EndpointDoc, Params, Segment};
 use crate::secrets;
 use crate::store::{now_ms, ProvisionOutcome, ProvisionRequest, ProvisionSite};
 
@@ -95,6 +95,22 @@ pub static DOC: EndpointDoc = EndpointDoc {
     errors: ERRORS,
 };
 
+/// As [`ERRORS`] less the `siteurl`/`local_user` ones (neither is required
+/// here), and a path segment that is no site at all.
+const PARTNER_ERRORS: &[ErrorCode] = &[
+    ErrorCode::InvalidPlan,
+    ErrorCode::PlanDowngradeDisallowed,
+    ErrorCode::ProductAlreadyIncluded,
+    ErrorCode::ProductOwnedByAnotherPartner,
+    ErrorCode::ActivationLimitReached,
+    ErrorCode::InvalidBlog,
+    ErrorCode::InvalidSite,
+    ErrorCode::AuthorizationRequired,
+    ErrorCode::InvalidToken,
+    ErrorCode::PartnerKeyDisabled,
+    ErrorCode::InvalidScope,
+];
+
 pub static PARTNER_DOC: EndpointDoc = EndpointDoc {
     method: "POST",
     path: "/rest/v1.3/jpphp/{blog_id}/partner-provision",
@@ -103,10 +119,25 @@ pub static PARTNER_DOC: EndpointDoc = EndpointDoc {
     authentication: "Bearer token (scope jetpack-partner)",
     parameters: PARAMS,
     response: RESPONSE,
-    errors: ERRORS,
+    errors: PARTNER_ERRORS,
 };
 
 /// `POST /rest/v1.3/jpphp/provision`.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/provision",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (ProvisionParams = "application/x-www-form-urlencoded"),
+            (ProvisionParams = "multipart/form-data"),
+            (ProvisionParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Provisioned (or already live from this key: nothing new).", body = ProvisionResponse)),
+)]
 pub async fn provision(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,9 +162,25 @@ pub async fn provision(
 /// `POST /rest/v1.3/jpphp/{blog_id}/partner-provision`: the same rules for a
 /// site jpstart already knows by blog id. The Jetpack plugin sends
 /// `user_login` rather than `local_user`; either is taken, neither required.
+#[utoipa::path(
+    post,
+    path = "/rest/v1.3/jpphp/{blog_id}/partner-provision",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("blog_id" = String, Path, description = "The blog id (digits); a site identifier is accepted too.", example = "1"),),
+    request_body(
+        description = "Any of the four body formats; body parameters win over the query string.",
+        content(
+            (ProvisionParams = "application/x-www-form-urlencoded"),
+            (ProvisionParams = "multipart/form-data"),
+            (ProvisionParams = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "Provisioned (or already live from this key: nothing new).", body = ProvisionResponse)),
+)]
 pub async fn partner_provision(
     State(state): State<AppState>,
-    Path(blog_id): Path<String>,
+    Segment(blog_id): Segment,
     caller: Caller,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {

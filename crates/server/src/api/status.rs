@@ -2,7 +2,7 @@
 //! `/rest/v1.3/jpphp/{site}/upgrade-paths` (SPEC §5; upstream:
 //! determining-provisioning-status-v1.4.md, upgrade-paths.md).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use jpstart_types::site::SiteRefError;
@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{ApiVersion, EndpointDoc};
+use crate::rest::{ApiVersion, EndpointDoc, Segment};
 use crate::store::{now_ms, SiteState};
 
 const ERRORS: &[ErrorCode] = &[
@@ -66,9 +66,17 @@ async fn load(state: &AppState, segment: &str) -> Result<(SiteRef, Option<SiteSt
     Ok((site, found))
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/v1.4/jpphp/{site_or_blog_id}/status",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com"),),
+    responses((status = 200, description = "The current shape (1.4 and up).", body = StatusV14)),
+)]
 pub async fn status(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     version: Option<Extension<ApiVersion>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -125,12 +133,33 @@ pub async fn status(
     .into_response())
 }
 
+/// The deprecated shape of [`status`], answered to versions 1.2 and 1.3: one
+/// handler serves both, so this only carries the OpenAPI description.
+#[utoipa::path(
+    get,
+    path = "/rest/v1.3/jpphp/{site_or_blog_id}/status",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com")),
+    responses((status = 200, description = "The deprecated shape (1.2 and 1.3).", body = StatusV13)),
+)]
+#[expect(dead_code, reason = "an OpenAPI operation only; `status` serves it")]
+pub(super) fn status_v13() {}
+
 /// Computed by [`rules::upgrade_paths`], i.e. by the provision rules
 /// themselves. A site unknown by identifier gets the paths of an empty site;
 /// an unknown blog id is `invalid_blog`.
+#[utoipa::path(
+    get,
+    path = "/rest/v1.3/jpphp/{site_or_blog_id}/upgrade-paths",
+    tag = "jpphp",
+    security(("bearer" = [])),
+    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com"),),
+    responses((status = 200, description = "Product family -> slugs that may be provisioned now.", body = std::collections::BTreeMap<String, Vec<String>>)),
+)]
 pub async fn upgrade_paths(
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    Segment(segment): Segment,
     caller: Caller,
 ) -> Result<Json<UpgradePaths>, ApiError> {
     let (site_ref, site) = load(&state, &segment).await?;

@@ -211,4 +211,41 @@ mod tests {
         assert_eq!(r("/oauth2/token"), None);
         assert_eq!(r("/rest/vx/jpphp/provision"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn flags_never_panic(q in "\\PC{0,60}") {
+            let _ = OutputFlags::from_query(Some(&q));
+        }
+
+        /// Flags written as a query string read back as written.
+        #[test]
+        fn flags_round_trip(
+            envelope in proptest::prelude::any::<bool>(),
+            pretty in proptest::prelude::any::<bool>(),
+            fields in proptest::collection::vec("[a-z_]{1,8}", 0..4),
+        ) {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("http_envelope", if envelope { "true" } else { "0" });
+            q.append_pair("pretty", if pretty { "1" } else { "no" });
+            q.append_pair("fields", &fields.join(","));
+            let want = OutputFlags {
+                envelope,
+                pretty,
+                fields: (!fields.is_empty()).then(|| fields.clone()),
+            };
+            proptest::prop_assert_eq!(OutputFlags::from_query(Some(&q.finish())), want);
+        }
+
+        /// Any path either passes through or is rewritten to a valid URI
+        /// without its version, never a panic.
+        #[test]
+        fn rewrite_never_panics(path in "/[a-z0-9./v_-]{0,40}") {
+            if let Ok(uri) = path.parse::<Uri>() {
+                if let Some((out, _)) = rewrite(&uri) {
+                    proptest::prop_assert!(!out.path().contains("/v1."), "{out}");
+                }
+            }
+        }
+    }
 }

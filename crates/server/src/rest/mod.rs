@@ -6,11 +6,14 @@
 //! - [`routes`]: how an endpoint declares its path, versions and help.
 //! - [`params`]: parameters from query string and any of the four body formats.
 //! - [`response`]: errors as the documented error body.
+//! - [`segment`]: the site segment of a path.
 
 pub mod conventions;
 pub mod params;
 pub mod response;
 pub mod routes;
+pub mod segment;
 
 pub use params::Params;
 pub use routes::{ApiVersion, EndpointDoc};
+pub use segment::Segment;

@@ -108,4 +108,19 @@ mod tests {
             assert_eq!(ApiVersion::parse(bad), None, "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn version_parse_never_panics(s in "\\PC{0,12}") {
+            let _ = ApiVersion::parse(&s);
+        }
+
+        #[test]
+        fn version_round_trips(major in 0u32..10_000, minor in 0u32..10_000) {
+            proptest::prop_assert_eq!(
+                ApiVersion::parse(&format!("{major}.{minor}")),
+                Some(ApiVersion(major, minor))
+            );
+        }
+    }
 }
