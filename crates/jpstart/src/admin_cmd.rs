@@ -70,6 +70,7 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         AdminCommand::Token(TokenCommand::Create { key, scope }) => {
             json(admin.create_token(key, scope.as_deref()).await?)
         }
+        AdminCommand::Site(SiteCommand::Show { site }) => json(admin.site(&site).await?),
         AdminCommand::Site(SiteCommand::Connect { site }) => json(admin.connect_site(&site).await?),
         AdminCommand::Site(SiteCommand::Grant { site, product }) => {
             json(admin.grant(&site, &product).await?)

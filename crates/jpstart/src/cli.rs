@@ -254,6 +254,9 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SiteCommand {
+    /// Show a site: blog id, connection, live products.
+    #[command(after_help = "Example:\n  jpstart admin site show https://example.com/demo")]
+    Show { site: String },
     /// Mark a site connected, as if its owner had approved: pending activations become active.
     #[command(after_help = "Example:\n  jpstart admin site connect example.com::demo")]
     Connect { site: String },

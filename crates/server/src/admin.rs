@@ -48,6 +48,27 @@ pub struct Connected {
     pub activated: Vec<i64>,
 }
 
+/// `jpstart admin site show`.
+#[derive(Debug, Serialize)]
+pub struct SiteShown {
+    pub blog_id: u64,
+    pub site: String,
+    pub url: String,
+    pub connected: bool,
+    pub has_backups_credentials: bool,
+    pub live: Vec<LiveShown>,
+}
+
+/// A live activation in [`SiteShown`].
+#[derive(Debug, Serialize)]
+pub struct LiveShown {
+    pub activation_id: i64,
+    pub product: String,
+    pub state: &'static str,
+    /// `None` for a product the operator granted.
+    pub key_id: Option<KeyId>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Granted {
     pub activation_id: i64,
@@ -204,6 +225,33 @@ impl Admin {
             blog_id: 0,
             blog_url: 0,
             scope: scope.into(),
+        })
+    }
+
+    /// A site as the server sees it now: blog id, connection, live products.
+    pub async fn site(&self, site: &str) -> Result<SiteShown, AdminError> {
+        let site_ref = parse_site(site)?;
+        let s = self
+            .store
+            .site(&site_ref, now_ms())
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("site {site} not found")))?;
+        Ok(SiteShown {
+            blog_id: s.blog_id.get(),
+            site: s.identifier.to_string(),
+            url: s.url,
+            connected: s.connected,
+            has_backups_credentials: s.has_backup_credentials,
+            live: s
+                .live
+                .into_iter()
+                .map(|a| LiveShown {
+                    activation_id: a.id,
+                    product: a.product.to_string(),
+                    state: if a.pending { "pending" } else { "active" },
+                    key_id: a.key_id,
+                })
+                .collect(),
         })
     }
 

@@ -122,9 +122,6 @@ pub struct ProvisionResponse {
     pub success: bool,
     pub auth_required: bool,
     pub next_url: String,
-    /// The site's blog id (jpstart addition; handy for the `{blog_id}` paths).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blog_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_set: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

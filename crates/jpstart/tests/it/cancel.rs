@@ -269,7 +269,7 @@ both_backends! {
         // A known site with nothing live: registered without a product.
         let (s, body) = app.provision(&p.token, &[("siteurl", "https://bare.example"), ("local_user", "u")]).await;
         assert_eq!(s, 200, "{body}");
-        let blog = body["blog_id"].as_u64().unwrap().to_string();
+        let blog = app.blog_id("bare.example").to_string();
         for site in ["bare.example", blog.as_str()] {
             let (status, body) = app.cancel(&p.token, site, &[]).await;
             assert_eq!((status.as_u16(), body), (200, json!({"success": false})));

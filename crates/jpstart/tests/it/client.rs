@@ -58,7 +58,7 @@ both_backends! {
             .await
             .unwrap();
         assert!(res.success && res.auth_required, "{res:?}");
-        let blog_id = res.blog_id.expect("jpstart answers the blog id");
+        let blog_id = app.blog_id("example.com::demo");
         // The tracking id travelled (in the query, as the scripts sent it).
         let acts = app.admin(&["activations", "--site", "example.com::demo"]).unwrap();
         assert_eq!(acts[0]["partner_tracking_id"], "order-42", "{acts}");
@@ -182,7 +182,8 @@ both_backends! {
         let p = app.partner("Acme").await;
         let client = partner_client(&app, &p);
         let res = client.provision(&provision_params("https://creds.example", Some("premium"))).await.unwrap();
-        let blog = parse_site(&res.blog_id.unwrap().to_string()).unwrap();
+        assert!(res.success, "{res:?}");
+        let blog = parse_site(&app.blog_id("creds.example").to_string()).unwrap();
         let ssh = SshParams {
             ssh_user: Some("deploy".into()),
             ssh_pass: Some(SecretString::new("pw")),

@@ -31,9 +31,7 @@ pub async fn provision_with(
     let (status, body) = app.provision(token, &fields).await;
     assert_eq!(status, 200, "provision {plan} to {url}: {body}");
     assert_eq!(body["success"], true, "{body}");
-    body["blog_id"]
-        .as_u64()
-        .expect("blog_id in provision response")
+    app.blog_id(&siteurl)
 }
 
 /// Status and raw text of any request.

@@ -96,7 +96,7 @@ both_backends! {
         let provision = r#"route="/rest/jpphp/provision""#;
         assert_eq!(sample(&text, &format!(r#"jpstart_http_requests_total{{{provision},method="POST",status="200"}}"#)), 3.0, "{text}");
         assert_eq!(sample(&text, &format!(r#"jpstart_http_requests_total{{{provision},method="POST",status="400"}}"#)), 1.0, "{text}");
-        assert_eq!(sample(&text, r#"jpstart_http_requests_total{route="/rest/jpphp/{site}/status",method="GET",status="200"}"#), 1.0, "{text}");
+        assert_eq!(sample(&text, r#"jpstart_http_requests_total{route="/rest/jpphp/{site_or_blog_id}/status",method="GET",status="200"}"#), 1.0, "{text}");
         assert_eq!(sample(&text, r#"jpstart_http_requests_total{route="/oauth2/token",method="POST",status="200"}"#), 1.0, "{text}");
         // Unknown paths share one label: no site name leaks into a label.
         assert_eq!(sample(&text, r#"jpstart_http_requests_total{route="unmatched",method="GET",status="404"}"#), 1.0, "{text}");

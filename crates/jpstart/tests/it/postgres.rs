@@ -125,7 +125,7 @@ async fn admin_migrate_copies_an_embedded_database() {
             )
             .await;
         assert_eq!(status, 200, "{body}");
-        blog_ids.push(body["blog_id"].as_u64().unwrap());
+        blog_ids.push(app.blog_id(&url));
     }
     let (status, body) = app
         .provision(
@@ -235,7 +235,7 @@ async fn admin_migrate_copies_an_embedded_database() {
             .fetch_one(&mut sqlite)
             .await
             .unwrap();
-    assert_eq!(body["blog_id"].as_i64().unwrap(), max + 1);
+    assert_eq!(app.blog_id("new.example") as i64, max + 1);
     let p = app.partner("After").await;
     assert!(p.partner_id > other.partner_id && p.key_id > sub.key_id);
     // Limits came along: the sub-key has 1 of 5.

@@ -110,7 +110,8 @@ async fn two_servers_one_database() {
                 a.logs(),
                 b.logs()
             );
-            blog_ids.push(body["blog_id"].as_u64().expect("blog_id"));
+            assert_eq!(body["success"], true, "round {round}: {body}");
+            blog_ids.push(a.blog_id(&site));
         }
         blog_ids.dedup();
         assert_eq!(blog_ids.len(), 1, "round {round}: one site, one blog id");

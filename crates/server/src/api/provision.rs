@@ -72,7 +72,6 @@ const RESPONSE: &[(&str, &str)] = &[
         "next_url",
         "the authorization page (pending) or the site's Jetpack admin page",
     ),
-    ("blog_id", "jpstart addition: the site's blog id"),
     (
         "ssh_set, ssh_error",
         "with SSH parameters: whether they were stored, and why not",
@@ -244,7 +243,6 @@ async fn run(
         success: true,
         auth_required: !outcome.connected,
         next_url,
-        blog_id: Some(outcome.blog_id.get()),
         ssh_set: ssh.as_ref().map(|r| r.0),
         ssh_error: ssh.map(|r| r.1),
         ftp_set: ftp.as_ref().map(|r| r.0),

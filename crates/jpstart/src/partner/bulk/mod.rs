@@ -157,7 +157,6 @@ async fn execute(client: &Client, row: &Row) -> RowResult {
                 } else {
                     Outcome::Noop
                 });
-                r.blog_id = res.blog_id.map(|b| b.to_string()).unwrap_or_default();
                 r.auth_required = res.auth_required.to_string();
                 r.next_url = res.next_url;
                 r

@@ -3,7 +3,7 @@
 //! the API acknowledged. `--resume` reads it back.
 //!
 //! Columns: `line,row_hash`, the input's columns (secrets replaced by
-//! `***`), then `outcome,error_code,message,blog_id,auth_required,next_url`.
+//! `***`), then `outcome,error_code,message,auth_required,next_url`.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -53,7 +53,6 @@ pub struct RowResult {
     pub outcome: Outcome,
     pub error_code: String,
     pub message: String,
-    pub blog_id: String,
     pub auth_required: String,
     pub next_url: String,
 }
@@ -64,18 +63,16 @@ impl RowResult {
             outcome,
             error_code: String::new(),
             message: String::new(),
-            blog_id: String::new(),
             auth_required: String::new(),
             next_url: String::new(),
         }
     }
 }
 
-const TAIL: [&str; 6] = [
+const TAIL: [&str; 5] = [
     "outcome",
     "error_code",
     "message",
-    "blog_id",
     "auth_required",
     "next_url",
 ];
@@ -221,7 +218,6 @@ impl Results {
             result.outcome.as_str().to_string(),
             result.error_code.clone(),
             result.message.clone(),
-            result.blog_id.clone(),
             result.auth_required.clone(),
             result.next_url.clone(),
         ]);

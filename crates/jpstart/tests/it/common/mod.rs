@@ -321,6 +321,15 @@ impl TestApp {
         admin(&self.db.url, args)
     }
 
+    /// The blog id of a site (blog id, identifier or URL), as
+    /// `jpstart admin site show` reports it.
+    pub fn blog_id(&self, site: &str) -> u64 {
+        let shown = self
+            .admin(&["site", "show", site])
+            .expect("admin site show");
+        shown["blog_id"].as_u64().expect("blog_id")
+    }
+
     /// A new partner with a token.
     pub async fn partner(&self, name: &str) -> Partner {
         let v = self

@@ -224,7 +224,7 @@ async fn provision(
         let got = Expect::Provisioned {
             auth_required: body["auth_required"] == true,
         };
-        (got, body["blog_id"].as_u64())
+        (got, Some(w.app.blog_id(&siteurl)))
     } else {
         (error_of(status.as_u16(), &body), None)
     }
