@@ -534,6 +534,26 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn key_live_counts(
+        &self,
+        key: KeyId,
+        now: i64,
+    ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT a.product, COUNT(*) AS n FROM activations a WHERE a.key_id = $1 AND {} \
+             GROUP BY a.product",
+            live_at("$2")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key)
+            .bind(now)
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("n")?)))
+            .collect()
+    }
+
     async fn add_partner_redirect(
         &self,
         partner: PartnerId,
