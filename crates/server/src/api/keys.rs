@@ -163,10 +163,7 @@ pub fn parse_limits<'a>(
         if !key.starts_with("allowed_") {
             continue;
         }
-        let invalid = |why: String| ApiError {
-            code: ErrorCode::InvalidLimit,
-            message: why,
-        };
+        let invalid = |why: String| ApiError::with_arg(ErrorCode::InvalidLimit, why);
         let slug = limit_slug(key).ok_or_else(|| {
             invalid(format!(
                 "{key} is not a limit: limits are named allowed_{{product}}_plans"
