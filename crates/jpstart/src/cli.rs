@@ -134,6 +134,10 @@ pub struct DbArgs {
 pub struct AdminArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// The product catalogue the server runs with (as `serve --catalog`), so
+    /// `--limit` and `--product` accept its slugs.
+    #[arg(long, env = "JPSTART_CATALOG", global = true)]
+    pub catalog: Option<PathBuf>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use jpstart_server::config::{Config, Limits, TlsFiles};
 use jpstart_server::crypto::KeySource;
-use jpstart_server::domain::Catalogue;
 use jpstart_types::SecretString;
 use tracing_subscriber::EnvFilter;
 
@@ -15,21 +14,12 @@ const SECRET_KEY_ENV: &str = "JPSTART_SECRET_KEY";
 
 pub async fn run(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
-    let catalogue = match &args.catalog {
-        None => Catalogue::builtin(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Catalogue::from_json(&t).map_err(|e| e.to_string()))
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "jpstart: refusing to start: catalogue {}: {e}",
-                    path.display()
-                );
-                return ExitCode::FAILURE;
-            }
-        },
+    let catalogue = match crate::catalog::load(args.catalog.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jpstart: refusing to start: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     // The key itself only from the environment: a command line is visible
     // to every user of the machine.

@@ -33,6 +33,7 @@ mod leaks;
 mod lifecycle;
 mod model;
 mod openapi;
+mod operator_config;
 mod operations;
 mod ops;
 mod pending_expiry;
