@@ -1,7 +1,77 @@
 //! The operator's configuration reaching every command: `admin` reads the
-//! same `--catalog` / `JPSTART_CATALOG` as `serve`.
+//! same `--catalog` / `JPSTART_CATALOG` as `serve`, and `serve` takes its
+//! settings from the environment alone (SPEC §6).
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::*;
+use crate::pending_expiry::eventually;
+
+/// `jpstart serve` with no flag at all: everything from `env`. Returns the
+/// child (killed on drop) and its base URL from the one stdout line.
+async fn serve_from_env(env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("serve")
+        .env_remove("JPSTART_SECRET_KEY_FILE")
+        .env("JPSTART_SECRET_KEY", TEST_SECRET_KEY)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("start jpstart serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the server starts")
+        .unwrap()
+        .expect("a stdout line");
+    let base = line
+        .strip_prefix("jpstart listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base)
+}
+
+/// A partner token, by the documented token request.
+async fn token(base: &str, db_url: &str) -> String {
+    let p = admin(db_url, &["partner", "create", "--name", "Acme"]).unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", p["client_id"].as_str().unwrap()),
+            ("client_secret", p["client_secret"].as_str().unwrap()),
+            ("scope", "jetpack-partner"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(res).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn provision_pending(base: &str, token: &str, site: &str) -> Value {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/rest/v1.3/jpphp/provision"))
+        .bearer_auth(token)
+        .form(&[
+            ("siteurl", format!("https://{site}")),
+            ("local_user", "u".into()),
+            ("plan", "premium".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(res).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
 
 /// A catalogue with one plan family of its own slugs.
 const CUSTOM: &str = r#"{
@@ -51,5 +121,46 @@ both_backends! {
         // A broken catalogue is a one-line failure naming the file.
         let err = app.admin(&["--catalog", "/nonexistent/catalog.json", "activations"]).unwrap_err();
         assert!(err.starts_with("jpstart admin: catalogue /nonexistent/catalog.json:"), "{err}");
+    }
+
+    /// `JPSTART_LISTEN`, `JPSTART_DATABASE_URL`, `JPSTART_PUBLIC_URL` and
+    /// `JPSTART_PENDING_TTL` work without any flag.
+    async fn serve_takes_its_settings_from_the_environment(db: Db) {
+        let public = "https://jpstart.example.net/base";
+        let (_child, base) = serve_from_env(&[
+            ("JPSTART_LISTEN", "127.0.0.1:0"),
+            ("JPSTART_DATABASE_URL", &db.url),
+            ("JPSTART_PUBLIC_URL", public),
+            ("JPSTART_PENDING_TTL", "1s"),
+        ])
+        .await;
+        assert!(base.starts_with("http://127.0.0.1:") && !base.ends_with(":8080"), "{base}");
+        // The database is the one named: admin on it sees the same data.
+        let token = token(&base, &db.url).await;
+        let body = provision_pending(&base, &token, "env.example").await;
+        let next = body["next_url"].as_str().unwrap();
+        assert!(next.starts_with(&format!("{public}/authorize/")), "{body}");
+        // One second later the pending activation has expired.
+        let client = reqwest::Client::new();
+        eventually("the 1s pending TTL expires the activation", || async {
+            let res = client.get(format!("{base}/rest/v1.4/jpphp/env.example/status")).bearer_auth(&token).send().await.unwrap();
+            let (_, st) = json(res).await;
+            st["products"].as_array().unwrap().is_empty().then_some(())
+        })
+        .await;
+        // ... in the database the server was told to use.
+        eventually("the operator sees it expired", || async {
+            let list = admin(&db.url, &["activations", "--site", "env.example"]).unwrap();
+            (list[0]["state"] == "expired").then_some(())
+        })
+        .await;
+    }
+
+    /// `--public-url` as a flag sets the links as well.
+    async fn public_url_flag_sets_the_links(db: Db) {
+        let app = TestApp::spawn_with(db, Opts::default().arg("--public-url").arg("https://flag.example.org")).await;
+        let p = app.partner("Acme").await;
+        let body = provision_pending(&app.base, &p.token, "flag.example").await;
+        assert!(body["next_url"].as_str().unwrap().starts_with("https://flag.example.org/authorize/"), "{body}");
     }
 }
