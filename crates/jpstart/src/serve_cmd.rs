@@ -1,5 +1,6 @@
 //! `jpstart serve`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use jpstart_server::config::{Config, Limits, TlsFiles};
@@ -76,6 +77,9 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("JPSTART_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal: in a file or a pipe the
+        // escape codes are noise to `grep` and log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),

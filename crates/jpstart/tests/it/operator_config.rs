@@ -163,4 +163,15 @@ both_backends! {
         let body = provision_pending(&app.base, &p.token, "flag.example").await;
         assert!(body["next_url"].as_str().unwrap().starts_with("https://flag.example.org/authorize/"), "{body}");
     }
+
+    /// The human log format writes no colour codes into a pipe or file.
+    async fn human_logs_have_no_colour_codes_in_a_pipe(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        provision_pending(&app.base, &p.token, "logs.example").await;
+        app.wait_for_log("listening").await;
+        let logs = app.logs();
+        assert!(logs.contains("INFO"), "{logs}");
+        assert!(!logs.contains("\x1b["), "ANSI escapes in the log:\n{logs:?}");
+    }
 }
