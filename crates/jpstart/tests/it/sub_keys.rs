@@ -182,10 +182,13 @@ both_backends! {
             assert_error(status, &body, *want_status, want_code);
         }
         let (status, text) = new_key(&app, &p.token, &[]).await;
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["message"], "The required \"name\" argument is missing.", "{status}");
+        let want = "The required \"name\" argument is missing or longer than 200 characters.";
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["message"], want, "{status}");
         let long = "n".repeat(201);
         let (status, text) = new_key(&app, &p.token, &[("name", &long)]).await;
-        assert_error(status, &serde_json::from_str(&text).unwrap(), 400, "invalid_key_name");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_error(status, &body, 400, "invalid_key_name");
+        assert_eq!(body["message"], want);
         // No token: the auth errors.
         let res = app.request(reqwest::Method::POST, NEW).form(&[("name", "K")]).send().await.unwrap();
         let (status, body) = json(res).await;

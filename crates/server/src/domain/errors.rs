@@ -147,9 +147,9 @@ catalogue! {
         "A key can only cancel what it provisioned.",
         "Cancel with the key (OAuth client) that provisioned the product.";
     // --- Partner keys ---
-    InvalidKeyName => 400, "invalid_key_name", "The required \"name\" argument is missing.",
-        "A new key needs a name.",
-        "No name parameter was sent.",
+    InvalidKeyName => 400, "invalid_key_name", "The required \"name\" argument is missing or longer than %s characters.",
+        "A new key needs a name of at most 200 characters.",
+        "No name parameter was sent, or it is too long.",
         "Send name=... with the request.";
     InvalidLimit => 400, "invalid_limit", "%s",
         "A per-product limit is malformed.",
