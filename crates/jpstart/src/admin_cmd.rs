@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use jpstart_server::admin::{Admin, AdminError};
-use jpstart_server::domain::Catalogue;
 use jpstart_server::store::copy::copy_database;
 use serde::Serialize;
 
@@ -37,7 +36,8 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         // Before opening the store: PostgreSQL is refused without a connection.
         return json(jpstart_server::admin::backup(&args.db.database_url, file).await?);
     }
-    let admin = Admin::open(&args.db.database_url, Catalogue::builtin()).await?;
+    let catalogue = crate::catalog::load(args.catalog.as_deref()).map_err(AdminError::Invalid)?;
+    let admin = Admin::open(&args.db.database_url, catalogue).await?;
     match args.command {
         AdminCommand::Migrate { .. } => {
             Err(AdminError::Invalid("migrate was handled above".into()))

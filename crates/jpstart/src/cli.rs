@@ -11,7 +11,8 @@ use crate::partner;
 #[command(
     name = "jpstart",
     version,
-    about = "A self-hostable Jetpack Start partner API server, its operator tools, and a partner client."
+    about = "A self-hostable Jetpack Start partner API server, its operator tools, and a partner client.",
+    after_help = "Examples:\n  jpstart serve --listen 127.0.0.1:8080 --database-url sqlite://jpstart.db\n  jpstart admin partner create --name \"Example Hosting\"\n  jpstart provision --partner-id 1234 --partner-secret S3CR3T --siteurl https://example.com --local-user admin --plan premium\n\nEach command's --help has its own examples."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +27,9 @@ pub enum Command {
     )]
     Serve(ServeArgs),
     /// Operator tools: partners, keys, tokens, sites, activations.
+    #[command(
+        after_help = "Examples:\n  jpstart admin partner create --name \"Example Hosting\"\n  jpstart admin key create --partner 1 --limit premium=100\n  jpstart admin activations --site example.com::demo\n\nEvery command prints JSON on stdout; a failure exits non-zero with one line on stderr."
+    )]
     Admin(AdminArgs),
     /// Partner: get an access token for your key (POST /oauth2/token).
     #[command(
@@ -134,6 +138,10 @@ pub struct DbArgs {
 pub struct AdminArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// The product catalogue the server runs with (as `serve --catalog`), so
+    /// `--limit` and `--product` accept its slugs.
+    #[arg(long, env = "JPSTART_CATALOG", global = true)]
+    pub catalog: Option<PathBuf>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -141,16 +149,28 @@ pub struct AdminArgs {
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Partners.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin partner create --name \"Example Hosting\"\n  jpstart admin partner allow-redirect --partner 1 https://panel.example-host.com/"
+    )]
     Partner(PartnerCommand),
     /// Partner keys (OAuth clients).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin key create --partner 1 --name staging --test --limit premium=100\n  jpstart admin key disable 3\n  jpstart admin key enable 3"
+    )]
     Key(KeyCommand),
     /// Access tokens.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin token create --key 3\n  jpstart admin token revoke --token AbC123...\n  jpstart admin token revoke --key 3"
+    )]
     Token(TokenCommand),
     /// Sites.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin site connect example.com::demo\n  jpstart admin site grant https://example.com --product premium"
+    )]
     Site(SiteCommand),
     /// Copy an embedded (SQLite) database into an empty PostgreSQL database.
     #[command(
@@ -278,5 +298,30 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every command, group or leaf, shows an example in its `--help` (the
+    /// README promises it).
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            let help = cmd.render_long_help().to_string();
+            if !help.contains("Example") {
+                missing.push(path.to_string());
+            }
+            for sub in cmd.get_subcommands_mut() {
+                // clap's own `help` subcommand.
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let path = format!("{path} {}", sub.get_name());
+                walk(sub, &path, missing);
+            }
+        }
+        let mut cli = super::Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        walk(&mut cli, "jpstart", &mut missing);
+        assert_eq!(missing, Vec::<String>::new(), "commands without an example");
     }
 }

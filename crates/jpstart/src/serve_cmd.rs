@@ -1,10 +1,10 @@
 //! `jpstart serve`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use jpstart_server::config::{Config, Limits, TlsFiles};
 use jpstart_server::crypto::KeySource;
-use jpstart_server::domain::Catalogue;
 use jpstart_types::SecretString;
 use tracing_subscriber::EnvFilter;
 
@@ -15,21 +15,12 @@ const SECRET_KEY_ENV: &str = "JPSTART_SECRET_KEY";
 
 pub async fn run(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
-    let catalogue = match &args.catalog {
-        None => Catalogue::builtin(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Catalogue::from_json(&t).map_err(|e| e.to_string()))
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "jpstart: refusing to start: catalogue {}: {e}",
-                    path.display()
-                );
-                return ExitCode::FAILURE;
-            }
-        },
+    let catalogue = match crate::catalog::load(args.catalog.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jpstart: refusing to start: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     // The key itself only from the environment: a command line is visible
     // to every user of the machine.
@@ -86,6 +77,9 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("JPSTART_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal: in a file or a pipe the
+        // escape codes are noise to `grep` and log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),

@@ -183,13 +183,20 @@ impl Admin {
     ) -> Result<Revoked, AdminError> {
         let now = now_ms();
         match (token, key) {
-            (Some(t), None) => Ok(Revoked {
-                revoked: u64::from(
-                    self.store
-                        .revoke_token(&secrets::digest(t.trim()), now)
-                        .await?,
-                ),
-            }),
+            // A revoke that matched nothing is a failure (SPEC §6): the
+            // operator may have pasted the wrong token, which stays valid.
+            (Some(t), None) => {
+                if !self
+                    .store
+                    .revoke_token(&secrets::digest(t.trim()), now)
+                    .await?
+                {
+                    return Err(AdminError::NotFound(
+                        "token not found (or already revoked)".into(),
+                    ));
+                }
+                Ok(Revoked { revoked: 1 })
+            }
             (None, Some(k)) => {
                 if self.store.key(k).await?.is_none() {
                     return Err(AdminError::NotFound(format!("key {k} not found")));

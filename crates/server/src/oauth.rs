@@ -10,7 +10,8 @@ use jpstart_types::wire::{OAuthErrorBody, TokenResponse};
 use crate::app::AppState;
 use crate::auth::PARTNER_SCOPE;
 use crate::domain::errors::OAuthErrorCode;
-use crate::rest::params::collect;
+use crate::domain::ErrorCode;
+use crate::rest::params::{collect, MAX_BODY};
 use crate::secrets;
 use crate::store::now_ms;
 use crate::throttle::{KeyedLimiter, PeerThrottle, RateSpec, Throttled};
@@ -66,17 +67,17 @@ struct OAuthError(OAuthErrorCode, &'static str);
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = OAuthErrorBody {
-            error: self.0.code().to_string(),
-            error_description: self.1.to_string(),
-        };
-        (
-            StatusCode::BAD_REQUEST,
-            [(header::CACHE_CONTROL, "no-store")],
-            Json(body),
-        )
-            .into_response()
+        oauth_error(StatusCode::BAD_REQUEST, self.0, self.1.to_string())
     }
+}
+
+/// The RFC 6749 body with another status (413 for an oversized body).
+fn oauth_error(status: StatusCode, code: OAuthErrorCode, description: String) -> Response {
+    let body = OAuthErrorBody {
+        error: code.code().to_string(),
+        error_description: description,
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
 /// `POST /oauth2/token`: a token for a partner key's client credentials.
@@ -93,6 +94,7 @@ impl IntoResponse for OAuthError {
     responses(
         (status = 200, description = "A token; it does not expire but can be revoked by the operator.", body = TokenResponse),
         (status = 400, description = "RFC 6749 §5.2: `error` is one of invalid_request, invalid_client, unsupported_grant_type, invalid_scope.", body = OAuthErrorBody),
+        (status = 413, description = "The body is larger than 65536 bytes: `invalid_request` in the RFC 6749 shape.", body = OAuthErrorBody),
     ),
 )]
 pub async fn token(State(state): State<AppState>, req: axum::extract::Request) -> Response {
@@ -101,6 +103,13 @@ pub async fn token(State(state): State<AppState>, req: axum::extract::Request) -
         Err(TokenFailure::OAuth(e)) => e.into_response(),
         Err(TokenFailure::Api(e)) => e.into_response(),
         Err(TokenFailure::Throttled(t)) => too_many_requests(t),
+        // RFC 6749 has no code for it, but the status tells the client what
+        // to fix (issue 8); the body keeps the RFC's shape.
+        Err(TokenFailure::TooLarge) => oauth_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            OAuthErrorCode::InvalidRequest,
+            format!("The request body is larger than {MAX_BODY} bytes."),
+        ),
     }
 }
 
@@ -108,6 +117,8 @@ enum TokenFailure {
     OAuth(OAuthError),
     Api(crate::domain::ApiError),
     Throttled(Throttled),
+    /// The body exceeds [`MAX_BODY`].
+    TooLarge,
 }
 
 impl From<OAuthError> for TokenFailure {
@@ -127,9 +138,10 @@ async fn issue(
     req: axum::extract::Request,
 ) -> Result<TokenResponse, TokenFailure> {
     use OAuthErrorCode::*;
-    let map = collect(req)
-        .await
-        .map_err(|_| OAuthError(InvalidRequest, "The request body could not be parsed."))?;
+    let map = collect(req).await.map_err(|e| match e.code {
+        ErrorCode::RequestTooLarge => TokenFailure::TooLarge,
+        _ => OAuthError(InvalidRequest, "The request body could not be parsed.").into(),
+    })?;
     let p: TokenParams = serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| {
         OAuthError(
             InvalidRequest,

@@ -61,6 +61,14 @@ pub async fn run(
         .map_err(|e| ServeError::Bind(config.listen, e))?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    if public_url_is_unreachable(addr, config.public_url.as_deref()) {
+        tracing::warn!(
+            %addr,
+            "listening on an unspecified address without --public-url: the links handed out \
+             (authorization page) would point to {scheme}://{addr}, which clients cannot reach; \
+             set --public-url (JPSTART_PUBLIC_URL) to the server's public address"
+        );
+    }
     let public_url = config
         .public_url
         .clone()
@@ -204,5 +212,30 @@ async fn connection<I>(
     let _ = TokioExecutor::new();
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Whether the links would be built from an address no client can use: a
+/// wildcard listen address (`0.0.0.0`, `[::]`) and no public URL.
+fn public_url_is_unreachable(addr: SocketAddr, public_url: Option<&str>) -> bool {
+    public_url.is_none() && addr.ip().is_unspecified()
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    use super::public_url_is_unreachable;
+
+    #[test]
+    fn warns_only_for_a_wildcard_address_without_public_url() {
+        let any4 = "0.0.0.0:8080".parse().unwrap();
+        let any6 = "[::]:8080".parse().unwrap();
+        let local = "127.0.0.1:8080".parse().unwrap();
+        assert!(public_url_is_unreachable(any4, None));
+        assert!(public_url_is_unreachable(any6, None));
+        assert!(!public_url_is_unreachable(
+            any4,
+            Some("https://api.example.com")
+        ));
+        assert!(!public_url_is_unreachable(local, None));
     }
 }

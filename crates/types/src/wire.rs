@@ -211,7 +211,8 @@ pub type UpgradePaths = OrderedMap<Vec<String>>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorsResponse {
-    /// Code → description.
+    /// Code → message template (`%s` where the message names something;
+    /// the description for the OAuth codes).
     #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub errors: OrderedMap<String>,
 }

@@ -127,6 +127,7 @@ both_backends! {
             (vec!["key", "disable", "999"], "key 999 not found"),
             (vec!["key", "enable", "999"], "key 999 not found"),
             (vec!["token", "revoke", "--key", "999"], "key 999 not found"),
+            (vec!["token", "revoke", "--token", "UNKNOWN"], "token not found (or already revoked)"),
             (vec!["token", "create", "--key", "999"], "key 999 not found"),
             (vec!["site", "connect", "nowhere.example"], "not found"),
             (vec!["site", "connect", "not a site"], "site"),

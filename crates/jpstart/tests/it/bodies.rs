@@ -109,6 +109,28 @@ both_backends! {
         assert_eq!(res.status(), 200);
     }
 
+    /// Issue 8: an oversized token request is a clear 413, in the RFC 6749
+    /// error shape of the token endpoint (not the REST error body).
+    async fn oversized_token_request_is_413(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let big = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&pad={}",
+            p.client_id, p.client_secret, "x".repeat(64 * 1024)
+        );
+        let (status, headers, text) = raw(app
+            .request(Method::POST, "/oauth2/token")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(big)
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(status, 413, "{text}");
+        assert_eq!(text, r#"{"error":"invalid_request","error_description":"The request body is larger than 65536 bytes."}"#);
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+
     async fn provision_in_every_body_format(db: Db) {
         let app = TestApp::spawn(db).await;
         let p = app.partner("Acme").await;

@@ -34,6 +34,7 @@ mod lifecycle;
 mod model;
 mod openapi;
 mod operations;
+mod operator_config;
 mod ops;
 mod pending_expiry;
 mod postgres;

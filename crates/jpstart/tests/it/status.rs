@@ -157,4 +157,26 @@ both_backends! {
         let (s, body) = json(app.request(Method::GET, "/rest/v1.3/jpphp/fresh.example/upgrade-paths").send().await.unwrap()).await;
         assert_error(s, &body, 403, "authorization_required");
     }
+
+    /// A per-key limit that live activations fill takes the product off the
+    /// paths, as provisioning it would answer `activation_limit_reached`.
+    async fn upgrade_paths_honour_per_key_limits(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Acme").await;
+        let k = app.key(p.partner_id, &["--limit", "premium=2"]).await;
+        let with_premium = r#"{"jetpack-backup":["jetpack-backup-daily","jetpack-backup-realtime"],"jetpack-plans":["personal","premium","professional"],"jetpack-scan":["jetpack-scan"],"jetpack-anti-spam":["jetpack-anti-spam"]}"#;
+        let without = r#"{"jetpack-backup":["jetpack-backup-daily","jetpack-backup-realtime"],"jetpack-plans":["personal","professional"],"jetpack-scan":["jetpack-scan"],"jetpack-anti-spam":["jetpack-anti-spam"]}"#;
+        assert_eq!(paths(&app, "fresh.example", &k.token).await, with_premium);
+        provision_ok(&app, &k.token, "s1.example", "premium").await;
+        assert_eq!(paths(&app, "fresh.example", &k.token).await, with_premium);
+        let blog = provision_ok(&app, &k.token, "s2.example", "premium").await;
+        assert_eq!(paths(&app, "fresh.example", &k.token).await, without);
+        let (s, body) = app.provision(&k.token, &[("siteurl", "https://fresh.example"), ("local_user", "u"), ("plan", "premium")]).await;
+        assert_error(s, &body, 400, "activation_limit_reached");
+        // Another key of the partner is not limited by this one's count.
+        assert_eq!(paths(&app, "fresh.example", &p.token).await, EVERYTHING);
+        // Cancelling frees a slot, and the path comes back.
+        app.cancel(&k.token, &blog.to_string(), &[]).await;
+        assert_eq!(paths(&app, "fresh.example", &k.token).await, with_premium);
+    }
 }

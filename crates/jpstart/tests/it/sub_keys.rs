@@ -133,8 +133,17 @@ both_backends! {
         assert_eq!((status.as_u16(), body["success"].clone()), (200, Value::Bool(true)), "{body}");
         let (status, body) = provision(&app, &sub, "s3.example", "premium").await;
         assert_eq!(status, 200, "{body}");
-        // upgrade-paths offers the sub-key only what it may provision.
-        let (_, paths) = json(app.get("/rest/v1.3/jpphp/fresh.example/upgrade-paths", &sub).send().await.unwrap()).await;
+        // upgrade-paths offers the sub-key only what it may provision: its
+        // two premium slots are taken (s2, s3), so nothing until one frees.
+        let sub_paths = || async {
+            json(app.get("/rest/v1.3/jpphp/fresh.example/upgrade-paths", &sub).send().await.unwrap()).await.1
+        };
+        let paths = sub_paths().await;
+        assert_eq!(paths["jetpack-plans"], serde_json::json!([]), "{paths}");
+        assert_eq!(paths["jetpack-scan"], serde_json::json!([]), "{paths}");
+        let (status, body) = app.cancel(&sub, "s3.example", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let paths = sub_paths().await;
         assert_eq!(paths["jetpack-plans"], serde_json::json!(["premium"]), "{paths}");
         assert_eq!(paths["jetpack-scan"], serde_json::json!([]), "{paths}");
         // The parent key is not restricted by its sub-key's limits.
@@ -148,7 +157,7 @@ both_backends! {
         let list = list.as_array().unwrap();
         let mine: Vec<&Value> = list.iter().filter(|a| a["key_id"] == created.id).collect();
         let states: Vec<(&str, &str)> = mine.iter().map(|a| (a["site"].as_str().unwrap(), a["state"].as_str().unwrap())).collect();
-        assert_eq!(states, [("s1.example", "cancelled"), ("s2.example", "pending"), ("s3.example", "pending")]);
+        assert_eq!(states, [("s1.example", "cancelled"), ("s2.example", "pending"), ("s3.example", "cancelled")]);
         assert!(mine.iter().all(|a| a["partner_id"] == p.partner_id), "{list:?}");
         assert!(list.iter().any(|a| a["site"] == "parent.example"), "{list:?}");
         assert!(!list.iter().any(|a| a["site"] == "other.example"), "{list:?}");
@@ -173,10 +182,13 @@ both_backends! {
             assert_error(status, &body, *want_status, want_code);
         }
         let (status, text) = new_key(&app, &p.token, &[]).await;
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["message"], "The required \"name\" argument is missing.", "{status}");
+        let want = "The required \"name\" argument is missing or longer than 200 characters.";
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["message"], want, "{status}");
         let long = "n".repeat(201);
         let (status, text) = new_key(&app, &p.token, &[("name", &long)]).await;
-        assert_error(status, &serde_json::from_str(&text).unwrap(), 400, "invalid_key_name");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_error(status, &body, 400, "invalid_key_name");
+        assert_eq!(body["message"], want);
         // No token: the auth errors.
         let res = app.request(reqwest::Method::POST, NEW).form(&[("name", "K")]).send().await.unwrap();
         let (status, body) = json(res).await;

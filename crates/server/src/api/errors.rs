@@ -60,18 +60,32 @@ pub fn catalogue() -> Vec<(&'static str, ErrorDoc)> {
     out
 }
 
+/// The brief form: as upstream, each REST code maps to its message template
+/// (`%s` where the message names something); the OAuth codes, which have no
+/// template, to their description.
+pub fn brief() -> Vec<(&'static str, String)> {
+    catalogue()
+        .into_iter()
+        .map(
+            |(code, doc)| match ErrorCode::ALL.iter().find(|c| c.code() == code) {
+                Some(c) => (code, c.template().to_string()),
+                None => (code, doc.description),
+            },
+        )
+        .collect()
+}
+
 #[utoipa::path(
     get,
     path = "/rest/v1.3/jpphp/errors",
     tag = "jpphp",
-    params(("verbose" = Option<String>, Query, description = "Present (any value): each code maps to {description, cause, solution} instead of its description.")),
+    params(("verbose" = Option<String>, Query, description = "Present (any value): each code maps to {description, cause, solution} instead of its message template.")),
     responses((status = 200, description = "The catalogue: ErrorsResponse, or with `verbose` VerboseErrorsResponse.", body = ErrorsListing)),
 )]
 pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
-    let entries = catalogue();
     if p.verbose.is_some() {
         let errors = OrderedMap(
-            entries
+            catalogue()
                 .into_iter()
                 .map(|(c, d)| (c.to_string(), d))
                 .collect(),
@@ -79,9 +93,9 @@ pub async fn errors(Params(p): Params<ErrorsParams>) -> Response {
         Json(ErrorsListing::Verbose(VerboseErrorsResponse { errors })).into_response()
     } else {
         let errors = OrderedMap(
-            entries
+            brief()
                 .into_iter()
-                .map(|(c, d)| (c.to_string(), d.description))
+                .map(|(c, m)| (c.to_string(), m))
                 .collect(),
         );
         Json(ErrorsListing::Plain(ErrorsResponse { errors })).into_response()

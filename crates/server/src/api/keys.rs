@@ -110,12 +110,11 @@ pub async fn new_key(
             "A sub-key cannot create keys; use the key it was created with.",
         ));
     }
-    let name = non_empty(&p.name).ok_or(ErrorCode::InvalidKeyName)?;
+    // One message for both cases: the catalogue has one template per code.
+    let invalid_name = || ApiError::with_arg(ErrorCode::InvalidKeyName, MAX_KEY_NAME);
+    let name = non_empty(&p.name).ok_or_else(invalid_name)?;
     if name.chars().count() > MAX_KEY_NAME {
-        return Err(ApiError {
-            code: ErrorCode::InvalidKeyName,
-            message: format!("The \"name\" argument is longer than {MAX_KEY_NAME} characters."),
-        });
+        return Err(invalid_name());
     }
     let limits = parse_limits(&state.catalogue, p.rest.iter())?;
     let secret = secrets::generate();
@@ -163,10 +162,7 @@ pub fn parse_limits<'a>(
         if !key.starts_with("allowed_") {
             continue;
         }
-        let invalid = |why: String| ApiError {
-            code: ErrorCode::InvalidLimit,
-            message: why,
-        };
+        let invalid = |why: String| ApiError::with_arg(ErrorCode::InvalidLimit, why);
         let slug = limit_slug(key).ok_or_else(|| {
             invalid(format!(
                 "{key} is not a limit: limits are named allowed_{{product}}_plans"

@@ -168,9 +168,18 @@ pub async fn upgrade_paths(
     }
     let live = site.map(|s| s.live).unwrap_or_default();
     let limits = state.store.key_limits(caller.key_id).await?;
+    // The same limit check as provisioning: a product whose limit the key's
+    // live activations already fill is not offered.
+    let counts = state.store.key_live_counts(caller.key_id, now_ms()).await?;
     let may =
         |p: &crate::domain::catalogue::Product| match limits.iter().find(|(s, _)| *s == p.slug) {
-            Some((_, n)) => *n > 0,
+            Some((_, max)) => {
+                let used = counts
+                    .iter()
+                    .find(|(s, _)| *s == p.slug)
+                    .map_or(0, |(_, n)| *n);
+                used < *max
+            }
             None => !caller.is_sub_key,
         };
     Ok(Json(OrderedMap(rules::upgrade_paths(

@@ -77,10 +77,7 @@ fn secret(v: &Option<SecretString>) -> Option<SecretString> {
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError {
-        code: ErrorCode::InvalidCredentials,
-        message: msg.into(),
-    }
+    ApiError::with_arg(ErrorCode::InvalidCredentials, msg.into())
 }
 
 /// Whether any SSH parameter was sent (non-empty).

@@ -117,7 +117,7 @@ catalogue! {
         "A higher tier of the same product family is already live on the site.",
         "Provisioning a lower tier would be a downgrade.",
         "Cancel the higher tier first, then provision the lower one.";
-    ProductAlreadyIncluded => 400, "product_already_included", "%s is already included in a product the site has",
+    ProductAlreadyIncluded => 400, "product_already_included", "%s is already included in the site's %s",
         "A live product of another family already includes the requested product (or a higher tier of it).",
         "For example, a site with premium already has daily backups.",
         "Check the upgrade-paths endpoint for what the site can still get.";
@@ -147,9 +147,9 @@ catalogue! {
         "A key can only cancel what it provisioned.",
         "Cancel with the key (OAuth client) that provisioned the product.";
     // --- Partner keys ---
-    InvalidKeyName => 400, "invalid_key_name", "The required \"name\" argument is missing.",
-        "A new key needs a name.",
-        "No name parameter was sent.",
+    InvalidKeyName => 400, "invalid_key_name", "The required \"name\" argument is missing or longer than %s characters.",
+        "A new key needs a name of at most 200 characters.",
+        "No name parameter was sent, or it is too long.",
         "Send name=... with the request.";
     InvalidLimit => 400, "invalid_limit", "%s",
         "A per-product limit is malformed.",
@@ -191,6 +191,21 @@ impl ApiError {
             code,
             message: code.template().replacen("%s", &arg.to_string(), 1),
         }
+    }
+
+    /// The code with each `%s` in its message replaced by the next of
+    /// `args`, in order (a `%s` without an argument stays empty).
+    pub fn with_args(code: ErrorCode, args: &[&dyn fmt::Display]) -> Self {
+        let mut parts = code.template().split("%s");
+        let mut message = parts.next().unwrap_or_default().to_string();
+        let mut args = args.iter();
+        for part in parts {
+            if let Some(arg) = args.next() {
+                message.push_str(&arg.to_string());
+            }
+            message.push_str(part);
+        }
+        ApiError { code, message }
     }
 
     pub fn status(&self) -> u16 {
@@ -344,6 +359,15 @@ mod tests {
                 400,
                 "activation_limit_reached",
                 "This key has reached its activation limit for product premium",
+            ),
+            (
+                ApiError::with_args(
+                    ErrorCode::ProductAlreadyIncluded,
+                    &[&"jetpack-backup-daily", &"premium"],
+                ),
+                400,
+                "product_already_included",
+                "jetpack-backup-daily is already included in the site's premium",
             ),
             (
                 ApiError::new(ErrorCode::PartnerKeyDisabled),

@@ -79,13 +79,10 @@ pub fn decide_provision(
             .iter()
             .any(|inc| inc.family == product.family && inc.tier >= product.tier);
         if covered {
-            return Err(ApiError {
-                code: ErrorCode::ProductAlreadyIncluded,
-                message: format!(
-                    "{} is already included in the site's {}",
-                    product.slug, holder.slug
-                ),
-            });
+            return Err(ApiError::with_args(
+                ErrorCode::ProductAlreadyIncluded,
+                &[&product.slug, &holder.slug],
+            ));
         }
     }
     // 5: a lower tier of the same family is live: an upgrade, if it is ours.

@@ -67,7 +67,10 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
     let status = res.status();
     if status == StatusCode::METHOD_NOT_ALLOWED {
         // axum set the Allow header; the body is the catalogue's error.
-        let allow = res.headers().get(header::ALLOW).cloned();
+        let allow = res
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| without_head(v.to_str().ok()?));
         res = ApiError::new(ErrorCode::NotAllowed).into_response();
         if let Some(allow) = allow {
             res.headers_mut().insert(header::ALLOW, allow);
@@ -88,6 +91,17 @@ pub async fn conventions(mut req: Request, next: Next) -> Response {
         res = rewrite_body(res, &flags).await;
     }
     res
+}
+
+/// axum's Allow value without the HEAD it adds to every GET route: upstream
+/// lists only the methods an endpoint documents (GET, POST).
+fn without_head(allow: &str) -> Option<HeaderValue> {
+    let methods: Vec<&str> = allow
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && !m.eq_ignore_ascii_case("HEAD"))
+        .collect();
+    HeaderValue::from_str(&methods.join(",")).ok()
 }
 
 fn is_json(res: &Response) -> bool {

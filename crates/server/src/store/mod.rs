@@ -91,6 +91,15 @@ pub trait Store: Send + Sync + 'static {
     /// The key's per-product limits, in no particular order.
     async fn key_limits(&self, key: KeyId) -> Result<Vec<(ProductSlug, i64)>, StoreError>;
 
+    /// How many live activations (as of `now`, by the same predicate as the
+    /// provision limit check) the key has per product; products with none
+    /// are absent.
+    async fn key_live_counts(
+        &self,
+        key: KeyId,
+        now: i64,
+    ) -> Result<Vec<(ProductSlug, i64)>, StoreError>;
+
     async fn add_partner_redirect(
         &self,
         partner: PartnerId,

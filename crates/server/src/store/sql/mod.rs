@@ -179,6 +179,26 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn key_live_counts(
+        &self,
+        key: KeyId,
+        now: i64,
+    ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT a.product, COUNT(*) AS n FROM activations a WHERE a.key_id = $1 AND {} \
+             GROUP BY a.product",
+            live_at("$2")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key)
+            .bind(now)
+            .fetch_all(self.read())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("n")?)))
+            .collect()
+    }
+
     async fn add_partner_redirect(
         &self,
         partner: PartnerId,
@@ -406,10 +426,7 @@ impl Store for SqlStore {
                 self.expire_site(&mut tx, row.blog_id, now).await?;
                 let sql = format!("SELECT a.id FROM activations a WHERE a.blog_id = $1 AND a.family = $2 AND {}", live_at("$3"));
                 if sqlx::query(&sql).bind(row.blog_id).bind(family).bind(now).fetch_optional(&mut *tx).await?.is_some() {
-                    return Ok(Err(ApiError {
-                        code: ErrorCode::ProductOwnedByAnotherPartner,
-                        message: format!("the site already has a live product of family {family}"),
-                    }));
+                    return Ok(Err(ApiError::with_arg(ErrorCode::ProductOwnedByAnotherPartner, format!("a live {family} product"))));
                 }
                 let id: i64 = sqlx::query(
                     "INSERT INTO activations (blog_id, key_id, product, family, state, created_at, activated_at) \
