@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
+    /// Also serve `GET /bench/hello`, the HTTP-stack floor of
+    /// `jpstart-bench` (no auth, no storage). Not for production.
+    #[arg(long, hide = true)]
+    pub bench_routes: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -60,6 +60,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         pending_ttl: args.pending_ttl,
         catalogue,
         secret_key,
+        bench_routes: args.bench_routes,
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

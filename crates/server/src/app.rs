@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::middleware;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
@@ -27,6 +27,8 @@ pub struct Inner {
     pub pending_ttl_ms: i64,
     /// Seals stored backup credentials.
     pub secret_key: SecretKey,
+    /// Serve `GET /bench/hello` (see [`crate::bench`]).
+    pub bench_routes: bool,
 }
 
 impl AppState {
@@ -44,10 +46,11 @@ impl Deref for AppState {
 
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
-    let routes = api::routes()
-        .route("/oauth2/token", post(crate::oauth::token))
-        .fallback(|| async { not_found() })
-        .with_state(state);
+    let mut routes = api::routes().route("/oauth2/token", post(crate::oauth::token));
+    if state.bench_routes {
+        routes = routes.route(crate::bench::HELLO_PATH, get(crate::bench::hello));
+    }
+    let routes = routes.fallback(|| async { not_found() }).with_state(state);
     // The conventions rewrite the path before routing, so they wrap the
     // router from outside.
     Router::new()

@@ -19,6 +19,8 @@ pub struct Config {
     pub catalogue: Catalogue,
     /// Where the key sealing stored credentials comes from.
     pub secret_key: KeySource,
+    /// Serve the benchmark floor route (`serve --bench-routes`, hidden).
+    pub bench_routes: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +41,7 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("pending_ttl", &self.pending_ttl)
             .field("secret_key", &self.secret_key)
+            .field("bench_routes", &self.bench_routes)
             .finish_non_exhaustive()
     }
 }

@@ -12,11 +12,13 @@
 //! - [`api`]: the endpoints, one module per group.
 //! - [`app`], [`serve`], [`config`]: state, routing, the listener loop.
 //! - [`admin`]: the operator's commands, on the same store.
+//! - [`bench`]: the benchmark floor route (`serve --bench-routes` only).
 
 pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -75,6 +75,7 @@ pub async fn run(
         public_url,
         pending_ttl_ms: i64::try_from(config.pending_ttl.as_millis()).unwrap_or(i64::MAX),
         secret_key,
+        bench_routes: config.bench_routes,
     });
     let sweeper = tokio::spawn(sweep(store));
     on_bound(addr, scheme);

@@ -11,6 +11,7 @@
 #[macro_use]
 mod common;
 
+mod bench_route;
 mod concurrency;
 mod credentials;
 mod foundation;
