@@ -82,7 +82,7 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
             // anyway, and queueing in the pool is fairer and cheaper than
             // spinning on SQLITE_BUSY. Readers run beside it (WAL).
             let write = sqlite_pool(1).connect(&url).await?;
-            let read = sqlite_pool(8).connect(&url).await?;
+            let read = sqlite_pool(4).connect(&url).await?;
             Ok(Pools { write, read })
         }
         Backend::Postgres => {
@@ -114,6 +114,11 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
+        // A connection to a local file cannot drop out under us; the ping
+        // sqlx otherwise sends on every acquire is one more round trip to
+        // the connection's worker thread per query (measured: a large part
+        // of a status request's CPU time, see docs/BENCHMARKS.md).
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL: readers do not block the writer. synchronous=FULL: a
