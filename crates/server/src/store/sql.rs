@@ -620,7 +620,25 @@ impl Store for SqlStore {
         req: &ProvisionRequest,
         cat: &Catalogue,
     ) -> RuleResult<ProvisionOutcome> {
-        in_write_tx!(self, |tx| self.provision_in_tx(&mut tx, req, cat).await)
+        in_write_tx!(self, |tx| {
+            async {
+                let out = self.provision_in_tx(&mut tx, req, cat).await?;
+                if let (Ok(o), Some(link)) = (&out, &req.auth_link) {
+                    if !o.connected {
+                        sqlx::query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                            .bind(link.digest.clone())
+                            .bind(o.blog_id.as_i64())
+                            .bind(req.key_id)
+                            .bind(req.now)
+                            .bind(link.expires_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                Ok(out)
+            }
+            .await
+        })
     }
 
     async fn cancel(&self, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome> {
@@ -642,8 +660,20 @@ impl Store for SqlStore {
             live_at("$2")
         );
         let rows = match value {
-            SiteKey::Id(id) => sqlx::query(&sql).bind(id).bind(now).fetch_all(self.read()).await?,
-            SiteKey::Text(s) => sqlx::query(&sql).bind(s).bind(now).fetch_all(self.read()).await?,
+            SiteKey::Id(id) => {
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(now)
+                    .fetch_all(self.read())
+                    .await?
+            }
+            SiteKey::Text(s) => {
+                sqlx::query(&sql)
+                    .bind(s)
+                    .bind(now)
+                    .fetch_all(self.read())
+                    .await?
+            }
         };
         let Some(first) = rows.first() else {
             return Ok(None);
