@@ -144,7 +144,9 @@ impl Plan {
                 let i = 1 + self.cancel_next.fetch_add(1, Ordering::Relaxed);
                 (i <= self.cancel_sites).then(|| Req {
                     method: Method::POST,
-                    path: format!("/rest/v1.3/jpphp/{CANCEL_PREFIX}{i}{SEED_SUFFIX}/partner-cancel"),
+                    path: format!(
+                        "/rest/v1.3/jpphp/{CANCEL_PREFIX}{i}{SEED_SUFFIX}/partner-cancel"
+                    ),
                     body: Some(String::new()),
                     auth: true,
                     // Without cancel-all the answer lists nothing; it is
@@ -283,14 +285,11 @@ async fn connection(plan: Arc<Plan>, kind: Kind, window: Window, seed: u64) -> C
         Err(e) => return ConnResult::failed(format!("connect: {e}")),
     };
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Full<Bytes>>(
-        TokioIo::new(stream),
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(e) => return ConnResult::failed(format!("handshake: {e}")),
-    };
+    let (mut sender, conn) =
+        match hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await {
+            Ok(x) => x,
+            Err(e) => return ConnResult::failed(format!("handshake: {e}")),
+        };
     tokio::spawn(conn);
     let mut out = ConnResult {
         ok: 0,

@@ -47,15 +47,17 @@ pub struct Args {
     pub connections: Vec<usize>,
     /// Scenarios of the matrix (comma-separated: token, status, provision,
     /// cancel, mixed); the hello-world floor always runs.
-    #[arg(long, value_delimiter = ',', default_value = "token,status,provision,cancel,mixed")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "token,status,provision,cancel,mixed"
+    )]
     pub scenarios: Vec<String>,
     /// Activations in the database for the scaling runs (comma-separated;
-    /// k and M suffixes; "none" to skip). Default 10k,100k; --quick 10k.
+    /// k and M suffixes; "none" to skip). Default 10k,100k,1M (seeding
+    /// 1M takes about half a minute); --quick 10k.
     #[arg(long, value_delimiter = ',')]
     pub scale: Option<Vec<String>>,
-    /// Add the 1M-activation scaling run (about two more minutes).
-    #[arg(long)]
-    pub full: bool,
     /// Seeded sites with a live activation for the scenario matrix.
     #[arg(long, default_value_t = 10_000)]
     pub status_sites: u64,
@@ -96,8 +98,12 @@ impl Args {
         let warmup = self
             .warmup_ms
             .unwrap_or(if self.quick { 250 } else { 1000 });
-        let default_scale: &[&str] = if self.quick { &["10k"] } else { &["10k", "100k"] };
-        let mut scales = match &self.scale {
+        let default_scale: &[&str] = if self.quick {
+            &["10k"]
+        } else {
+            &["10k", "100k", "1M"]
+        };
+        let scales = match &self.scale {
             Some(list) => list
                 .iter()
                 .filter(|s| !s.trim().eq_ignore_ascii_case("none") && !s.trim().is_empty())
@@ -108,9 +114,6 @@ impl Args {
                 .map(|s| parse_count(s))
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        if self.full && !scales.contains(&1_000_000) {
-            scales.push(1_000_000);
-        }
         if self.connections.is_empty() || self.connections.contains(&0) {
             return Err("--connections: give one or more counts above 0".into());
         }

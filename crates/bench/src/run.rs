@@ -21,7 +21,12 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
     let dir = tempfile::Builder::new()
         .prefix("jpstart-bench-")
         .tempdir_in(&base)
-        .map_err(|e| format!("cannot make a temporary directory in {}: {e}", base.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot make a temporary directory in {}: {e}",
+                base.display()
+            )
+        })?;
     let mut backends = Vec::new();
     if !args.no_sqlite {
         let floor_db = dir.path().join("floor.db");
@@ -95,19 +100,26 @@ async fn matrix(
     dir: &Path,
 ) -> Result<BackendReport, String> {
     let creds = server::create_partner(&args.jpstart, url).await?;
-    // Enough activations for every cancel the windows could ask for: the
-    // insert floor bounds the rate of any durable write.
-    let cancel_secs = (settings.duration + settings.warmup).as_secs_f64()
-        * settings.connections.len() as f64;
-    let cancel_pool = (insert_floor.rate * cancel_secs * 1.5) as u64 + 1000;
+    // Enough activations for every cancel the windows could ask for. The
+    // insert floor is one writer; concurrent commits can go faster (the
+    // database may sync several at once), hence the minimum rate.
+    let cancel_secs =
+        (settings.duration + settings.warmup).as_secs_f64() * settings.connections.len() as f64;
+    let cancel_pool = (insert_floor.rate.max(3000.0) * cancel_secs * 1.5) as u64 + 1000;
     progress(&format!(
         "{}: seeding {} sites for status, {cancel_pool} for cancel",
         backend.name(),
         settings.status_sites
     ));
-    seed::seed(backend, url, creds.key_id, STATUS_PREFIX, settings.status_sites)
-        .await
-        .map_err(|e| format!("seeding: {e}"))?;
+    seed::seed(
+        backend,
+        url,
+        creds.key_id,
+        STATUS_PREFIX,
+        settings.status_sites,
+    )
+    .await
+    .map_err(|e| format!("seeding: {e}"))?;
     seed::seed(backend, url, creds.key_id, CANCEL_PREFIX, cancel_pool)
         .await
         .map_err(|e| format!("seeding: {e}"))?;

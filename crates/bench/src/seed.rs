@@ -11,7 +11,6 @@ use sqlx::postgres::PgConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
 
-
 use crate::load::new_histogram;
 
 /// Seeded sites with a live activation for status: `s{i}.seed.bench`.
@@ -75,7 +74,8 @@ pub async fn seed(
     let now = now_ms();
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     let actor = format!("key:{key_id}");
-    let site_cols = "identifier, url, local_user, connected, registration, created_at, connected_at";
+    let site_cols =
+        "identifier, url, local_user, connected, registration, created_at, connected_at";
     let site_vals = format!(
         "'{prefix}' || i || '{SEED_SUFFIX}', 'https://{prefix}' || i || '{SEED_SUFFIX}/', 'admin', 1, 1, {now}, {now}"
     );
@@ -199,7 +199,10 @@ const FLOOR_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_floor (\
 
 /// One writer inserting one row per transaction into a scratch table of a
 /// separate SQLite file with the server's PRAGMAs, for `duration`.
-pub async fn sqlite_insert_floor(path: &std::path::Path, duration: Duration) -> DbResult<FloorResult> {
+pub async fn sqlite_insert_floor(
+    path: &std::path::Path,
+    duration: Duration,
+) -> DbResult<FloorResult> {
     let url = format!("sqlite://{}", path.display());
     let mut conn = sqlite_options(&url)?.connect().await?;
     conn.execute(FLOOR_TABLE).await?;
@@ -228,7 +231,8 @@ pub async fn postgres_insert_floor(url: &str, duration: Duration) -> DbResult<Fl
 /// returns its URL.
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> DbResult<String> {
     let mut conn = PgConnection::connect(admin_url).await?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
     conn.close().await?;
     Ok(with_database(admin_url, name))
 }
@@ -269,7 +273,10 @@ mod tests {
     #[test]
     fn database_in_url() {
         assert_eq!(
-            with_database("postgres://u:p@127.0.0.1:5432/postgres?sslmode=disable", "b1"),
+            with_database(
+                "postgres://u:p@127.0.0.1:5432/postgres?sslmode=disable",
+                "b1"
+            ),
             "postgres://u:p@127.0.0.1:5432/b1?sslmode=disable"
         );
         assert_eq!(

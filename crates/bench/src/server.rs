@@ -48,12 +48,7 @@ impl Server {
         let first = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await;
         let line = match first {
             Ok(Ok(Some(line))) => line,
-            _ => {
-                return Err(format!(
-                    "the server did not start; its log:\n{}",
-                    tail(log)
-                ))
-            }
+            _ => return Err(format!("the server did not start; its log:\n{}", tail(log))),
         };
         let addr = line
             .strip_prefix("jpstart listening on http://")
@@ -165,7 +160,12 @@ pub struct Credentials {
 
 /// `jpstart admin partner create`: a partner and its first key.
 pub async fn create_partner(bin: &Path, db_url: &str) -> Result<Credentials, String> {
-    let v = admin(bin, db_url, &["partner", "create", "--name", "Bench Hosting"]).await?;
+    let v = admin(
+        bin,
+        db_url,
+        &["partner", "create", "--name", "Bench Hosting"],
+    )
+    .await?;
     let field = |k: &str| {
         v[k].as_str()
             .map(str::to_string)

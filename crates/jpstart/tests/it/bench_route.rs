@@ -29,10 +29,7 @@ async fn hello_only_with_the_flag() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.text().await.unwrap(),
-        "{\n    \"hello\": \"world\"\n}"
-    );
+    assert_eq!(res.text().await.unwrap(), "{\n    \"hello\": \"world\"\n}");
 }
 
 #[test]
