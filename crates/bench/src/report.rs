@@ -13,20 +13,33 @@ use crate::Settings;
 pub const BEGIN: &str = "<!-- bench:begin -->";
 pub const END: &str = "<!-- bench:end -->";
 
-/// A floor's figures.
+/// The insert floor's figures: measured before and after the scenarios
+/// (the disk's sync rate drifts with whatever else the machine does); the
+/// ratios use both windows together.
 #[derive(Debug, Clone, Copy)]
 pub struct Floor {
     pub rate: f64,
+    pub rate_before: f64,
+    pub rate_after: Option<f64>,
     pub p50_us: u64,
     pub p99_us: u64,
 }
 
-impl From<&FloorResult> for Floor {
-    fn from(f: &FloorResult) -> Self {
+impl Floor {
+    pub fn new(before: &FloorResult, after: Option<&FloorResult>) -> Floor {
+        let mut hist = before.hist.clone();
+        let (mut count, mut secs) = (before.count, before.window.as_secs_f64());
+        if let Some(a) = after {
+            let _ = hist.add(&a.hist);
+            count += a.count;
+            secs += a.window.as_secs_f64();
+        }
         Floor {
-            rate: f.rate(),
-            p50_us: f.hist.value_at_quantile(0.5),
-            p99_us: f.hist.value_at_quantile(0.99),
+            rate: count as f64 / secs.max(f64::MIN_POSITIVE),
+            rate_before: before.rate(),
+            rate_after: after.map(FloorResult::rate),
+            p50_us: hist.value_at_quantile(0.5),
+            p99_us: hist.value_at_quantile(0.99),
         }
     }
 }
@@ -142,8 +155,10 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "Insert floor (one row per transaction, one writer, same durability): **{:.0} rows/s**, p50 {}, p99 {}.\n",
+            "Insert floor (one row per transaction, one writer, same durability): **{:.0} rows/s** ({:.0} before the scenarios, {} after), p50 {} ms, p99 {} ms.\n",
             f.rate,
+            f.rate_before,
+            f.rate_after.map_or("–".into(), |r| format!("{r:.0}")),
             ms(f.p50_us),
             ms(f.p99_us)
         );

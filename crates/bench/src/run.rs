@@ -35,17 +35,21 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
             .await
             .map_err(|e| format!("SQLite insert floor: {e}"))?;
         let url = format!("sqlite://{}", dir.path().join("matrix.db").display());
-        backends.push(
-            matrix(
-                args,
-                settings,
-                Backend::Sqlite,
-                &url,
-                Floor::from(&floor),
-                dir.path(),
-            )
-            .await?,
-        );
+        let mut report = matrix(
+            args,
+            settings,
+            Backend::Sqlite,
+            &url,
+            Floor::new(&floor, None),
+            dir.path(),
+        )
+        .await?;
+        progress("SQLite: insert floor again");
+        let after = seed::sqlite_insert_floor(&floor_db, settings.duration)
+            .await
+            .map_err(|e| format!("SQLite insert floor: {e}"))?;
+        report.insert_floor = Floor::new(&floor, Some(&after));
+        backends.push(report);
     }
     if let Some(admin_url) = &args.postgres_url {
         let name = format!("jpstart_bench_{}", std::process::id());
@@ -57,15 +61,21 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
             let floor = seed::postgres_insert_floor(&url, settings.duration)
                 .await
                 .map_err(|e| format!("PostgreSQL insert floor: {e}"))?;
-            matrix(
+            let mut report = matrix(
                 args,
                 settings,
                 Backend::Postgres,
                 &url,
-                Floor::from(&floor),
+                Floor::new(&floor, None),
                 dir.path(),
             )
-            .await
+            .await?;
+            progress("PostgreSQL: insert floor again");
+            let after = seed::postgres_insert_floor(&url, settings.duration)
+                .await
+                .map_err(|e| format!("PostgreSQL insert floor: {e}"))?;
+            report.insert_floor = Floor::new(&floor, Some(&after));
+            Ok::<_, String>(report)
         }
         .await;
         if let Err(e) = seed::drop_postgres_database(admin_url, &name).await {
