@@ -125,6 +125,10 @@ pub struct ServeArgs {
     /// Longest a request may take from its headers to its response.
     #[arg(long, env = "JPSTART_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub request_timeout: std::time::Duration,
+    /// Also serve `GET /bench/hello`, the HTTP-stack floor of
+    /// `jpstart-bench` (no auth, no storage). Not for production.
+    #[arg(long, hide = true)]
+    pub bench_routes: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -57,6 +57,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             header_timeout: args.header_timeout,
             request_timeout: args.request_timeout,
         },
+        bench_routes: args.bench_routes,
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

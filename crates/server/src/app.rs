@@ -34,6 +34,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Longest a request may take from its headers to its response.
     pub request_timeout: std::time::Duration,
+    /// Serve `GET /bench/hello` (see [`crate::bench`]).
+    pub bench_routes: bool,
 }
 
 impl AppState {
@@ -55,13 +57,17 @@ pub fn router(state: AppState) -> Router {
         state.token_limits.per_address.clone(),
         crate::throttle::per_peer,
     ));
-    let routes = api::routes()
+    let mut routes = api::routes()
         .merge(api::authorize::routes())
         .route("/oauth2/token", token)
         .route("/openapi.json", get(api::openapi::openapi_json))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", get(ops::metrics));
+    if state.bench_routes {
+        routes = routes.route(crate::bench::HELLO_PATH, get(crate::bench::hello));
+    }
+    let routes = routes
         .route_layer(middleware::from_fn(metrics::record_route))
         .fallback(|| async { not_found() })
         .layer(CatchPanicLayer::custom(panicked))

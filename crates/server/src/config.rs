@@ -22,6 +22,8 @@ pub struct Config {
     pub secret_key: KeySource,
     /// Abuse and slow-client limits.
     pub limits: Limits,
+    /// Serve the benchmark floor route (`serve --bench-routes`, hidden).
+    pub bench_routes: bool,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -75,6 +77,7 @@ impl std::fmt::Debug for Config {
             .field("pending_ttl", &self.pending_ttl)
             .field("secret_key", &self.secret_key)
             .field("limits", &self.limits)
+            .field("bench_routes", &self.bench_routes)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +102,7 @@ mod tests {
             catalogue: Catalogue::builtin(),
             secret_key: KeySource::Hex(SecretString::new(hex)),
             limits: Limits::default(),
+            bench_routes: false,
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

@@ -14,11 +14,13 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`], [`ops`]: abuse limits, Prometheus metrics,
 //!   health and readiness.
+//! - [`bench`]: the benchmark floor route (`serve --bench-routes` only).
 
 pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -87,6 +87,7 @@ pub async fn run(
         ),
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
+        bench_routes: config.bench_routes,
     });
     let sweeper = tokio::spawn(sweep(store));
     on_bound(addr, scheme);

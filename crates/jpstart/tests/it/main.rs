@@ -15,6 +15,7 @@ mod admin;
 mod auth;
 mod authorize;
 mod authorize_browser;
+mod bench_route;
 mod bodies;
 mod bulk;
 mod cancel;

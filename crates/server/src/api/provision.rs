@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{EndpointDoc, Params, Segment};
 use crate::secrets;
-use crate::store::{now_ms, ProvisionOutcome, ProvisionRequest, ProvisionSite};
+use crate::store::{now_ms, NewAuthLink, ProvisionOutcome, ProvisionRequest, ProvisionSite};
 
 const ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidSiteurl,
@@ -206,6 +206,9 @@ async fn run(
         }
     };
     let now = now_ms();
+    // The link is stored with the provision (one commit) and shown only if
+    // the site ends up waiting for its owner.
+    let link_token = secrets::generate();
     let req = ProvisionRequest {
         key_id: caller.key_id,
         restricted: caller.is_sub_key,
@@ -217,6 +220,10 @@ async fn run(
         partner_tracking_id: p.tracking_id().map(str::to_string),
         now,
         pending_ttl_ms: state.pending_ttl_ms,
+        auth_link: Some(NewAuthLink {
+            digest: secrets::digest(&link_token),
+            expires_at: now.saturating_add(state.pending_ttl_ms),
+        }),
     };
     let outcome = state.store.provision(&req, &state.catalogue).await??;
     if let Some(a) = &outcome.activation {
@@ -237,7 +244,7 @@ async fn run(
     let next_url = if outcome.connected {
         site_admin_url(&outcome)
     } else {
-        authorize_link(state, &outcome, caller, now).await?
+        format!("{}/authorize/{link_token}", state.public_url)
     };
     Ok(Json(ProvisionResponse {
         success: true,
@@ -259,26 +266,4 @@ fn site_admin_url(o: &ProvisionOutcome) -> String {
         format!("https://{base}")
     };
     format!("{base}/wp-admin/admin.php?page=jetpack")
-}
-
-/// A one-time link to the authorization page, valid as long as a pending
-/// activation waits.
-async fn authorize_link(
-    state: &AppState,
-    o: &ProvisionOutcome,
-    caller: Caller,
-    now: i64,
-) -> Result<String, ApiError> {
-    let token = secrets::generate();
-    state
-        .store
-        .insert_auth_link(
-            &secrets::digest(&token),
-            o.blog_id,
-            caller.key_id,
-            now,
-            now.saturating_add(state.pending_ttl_ms),
-        )
-        .await?;
-    Ok(format!("{}/authorize/{token}", state.public_url))
 }

@@ -61,18 +61,6 @@ impl Backend {
         }
     }
 
-    /// The statement that opens a read transaction whose queries must all
-    /// see one snapshot (a site and its activations). SQLite's deferred
-    /// transaction takes its snapshot at the first read; PostgreSQL's
-    /// default READ COMMITTED would take one per statement. A read-only
-    /// REPEATABLE READ transaction never fails with a serialization error.
-    pub fn begin_read(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "BEGIN",
-            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        }
-    }
-
     /// The statement that opens a write transaction.
     pub fn begin_write(self) -> &'static str {
         match self {
@@ -111,7 +99,7 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
             // anyway, and queueing in the pool is fairer and cheaper than
             // spinning on SQLITE_BUSY. Readers run beside it (WAL).
             let write = sqlite_pool(1).connect(&url).await?;
-            let read = sqlite_pool(8).connect(&url).await?;
+            let read = sqlite_pool(4).connect(&url).await?;
             Ok(Pools { write, read })
         }
         Backend::Postgres => {
@@ -186,6 +174,11 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
+        // A connection to a local file cannot drop out under us; the ping
+        // sqlx otherwise sends on every acquire is one more round trip to
+        // the connection's worker thread per query (measured: a large part
+        // of a status request's CPU time, see docs/BENCHMARKS.md).
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL: readers do not block the writer. synchronous=FULL: a

@@ -53,6 +53,16 @@ pub struct ProvisionRequest {
     pub now: i64,
     /// How long a pending activation waits for the owner, in milliseconds.
     pub pending_ttl_ms: i64,
+    /// Stored in the same transaction when the site ends up not connected,
+    /// so that the provision and its link commit (and sync) together.
+    pub auth_link: Option<NewAuthLink>,
+}
+
+/// An authorization link to store: the digest of its one-time token.
+#[derive(Debug, Clone)]
+pub struct NewAuthLink {
+    pub digest: Vec<u8>,
+    pub expires_at: i64,
 }
 
 /// Which site a provision is for.

@@ -157,6 +157,7 @@ fn request(key: KeyId, url: &str, product: Option<&str>, now: i64) -> ProvisionR
         partner_tracking_id: Some("track-1".into()),
         now,
         pending_ttl_ms: DAY,
+        auth_link: None,
     }
 }
 

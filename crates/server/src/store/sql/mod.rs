@@ -299,7 +299,25 @@ impl Store for SqlStore {
         req: &ProvisionRequest,
         cat: &Catalogue,
     ) -> RuleResult<ProvisionOutcome> {
-        in_write_tx!(self, |tx| self.provision_in_tx(&mut tx, req, cat).await)
+        in_write_tx!(self, |tx| {
+            async {
+                let out = self.provision_in_tx(&mut tx, req, cat).await?;
+                if let (Ok(o), Some(link)) = (&out, &req.auth_link) {
+                    if !o.connected {
+                        sqlx::query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                            .bind(link.digest.clone())
+                            .bind(o.blog_id.as_i64())
+                            .bind(req.key_id)
+                            .bind(req.now)
+                            .bind(link.expires_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                Ok::<_, StoreError>(out)
+            }
+            .await
+        })
     }
 
     async fn cancel(&self, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome> {
@@ -307,29 +325,47 @@ impl Store for SqlStore {
     }
 
     async fn site(&self, site: &SiteRef, now: i64) -> Result<Option<SiteState>, StoreError> {
-        // One connection, one snapshot: the site and its activations agree.
-        let mut tx = self.read().begin_with(self.backend.begin_read()).await?;
+        // One statement, so one snapshot: the site and its activations
+        // agree without a transaction. (Status is the hottest read; on
+        // SQLite every statement and BEGIN/COMMIT is a round trip to the
+        // connection's worker thread, and these dominated its CPU time.)
         let (column, value) = site_key(site);
         let sql = format!(
             "SELECT s.blog_id, s.identifier, s.url, s.connected, \
-             (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds \
-             FROM sites s WHERE s.{column} = $1"
+             (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds, \
+             a.id, a.product, a.key_id, k.partner_id, a.state, a.created_at, a.partner_tracking_id \
+             FROM sites s LEFT JOIN activations a ON a.blog_id = s.blog_id AND {} \
+             LEFT JOIN keys k ON k.id = a.key_id WHERE s.{column} = $1 ORDER BY a.id",
+            live_at("$2")
         );
-        let row = match value {
-            SiteKey::Id(id) => sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await?,
-            SiteKey::Text(s) => sqlx::query(&sql).bind(s).fetch_optional(&mut *tx).await?,
+        let rows = match value {
+            SiteKey::Id(id) => {
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(now)
+                    .fetch_all(self.read())
+                    .await?
+            }
+            SiteKey::Text(s) => {
+                sqlx::query(&sql)
+                    .bind(s)
+                    .bind(now)
+                    .fetch_all(self.read())
+                    .await?
+            }
         };
-        let Some(row) = row else { return Ok(None) };
-        let s = SiteRow::from_row(&row)?;
-        let creds: i64 = row.try_get("creds")?;
-        let live_sql = live_query(&live_at("$2"));
-        let rows = sqlx::query(&live_sql)
-            .bind(s.blog_id)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        let live = rows.iter().map(live_from_row).collect::<Result<_, _>>()?;
-        tx.commit().await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let s = SiteRow::from_row(first)?;
+        let creds: i64 = first.try_get("creds")?;
+        let mut live = Vec::new();
+        for r in &rows {
+            // No live activation: one row with NULL activation columns.
+            if r.try_get::<Option<i64>, _>("id")?.is_some() {
+                live.push(live_from_row(r)?);
+            }
+        }
         Ok(Some(SiteState {
             blog_id: s.blog_id()?,
             identifier: s.identifier()?,
