@@ -8,10 +8,11 @@ use jpstart_types::{ProductSlug, SiteIdentifier, SiteRef};
 use serde::Serialize;
 
 use crate::auth::PARTNER_SCOPE;
+use crate::clock::{Clock, Timestamp};
 use crate::domain::rules::{KeyId, PartnerId};
 use crate::domain::Catalogue;
 use crate::secrets;
-use crate::store::{self, now_ms, rfc3339, ActivationFilter, NewKey, Store, StoreError};
+use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
 /// A one-line reason an admin command failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,7 @@ pub enum AdminError {
 pub struct Admin {
     store: Arc<dyn Store>,
     catalogue: Catalogue,
+    clock: Clock,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +114,7 @@ impl Admin {
         Ok(Admin {
             store: store::open(database_url).await?,
             catalogue,
+            clock: Clock::system(),
         })
     }
 
@@ -127,7 +130,10 @@ impl Admin {
                 "a partner needs a non-empty --name".into(),
             ));
         }
-        let partner = self.store.create_partner(name, now_ms()).await?;
+        let partner = self
+            .store
+            .create_partner(name, self.clock.now().as_millis())
+            .await?;
         self.create_key(partner, Some(name), false, &[]).await
     }
 
@@ -150,7 +156,7 @@ impl Admin {
         };
         let key_id = self
             .store
-            .create_key(&key, now_ms())
+            .create_key(&key, self.clock.now().as_millis())
             .await
             .map_err(not_found)?;
         Ok(KeyCredentials {
@@ -181,7 +187,7 @@ impl Admin {
         token: Option<&str>,
         key: Option<KeyId>,
     ) -> Result<Revoked, AdminError> {
-        let now = now_ms();
+        let now = self.clock.now().as_millis();
         match (token, key) {
             // A revoke that matched nothing is a failure (SPEC §6): the
             // operator may have pasted the wrong token, which stays valid.
@@ -224,7 +230,12 @@ impl Admin {
         let scope = scope.unwrap_or(PARTNER_SCOPE);
         let token = secrets::generate();
         self.store
-            .insert_token(&secrets::digest(&token), key, scope, now_ms())
+            .insert_token(
+                &secrets::digest(&token),
+                key,
+                scope,
+                self.clock.now().as_millis(),
+            )
             .await?;
         Ok(TokenResponse {
             access_token: token,
@@ -240,7 +251,7 @@ impl Admin {
         let site_ref = parse_site(site)?;
         let s = self
             .store
-            .site(&site_ref, now_ms())
+            .site(&site_ref, self.clock.now().as_millis())
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("site {site} not found")))?;
         Ok(SiteShown {
@@ -266,7 +277,7 @@ impl Admin {
         let site_ref = parse_site(site)?;
         let out = self
             .store
-            .connect_site(&site_ref, now_ms())
+            .connect_site(&site_ref, self.clock.now().as_millis())
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("site {site} not found")))?;
         Ok(Connected {
@@ -288,7 +299,13 @@ impl Admin {
         let family = self.catalogue.family_name(p).to_string();
         let id = self
             .store
-            .grant(&ident, site_url, &p.slug, &family, now_ms())
+            .grant(
+                &ident,
+                site_url,
+                &p.slug,
+                &family,
+                self.clock.now().as_millis(),
+            )
             .await?
             .map_err(|e| AdminError::Invalid(e.message))?;
         Ok(Granted {
@@ -342,9 +359,9 @@ impl Admin {
                 state: a.state,
                 key_id: a.key_id.map(|k| k as u64),
                 partner_id: a.partner_id.map(|p| p as u64),
-                created_at: rfc3339(a.created_at),
-                activated_at: a.activated_at.map(rfc3339),
-                ended_at: a.ended_at.map(rfc3339),
+                created_at: Timestamp::from_millis(a.created_at).rfc3339(),
+                activated_at: a.activated_at.map(|t| Timestamp::from_millis(t).rfc3339()),
+                ended_at: a.ended_at.map(|t| Timestamp::from_millis(t).rfc3339()),
                 partner_tracking_id: a.partner_tracking_id,
             })
             .collect())

@@ -24,6 +24,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    /// The one source of "now" for rules and records.
+    pub clock: crate::clock::Clock,
     pub catalogue: Catalogue,
     /// Base of the links the API hands out, without a trailing slash.
     pub public_url: String,

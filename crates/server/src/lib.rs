@@ -10,6 +10,7 @@
 //! - [`auth`], [`oauth`]: bearer tokens and the token endpoint.
 //! - [`crypto`]: the server key and sealing of stored credentials.
 //! - [`api`]: the endpoints, one module per group.
+//! - [`clock`]: the injected clock, the one source of "now".
 //! - [`app`], [`serve`], [`config`]: state, routing, the listener loop.
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`], [`ops`]: abuse limits, Prometheus metrics,
@@ -21,6 +22,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -13,7 +13,6 @@ use crate::domain::errors::OAuthErrorCode;
 use crate::domain::ErrorCode;
 use crate::rest::params::{collect, MAX_BODY};
 use crate::secrets;
-use crate::store::now_ms;
 use crate::throttle::{KeyedLimiter, PeerThrottle, RateSpec, Throttled};
 
 /// The token endpoint's abuse limits: guessing secrets costs a request each,
@@ -207,7 +206,12 @@ async fn issue(
     let token = secrets::generate();
     state
         .store
-        .insert_token(&secrets::digest(&token), key.id, scope, now_ms())
+        .insert_token(
+            &secrets::digest(&token),
+            key.id,
+            scope,
+            state.clock.now().as_millis(),
+        )
         .await?;
     tracing::info!(key_id = key.id, "access token issued");
     Ok(TokenResponse {

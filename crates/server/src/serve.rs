@@ -21,9 +21,10 @@ use tokio_rustls::{rustls, TlsAcceptor};
 use tower::ServiceExt;
 
 use crate::app::{self, AppState, Inner};
+use crate::clock::Clock;
 use crate::config::{Config, TlsFiles};
 use crate::crypto::{self, KeyError};
-use crate::store::{self, now_ms, StoreError};
+use crate::store::{self, StoreError};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,8 +76,10 @@ pub async fn run(
         .unwrap_or_else(|| format!("{scheme}://{addr}"))
         .trim_end_matches('/')
         .to_string();
+    let clock = Clock::system();
     let state = AppState::new(Inner {
         store: store.clone(),
+        clock: clock.clone(),
         catalogue: config.catalogue.clone(),
         public_url,
         pending_ttl_ms: i64::try_from(config.pending_ttl.as_millis()).unwrap_or(i64::MAX),
@@ -89,7 +92,7 @@ pub async fn run(
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
     });
-    let sweeper = tokio::spawn(sweep(store));
+    let sweeper = tokio::spawn(sweep(store, clock));
     on_bound(addr, scheme);
     let header_timeout = config.limits.header_timeout;
     let result = serve(listener, app::router(state), tls, header_timeout, shutdown).await;
@@ -99,11 +102,11 @@ pub async fn run(
 
 /// Marks expired pending activations in the background; requests also do it
 /// for the site they touch, so this only keeps `admin activations` current.
-async fn sweep(store: Arc<dyn store::Store>) {
+async fn sweep(store: Arc<dyn store::Store>, clock: Clock) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
-        if let Err(e) = store.expire_pending(now_ms()).await {
+        if let Err(e) = store.expire_pending(clock.now().as_millis()).await {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
     }

@@ -33,7 +33,7 @@ use crate::app::AppState;
 use crate::domain::ApiError;
 use crate::rest::Params;
 use crate::secrets;
-use crate::store::{now_ms, AuthLink, StoreError};
+use crate::store::{AuthLink, StoreError};
 
 /// The page's routes (registered outside `/rest` by [`crate::app::router`]).
 pub fn routes() -> Router<AppState> {
@@ -65,7 +65,7 @@ pub async fn show(
     let Ok(Path(token)) = token else {
         return Page::unknown().into_response();
     };
-    let now = now_ms();
+    let now = state.clock.now().as_millis();
     let link = match valid_link(&state, &token, now).await {
         Ok(link) => link,
         Err(page) => return page.into_response(),
@@ -143,7 +143,7 @@ pub async fn approve(
     let Ok(Path(token)) = token else {
         return Page::unknown().into_response();
     };
-    let now = now_ms();
+    let now = state.clock.now().as_millis();
     let Some(digest) = link_digest(&token) else {
         return Page::unknown().into_response();
     };

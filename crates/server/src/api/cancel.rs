@@ -11,9 +11,10 @@ use jpstart_types::ProductSlug;
 use super::status::site_ref;
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::clock::Timestamp;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{EndpointDoc, Params, Segment};
-use crate::store::{now_ms, rfc3339, CancelRequest, CancelledRecord};
+use crate::store::{CancelRequest, CancelledRecord};
 
 pub static DOC: EndpointDoc = EndpointDoc {
     method: "POST",
@@ -82,7 +83,7 @@ pub async fn cancel(
         site,
         product,
         all,
-        now: now_ms(),
+        now: state.clock.now().as_millis(),
     };
     let outcome = match state.store.cancel(&req, &state.catalogue).await {
         Ok(result) => result?,
@@ -117,7 +118,7 @@ fn describe(c: &CancelledRecord) -> CancelledActivation {
         product: c.product.to_string(),
         blog_id: c.blog_id.get(),
         site: c.identifier.to_string(),
-        created: rfc3339(c.created_at),
+        created: Timestamp::from_millis(c.created_at).rfc3339(),
         partner_tracking_id: c.partner_tracking_id.clone(),
     }
 }

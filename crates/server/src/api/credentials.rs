@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{EndpointDoc, Params, Segment};
-use crate::store::{now_ms, StoreError};
+use crate::store::StoreError;
 
 const ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidCredentials,
@@ -132,7 +132,7 @@ async fn site(state: &AppState, segment: &str) -> Result<(BlogId, String), ApiEr
     let site_ref = super::status::site_ref(segment)?;
     let site = state
         .store
-        .site(&site_ref, now_ms())
+        .site(&site_ref, state.clock.now().as_millis())
         .await?
         .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, segment))?;
     Ok((site.blog_id, site.identifier.host().to_string()))
@@ -159,7 +159,7 @@ async fn seal_and_store(
         .seal(&creds.to_plaintext(), context.as_bytes());
     let stored = state
         .store
-        .set_credentials(blog, kind, &sealed, now_ms())
+        .set_credentials(blog, kind, &sealed, state.clock.now().as_millis())
         .await?;
     if stored {
         tracing::info!(blog_id = %blog, kind, "backup credentials stored");

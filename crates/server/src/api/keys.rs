@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::domain::{ApiError, Catalogue, ErrorCode};
 use crate::rest::{EndpointDoc, Params};
 use crate::secrets;
-use crate::store::{now_ms, NewKey};
+use crate::store::NewKey;
 
 /// Longest key name accepted, in characters.
 pub const MAX_KEY_NAME: usize = 200;
@@ -127,7 +127,10 @@ pub async fn new_key(
         test: caller.test,
         limits: limits.clone(),
     };
-    let id = state.store.create_key(&key, now_ms()).await?;
+    let id = state
+        .store
+        .create_key(&key, state.clock.now().as_millis())
+        .await?;
     tracing::info!(key_id = caller.key_id, new_key_id = id, "sub-key created");
     Ok(Json(PartnerKeyCreated {
         id: id.unsigned_abs(),

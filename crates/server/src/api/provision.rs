@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{EndpointDoc, Params, Segment};
 use crate::secrets;
-use crate::store::{now_ms, NewAuthLink, ProvisionOutcome, ProvisionRequest, ProvisionSite};
+use crate::store::{NewAuthLink, ProvisionOutcome, ProvisionRequest, ProvisionSite};
 
 const ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidSiteurl,
@@ -205,7 +205,7 @@ async fn run(
             Some(known.ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?)
         }
     };
-    let now = now_ms();
+    let now = state.clock.now().as_millis();
     // The link is stored with the provision (one commit) and shown only if
     // the site ends up waiting for its owner.
     let link_token = secrets::generate();

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{ApiVersion, EndpointDoc, Segment};
-use crate::store::{now_ms, SiteState};
+use crate::store::SiteState;
 
 const ERRORS: &[ErrorCode] = &[
     ErrorCode::PartnerKeyDisabled,
@@ -62,7 +62,10 @@ pub fn site_ref(segment: &str) -> Result<SiteRef, ApiError> {
 
 async fn load(state: &AppState, segment: &str) -> Result<(SiteRef, Option<SiteState>), ApiError> {
     let site = site_ref(segment)?;
-    let found = state.store.site(&site, now_ms()).await?;
+    let found = state
+        .store
+        .site(&site, state.clock.now().as_millis())
+        .await?;
     Ok((site, found))
 }
 
@@ -170,7 +173,10 @@ pub async fn upgrade_paths(
     let limits = state.store.key_limits(caller.key_id).await?;
     // The same limit check as provisioning: a product whose limit the key's
     // live activations already fill is not offered.
-    let counts = state.store.key_live_counts(caller.key_id, now_ms()).await?;
+    let counts = state
+        .store
+        .key_live_counts(caller.key_id, state.clock.now().as_millis())
+        .await?;
     let may =
         |p: &crate::domain::catalogue::Product| match limits.iter().find(|(s, _)| *s == p.slug) {
             Some((_, max)) => {

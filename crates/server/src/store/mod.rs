@@ -205,7 +205,7 @@ pub trait Store: Send + Sync + 'static {
     // --- Operations ---
 
     /// Live (pending or active) activations per product, by product slug.
-    async fn live_by_product(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    async fn live_by_product(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// Writes a consistent copy of the whole database to a new file while
     /// the server keeps serving (SQLite `VACUUM INTO`). PostgreSQL refuses:
@@ -219,18 +219,4 @@ pub type ActivationId = crate::domain::rules::ActivationId;
 /// and running migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(sql::SqlStore::open(url).await?))
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 text of a millisecond timestamp, as the API and the admin tools print it.
-pub fn rfc3339(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
 }

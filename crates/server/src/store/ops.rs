@@ -5,19 +5,21 @@ use std::path::Path;
 use sqlx::Row;
 
 use super::dialect::Backend;
-use super::now_ms;
 use super::sql::{live_at, SqlStore};
 use super::StoreError;
 
 impl SqlStore {
-    pub(super) async fn live_by_product_impl(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub(super) async fn live_by_product_impl(
+        &self,
+        now: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let sql = format!(
             "SELECT a.product, COUNT(*) AS n FROM activations a WHERE {} \
              GROUP BY a.product ORDER BY a.product",
             live_at("$1")
         );
         let rows = sqlx::query(&sql)
-            .bind(now_ms())
+            .bind(now)
             .fetch_all(&self.pools.read)
             .await?;
         rows.iter()

@@ -649,8 +649,8 @@ impl Store for SqlStore {
         )
     }
 
-    async fn live_by_product(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        self.live_by_product_impl().await
+    async fn live_by_product(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.live_by_product_impl(now).await
     }
 
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
