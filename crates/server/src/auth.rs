@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use jpstart_types::AccessToken;
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::domain::rules::{KeyId, PartnerId};
 use crate::domain::{ApiError, ErrorCode};
 use crate::secrets;
@@ -21,6 +21,22 @@ pub struct Caller {
     /// A reseller's sub-key: may provision only products it has a limit for.
     pub is_sub_key: bool,
     pub test: bool,
+}
+
+impl Caller {
+    /// What the extractor rejects a request with; a store fault while the
+    /// token is looked up is `internal_error`.
+    pub const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::AuthorizationRequired,
+        ErrorCode::InvalidToken,
+        ErrorCode::PartnerKeyDisabled,
+        ErrorCode::InvalidScope,
+        ErrorCode::InternalError,
+    ];
+}
+
+impl crate::rest::rejects::Rejects for Caller {
+    const ERRORS: &'static [ErrorCode] = Caller::ERRORS;
 }
 
 impl FromRequestParts<AppState> for Caller {

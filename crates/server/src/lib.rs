@@ -6,29 +6,30 @@
 //! - [`store`]: the [`store::Store`] trait and its SQL implementation
 //!   (SQLite and PostgreSQL), with migrations per backend.
 //! - [`rest`]: the WP.com REST conventions layer (versions, envelope,
-//!   pretty, fields, 404/405, body formats) and parameter extraction.
-//! - [`auth`], [`oauth`]: bearer tokens and the token endpoint.
+//!   pretty, fields, 404/405, body formats, deadline), the endpoint
+//!   declaration each route, `/help` and OpenAPI operation comes from, and
+//!   the extractors that parse at the edge (parameters, site in the path).
+//! - [`auth`]: the bearer-token extractor (`Caller`).
 //! - [`crypto`]: the server key and sealing of stored credentials.
-//! - [`api`]: the endpoints, one module per group.
+//! - [`api`]: every endpoint, one module per group: the partner REST API,
+//!   the token endpoint (`oauth`), the authorization page, `/openapi.json`,
+//!   the operator's probes (`ops`) and the benchmark floor (`bench`).
 //! - [`clock`]: the injected clock, the one source of "now".
-//! - [`app`], [`serve`], [`config`]: state, routing, the listener loop.
+//! - [`app`]: the state every handler reaches (`app::state`) and the router
+//!   that composes the endpoints (`app::router`); [`serve`]: the listener
+//!   loop; [`config`]: typed configuration.
 //! - [`admin`]: the operator's commands, on the same store.
-//! - [`throttle`], [`metrics`], [`ops`]: abuse limits, Prometheus metrics,
-//!   health and readiness.
-//! - [`bench`]: the benchmark floor route (`serve --bench-routes` only).
+//! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 
 pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod metrics;
-pub mod oauth;
-pub mod ops;
 pub mod rest;
 pub mod secrets;
 pub mod serve;

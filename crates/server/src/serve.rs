@@ -20,7 +20,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::{rustls, TlsAcceptor};
 use tower::ServiceExt;
 
-use crate::app::{self, AppState, Inner};
+use crate::app::router::router;
+use crate::app::state::{AppState, Inner, TokenLimits};
 use crate::clock::Clock;
 use crate::config::{Config, TlsFiles};
 use crate::crypto::{self, KeyError};
@@ -84,9 +85,10 @@ pub async fn run(
         public_url,
         pending_ttl_ms: i64::try_from(config.pending_ttl.as_millis()).unwrap_or(i64::MAX),
         secret_key,
-        token_limits: crate::oauth::TokenLimits::new(
+        token_limits: TokenLimits::new(
             config.limits.token_per_client,
             config.limits.token_per_address,
+            crate::api::oauth::too_many_requests,
         ),
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
@@ -95,7 +97,7 @@ pub async fn run(
     let sweeper = tokio::spawn(sweep(store, clock));
     on_bound(addr, scheme);
     let header_timeout = config.limits.header_timeout;
-    let result = serve(listener, app::router(state), tls, header_timeout, shutdown).await;
+    let result = serve(listener, router(state), tls, header_timeout, shutdown).await;
     sweeper.abort();
     result
 }

@@ -25,19 +25,22 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use jpstart_types::params::{non_empty, AuthorizeParams};
 use jpstart_types::SiteRef;
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::domain::ApiError;
-use crate::rest::Params;
+use crate::rest::{operation, Endpoint, Params};
 use crate::secrets;
 use crate::store::{AuthLink, StoreError};
 
-/// The page's routes (registered outside `/rest` by [`crate::app::router`]).
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/authorize/{token}", get(show).post(approve))
+/// The page (outside `/rest`): shown by GET, approved by POST.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![Endpoint {
+        operations: vec![operation!(show), operation!(approve)],
+        methods: |_| get(show).post(approve),
+        rest: None,
+    }]
 }
 
 /// `GET /authorize/{token}`: the site, what is pending, and the Approve form.

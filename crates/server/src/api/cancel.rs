@@ -3,47 +3,57 @@
 //! jetpack/jetpack-start-endpoints/plan-cancellation.md).
 
 use axum::extract::State;
+use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, CancelParams};
 use jpstart_types::wire::{CancelResponse, CancelledActivation};
 use jpstart_types::ProductSlug;
 
-use super::status::site_ref;
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::clock::Timestamp;
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params, Segment};
+use crate::rest::rejects::errors_of;
+use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest, SitePath};
 use crate::store::{CancelRequest, CancelledRecord};
 
-pub static DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/{site_or_blog_id}/partner-cancel",
-    description: "Cancels what the calling key provisioned to a site. A retry is harmless: nothing left to cancel answers {\"success\":false}.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: &[
-        ("plan", "the product to cancel; optional for the jetpack-plans family, required for any other product"),
-        ("cancel-all", "bool: cancel every live activation of the calling key on the site"),
-    ],
-    response: &[
-        ("success", "whether something was cancelled"),
-        ("activations", "with cancel-all: the active activations cancelled"),
-        ("pending_activations", "with cancel-all: the pending activations cancelled"),
-    ],
-    errors: &[
-        ErrorCode::InvalidInput,
-        ErrorCode::NotJpsPlan,
-        ErrorCode::InvalidScope,
-        ErrorCode::InvalidBlog,
-        ErrorCode::IncorrectPartnerKey,
-        ErrorCode::InvalidPlan,
-        ErrorCode::InvalidSite,
-        ErrorCode::AuthorizationRequired,
-        ErrorCode::InvalidToken,
-        ErrorCode::PartnerKeyDisabled,
-    ],
-};
+/// The refusals of the cancel unit of work (to become its refusal type's
+/// code list); `invalid_input` is a store failure, as upstream answers it.
+const REFUSALS: &[ErrorCode] = &[
+    ErrorCode::InvalidInput,
+    ErrorCode::NotJpsPlan,
+    ErrorCode::IncorrectPartnerKey,
+    ErrorCode::InvalidPlan,
+    ErrorCode::InvalidBlog,
+];
+
+/// `partner-cancel`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![Endpoint {
+        operations: vec![operation!(cancel)],
+        methods: |_| post(cancel),
+        rest: Some(Rest {
+            min: ApiVersion::V1_3,
+            max: None,
+            help: Help {
+                description: "Cancels what the calling key provisioned to a site. A retry is harmless: nothing left to cancel answers {\"success\":false}.",
+                versions: "1.3+",
+                authentication: "Bearer token (scope jetpack-partner)",
+                parameters: &[
+                    ("plan", "the product to cancel; optional for the jetpack-plans family, required for any other product"),
+                    ("cancel-all", "bool: cancel every live activation of the calling key on the site"),
+                ],
+                response: &[
+                    ("success", "whether something was cancelled"),
+                    ("activations", "with cancel-all: the active activations cancelled"),
+                    ("pending_activations", "with cancel-all: the pending activations cancelled"),
+                ],
+            },
+            // `plan` is parsed here: `invalid_plan`.
+            errors: errors_of(&cancel).with(REFUSALS),
+        }),
+    }]
+}
 
 #[utoipa::path(
     post,
@@ -63,11 +73,10 @@ pub static DOC: EndpointDoc = EndpointDoc {
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    Segment(site): Segment,
     caller: Caller,
+    SitePath { site, .. }: SitePath,
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {
-    let site = site_ref(&site)?;
     let product = match non_empty(&p.plan) {
         None => None,
         Some(plan) => Some(

@@ -8,65 +8,72 @@
 //! Nothing here ever answers or logs them.
 
 use axum::extract::State;
+use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{FtpParams, SshParams};
 use jpstart_types::wire::Success;
 use jpstart_types::BlogId;
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params, Segment};
+use crate::rest::rejects::errors_of;
+use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest, SitePath};
 use crate::store::StoreError;
 
-const ERRORS: &[ErrorCode] = &[
-    ErrorCode::InvalidCredentials,
-    ErrorCode::InvalidBlog,
-    ErrorCode::InvalidSite,
-    ErrorCode::AuthorizationRequired,
-    ErrorCode::InvalidToken,
-    ErrorCode::PartnerKeyDisabled,
-    ErrorCode::InvalidScope,
-];
+/// Refused by validation ([`credentials`]) and for a site no longer known.
+const REFUSALS: &[ErrorCode] = &[ErrorCode::InvalidCredentials, ErrorCode::InvalidBlog];
 
-pub static SSH_DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
-    description:
-        "Stores SSH credentials for the site's backups, encrypted; they are never returned.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: &[
-        ("ssh_user", "required"),
-        (
-            "ssh_pass",
-            "the password; ssh_pass or ssh_private_key is required",
-        ),
-        ("ssh_private_key", "the private key (PEM text)"),
-        ("ssh_host", "default: the site's host"),
-        ("ssh_port", "1 to 65535, default 22"),
-    ],
-    response: &[("success", "true")],
-    errors: ERRORS,
-};
-
-pub static FTP_DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/{blog_id}/ftp-credentials",
-    description:
-        "Stores FTP credentials for the site's backups, encrypted; they are never returned.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: &[
-        ("ftp_user", "required"),
-        ("ftp_host", "required"),
-        ("ftp_pass", "optional"),
-        ("ftp_port", "1 to 65535, default 21"),
-    ],
-    response: &[("success", "true")],
-    errors: ERRORS,
-};
+/// `ssh-credentials` and `ftp-credentials`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    const AUTH: &str = "Bearer token (scope jetpack-partner)";
+    vec![
+        Endpoint {
+            operations: vec![operation!(ssh_credentials)],
+            methods: |_| post(ssh_credentials),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: Help {
+                    description: "Stores SSH credentials for the site's backups, encrypted; they are never returned.",
+                    versions: "1.3+",
+                    authentication: AUTH,
+                    parameters: &[
+                        ("ssh_user", "required"),
+                        ("ssh_pass", "the password; ssh_pass or ssh_private_key is required"),
+                        ("ssh_private_key", "the private key (PEM text)"),
+                        ("ssh_host", "default: the site's host"),
+                        ("ssh_port", "1 to 65535, default 22"),
+                    ],
+                    response: &[("success", "true")],
+                },
+                errors: errors_of(&ssh_credentials).with(REFUSALS),
+            }),
+        },
+        Endpoint {
+            operations: vec![operation!(ftp_credentials)],
+            methods: |_| post(ftp_credentials),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: Help {
+                    description: "Stores FTP credentials for the site's backups, encrypted; they are never returned.",
+                    versions: "1.3+",
+                    authentication: AUTH,
+                    parameters: &[
+                        ("ftp_user", "required"),
+                        ("ftp_host", "required"),
+                        ("ftp_pass", "optional"),
+                        ("ftp_port", "1 to 65535, default 21"),
+                    ],
+                    response: &[("success", "true")],
+                },
+                errors: errors_of(&ftp_credentials).with(REFUSALS),
+            }),
+        },
+    ]
+}
 
 /// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`.
 #[utoipa::path(
@@ -87,11 +94,11 @@ pub static FTP_DOC: EndpointDoc = EndpointDoc {
 )]
 pub async fn ssh_credentials(
     State(state): State<AppState>,
-    Segment(segment): Segment,
     _caller: Caller,
+    path: SitePath,
     Params(p): Params<SshParams>,
 ) -> Result<Json<Success>, ApiError> {
-    let (blog, host) = site(&state, &segment).await?;
+    let (blog, host) = site(&state, &path).await?;
     let creds = credentials::ssh(&p, &host)?;
     save(&state, blog, &creds).await?;
     Ok(Json(Success { success: true }))
@@ -117,24 +124,23 @@ pub async fn ssh_credentials(
 )]
 pub async fn ftp_credentials(
     State(state): State<AppState>,
-    Segment(segment): Segment,
     _caller: Caller,
+    path: SitePath,
     Params(p): Params<FtpParams>,
 ) -> Result<Json<Success>, ApiError> {
-    let (blog, _) = site(&state, &segment).await?;
+    let (blog, _) = site(&state, &path).await?;
     let creds = credentials::ftp(&p, None)?;
     save(&state, blog, &creds).await?;
     Ok(Json(Success { success: true }))
 }
 
 /// The site's blog id and host; 403 `invalid_blog` for an unknown one.
-async fn site(state: &AppState, segment: &str) -> Result<(BlogId, String), ApiError> {
-    let site_ref = super::status::site_ref(segment)?;
+async fn site(state: &AppState, path: &SitePath) -> Result<(BlogId, String), ApiError> {
     let site = state
         .store
-        .site(&site_ref, state.clock.now().as_millis())
+        .site(&path.site, state.clock.now().as_millis())
         .await?
-        .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, segment))?;
+        .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
     Ok((site.blog_id, site.identifier.host().to_string()))
 }
 

@@ -2,31 +2,43 @@
 //! from [`crate::domain::errors`], the same definitions handlers answer with.
 
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Json;
 use jpstart_types::params::ErrorsParams;
 use jpstart_types::wire::{
     ErrorDoc, ErrorsListing, ErrorsResponse, OrderedMap, VerboseErrorsResponse,
 };
 
+use crate::app::state::AppState;
 use crate::domain::errors::{ErrorCode, OAuthErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::rejects::errors_of;
+use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest};
 
-pub static DOC: EndpointDoc = EndpointDoc {
-    method: "GET",
-    path: "/rest/v1.3/jpphp/errors",
-    description: "Every error code the API can answer with. No authentication.",
-    versions: "1.3+",
-    authentication: "none",
-    parameters: &[(
-        "verbose",
-        "present (any value): description, cause and solution for each code",
-    )],
-    response: &[(
-        "errors",
-        "object: code -> description, or code -> {description, cause, solution}",
-    )],
-    errors: &[],
-};
+/// `errors`: GET, and POST too (upstream answers both).
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![Endpoint {
+        operations: vec![operation!(errors)],
+        methods: |_| get(errors).post(errors),
+        rest: Some(Rest {
+            min: ApiVersion::V1_3,
+            max: None,
+            help: Help {
+                description: "Every error code the API can answer with. No authentication.",
+                versions: "1.3+",
+                authentication: "none",
+                parameters: &[(
+                    "verbose",
+                    "present (any value): description, cause and solution for each code",
+                )],
+                response: &[(
+                    "errors",
+                    "object: code -> description, or code -> {description, cause, solution}",
+                )],
+            },
+            errors: errors_of(&errors),
+        }),
+    }]
+}
 
 /// Every catalogue entry: the REST codes, then the OAuth codes not already
 /// listed (`invalid_scope` is both).

@@ -2,71 +2,83 @@
 //! provisions) and `partner-keys/new` (a reseller's sub-key).
 
 use axum::extract::State;
+use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, PartnerKeyNewParams};
 use jpstart_types::wire::{limit_slug, PartnerKeyCreated, Success};
 use jpstart_types::{OrderedMap, ProductSlug, SecretString};
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::{ApiError, Catalogue, ErrorCode};
-use crate::rest::{EndpointDoc, Params};
+use crate::rest::rejects::errors_of;
+use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest};
 use crate::secrets;
 use crate::store::NewKey;
 
 /// Longest key name accepted, in characters.
 pub const MAX_KEY_NAME: usize = 200;
 
-pub static VERIFY_DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/partner-keys/verify",
-    description: "Checks that the bearer token is a valid partner token.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: &[],
-    response: &[("success", "true")],
-    errors: &[
-        ErrorCode::AuthorizationRequired,
-        ErrorCode::InvalidToken,
-        ErrorCode::PartnerKeyDisabled,
-        ErrorCode::InvalidScope,
-    ],
-};
+/// Refused while reading a new key's parameters, and to a sub-key.
+const NEW_KEY_REFUSALS: &[ErrorCode] = &[
+    ErrorCode::InvalidKeyName,
+    ErrorCode::InvalidLimit,
+    ErrorCode::Forbidden,
+];
 
-pub static NEW_DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/partner-keys/new",
-    description: "Creates a sub-key of the calling key (same partner). The sub-key may provision only the products it is given a limit above 0 for. Sub-keys cannot create keys.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner) of a key without a parent",
-    parameters: &[
-        ("name", "required: the new key's name"),
-        (
-            "allowed_{slug}_plans",
-            "live activations of product {slug} the key may hold (whole number; absent: 0)",
-        ),
-    ],
-    response: &[
-        ("id", "the key id (number)"),
-        ("name", "the name given"),
-        (
-            "allowed_{slug}_plans",
-            "one per product of the catalogue but the baseline (free), in catalogue order; the limit as a string",
-        ),
-        ("notes", "null"),
-        ("client_id", "the OAuth2 client id (string)"),
-        ("client_secret", "the OAuth2 client secret: shown only in this response"),
-    ],
-    errors: &[
-        ErrorCode::InvalidKeyName,
-        ErrorCode::InvalidLimit,
-        ErrorCode::Forbidden,
-        ErrorCode::AuthorizationRequired,
-        ErrorCode::InvalidToken,
-        ErrorCode::PartnerKeyDisabled,
-        ErrorCode::InvalidScope,
-    ],
-};
+/// `partner-keys/verify` and `partner-keys/new`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![
+        Endpoint {
+            operations: vec![operation!(verify)],
+            methods: |_| post(verify).get(verify),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: Help {
+                    description: "Checks that the bearer token is a valid partner token.",
+                    versions: "1.3+",
+                    authentication: "Bearer token (scope jetpack-partner)",
+                    parameters: &[],
+                    response: &[("success", "true")],
+                },
+                errors: errors_of(&verify),
+            }),
+        },
+        Endpoint {
+            operations: vec![operation!(new_key)],
+            methods: |_| post(new_key),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: Help {
+                    description: "Creates a sub-key of the calling key (same partner). The sub-key may provision only the products it is given a limit above 0 for. Sub-keys cannot create keys.",
+                    versions: "1.3+",
+                    authentication: "Bearer token (scope jetpack-partner) of a key without a parent",
+                    parameters: &[
+                        ("name", "required: the new key's name"),
+                        (
+                            "allowed_{slug}_plans",
+                            "live activations of product {slug} the key may hold (whole number; absent: 0)",
+                        ),
+                    ],
+                    response: &[
+                        ("id", "the key id (number)"),
+                        ("name", "the name given"),
+                        (
+                            "allowed_{slug}_plans",
+                            "one per product of the catalogue but the baseline (free), in catalogue order; the limit as a string",
+                        ),
+                        ("notes", "null"),
+                        ("client_id", "the OAuth2 client id (string)"),
+                        ("client_secret", "the OAuth2 client secret: shown only in this response"),
+                    ],
+                },
+                errors: errors_of(&new_key).with(NEW_KEY_REFUSALS),
+            }),
+        },
+    ]
+}
 
 /// `POST /rest/v1.3/jpphp/partner-keys/verify`: 200 for a valid partner token.
 #[utoipa::path(

@@ -3,12 +3,14 @@
 //!
 //! Each handler carries a `#[utoipa::path]` with its path, parameters, body
 //! formats and success response; the wire types derive their schemas in
-//! `jpstart_types` (feature `openapi`). The error responses are not written
-//! by hand: [`Conventions`] adds them to every REST operation from the same
-//! [`EndpointDoc`] the endpoint's `/help` serves, one response per status
-//! whose `error` is an enum of the codes, so the document, the help pages and
-//! the error catalogue cannot drift apart. It also adds each endpoint's
-//! `/help` path and the bearer security scheme.
+//! `jpstart_types` (feature `openapi`). The document is assembled from the
+//! same [`Endpoint`] declarations the router is built from
+//! ([`super::endpoints`]), so it cannot list an endpoint the router lacks.
+//! Error responses are not written by hand: each REST operation gets the
+//! endpoint's derived error list ([`Endpoint::errors`], the one its `/help`
+//! serves), one response per status whose `error` is an enum of the codes.
+//! Each REST path also gets its `/help` path, and the document the bearer
+//! security scheme.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -24,18 +26,12 @@ use utoipa::openapi::response::{Response as OaResponse, ResponseBuilder};
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 
-use super::{authorize, cancel, credentials, errors, keys, provision, status, Endpoint};
+use crate::app::state::AppState;
 use crate::domain::ErrorCode;
-
-/// Errors any REST operation can answer besides its own: the conventions
-/// layer's (a body that cannot be read, or is too large) and a store fault.
-const COMMON: &[ErrorCode] = &[
-    ErrorCode::InvalidBody,
-    ErrorCode::RequestTooLarge,
-    ErrorCode::InternalError,
-];
+use crate::rest::rejects::ErrorSet;
+use crate::rest::{operation, Endpoint};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,35 +44,70 @@ const COMMON: &[ErrorCode] = &[
             and answers OPTIONS; see docs/COMPATIBILITY.md.",
         license(name = "MIT OR Apache-2.0"),
     ),
-    paths(
-        crate::oauth::token,
-        errors::errors,
-        keys::verify,
-        keys::new_key,
-        provision::provision,
-        provision::partner_provision,
-        credentials::ssh_credentials,
-        credentials::ftp_credentials,
-        cancel::cancel,
-        status::status,
-        status::status_v13,
-        status::upgrade_paths,
-        authorize::show,
-        authorize::approve,
-        openapi_json,
-        crate::ops::healthz,
-        crate::ops::readyz,
-        crate::ops::metrics,
-    ),
-    components(schemas(ErrorBody)),
-    modifiers(&Conventions),
+    components(schemas(ErrorBody))
 )]
 struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![Endpoint::plain(operation!(openapi_json), |_| {
+        axum::routing::get(openapi_json)
+    })]
+}
 
 /// The document, built once.
 pub fn document() -> &'static Document {
     static DOC: OnceLock<Document> = OnceLock::new();
-    DOC.get_or_init(ApiDoc::openapi)
+    DOC.get_or_init(build)
+}
+
+/// Every endpoint's operations, REST ones with their errors and `/help`.
+fn build() -> Document {
+    let mut doc = ApiDoc::openapi();
+    for endpoint in super::endpoints() {
+        let (primary, _) = endpoint.documented();
+        for operation in &endpoint.operations {
+            let mut part = operation();
+            if let Some(errors) = endpoint.errors() {
+                add_rest(&mut part, errors, &primary);
+            }
+            doc.merge(part);
+        }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    // Every parameter may come in the query string instead, so no body is
+    // required.
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            if let Some(body) = op.request_body.as_mut() {
+                body.required = Some(Required::False);
+            }
+        }
+    }
+    doc
+}
+
+/// The endpoint's errors on each operation of `part`, and the `/help` of
+/// each of its paths (documenting the endpoint at `primary`).
+fn add_rest(part: &mut Document, errors: ErrorSet, primary: &str) {
+    let mut helps = BTreeMap::new();
+    for (path, item) in part.paths.paths.iter_mut() {
+        let mut path_params = Vec::new();
+        for op in operations(item) {
+            add_errors(op, errors);
+            for p in op.parameters.iter().flatten() {
+                if p.parameter_in == ParameterIn::Path && !path_params.contains(p) {
+                    path_params.push(p.clone());
+                }
+            }
+        }
+        helps.insert(format!("{path}/help"), help_item(primary, path_params));
+    }
+    part.paths.paths.extend(helps);
 }
 
 /// `GET /openapi.json`.
@@ -92,58 +123,6 @@ pub async fn openapi_json() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()
 }
 
-/// `/rest/v1.3/jpphp/x` → `/rest/jpphp/x`: how the router writes a path.
-pub fn unversioned(path: &str) -> Option<String> {
-    let rest = path.strip_prefix("/rest/v")?;
-    let (_, tail) = rest.split_once('/')?;
-    Some(format!("/rest/{tail}"))
-}
-
-struct Conventions;
-
-impl Modify for Conventions {
-    fn modify(&self, openapi: &mut Document) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        // Every parameter may come in the query string instead, so no
-        // body is required.
-        for item in openapi.paths.paths.values_mut() {
-            for op in operations(item) {
-                if let Some(body) = op.request_body.as_mut() {
-                    body.required = Some(Required::False);
-                }
-            }
-        }
-        let endpoints = super::endpoint_list();
-        let mut helps = BTreeMap::new();
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let Some(endpoint) = unversioned(path).and_then(|p| find(&endpoints, &p)) else {
-                continue;
-            };
-            let mut path_params = Vec::new();
-            for op in operations(item) {
-                add_errors(op, endpoint.doc.errors);
-                for p in op.parameters.iter().flatten() {
-                    if p.parameter_in == ParameterIn::Path && !path_params.contains(p) {
-                        path_params.push(p.clone());
-                    }
-                }
-            }
-            helps.insert(format!("{path}/help"), help_item(endpoint, path_params));
-        }
-        openapi.paths.paths.extend(helps);
-    }
-}
-
-fn find<'a>(endpoints: &'a [Endpoint], unversioned: &str) -> Option<&'a Endpoint> {
-    endpoints
-        .iter()
-        .find(|e| format!("/rest{}", e.path) == unversioned)
-}
-
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         item.get.as_mut(),
@@ -155,16 +134,11 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-/// One response per status, listing the endpoint's codes of that status and
-/// the common ones. A body-less operation cannot fail to parse its body, but
-/// the query string is read the same way, so the common codes apply to all.
-fn add_errors(op: &mut Operation, own: &[ErrorCode]) {
+/// One response per status, listing the endpoint's codes of that status.
+fn add_errors(op: &mut Operation, errors: ErrorSet) {
     let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
-    for code in own.iter().chain(COMMON) {
-        let codes = by_status.entry(code.status()).or_default();
-        if !codes.contains(code) {
-            codes.push(*code);
-        }
+    for code in errors.codes() {
+        by_status.entry(code.status()).or_default().push(code);
     }
     for (status, codes) in by_status {
         op.responses
@@ -200,7 +174,7 @@ fn error_response(codes: &[ErrorCode]) -> OaResponse {
 }
 
 /// `GET {path}/help`: the endpoint's own documentation.
-fn help_item(endpoint: &Endpoint, path_params: Vec<Parameter>) -> PathItem {
+fn help_item(primary: &str, path_params: Vec<Parameter>) -> PathItem {
     let body = ObjectBuilder::new()
         .property("method", ObjectBuilder::new().schema_type(Type::String))
         .property("path", ObjectBuilder::new().schema_type(Type::String))
@@ -225,7 +199,7 @@ fn help_item(endpoint: &Endpoint, path_params: Vec<Parameter>) -> PathItem {
         .build();
     let op = OperationBuilder::new()
         .tag("help")
-        .summary(Some(format!("Documentation of {}", endpoint.doc.path)))
+        .summary(Some(format!("Documentation of {primary}")))
         .response("200", ok)
         .request_body(None::<RequestBody>)
         .parameters((!path_params.is_empty()).then_some(path_params))
@@ -236,41 +210,79 @@ fn help_item(endpoint: &Endpoint, path_params: Vec<Parameter>) -> PathItem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rest::routes::unversioned;
 
-    /// The other direction of the integration test: every registered route
-    /// (REST endpoints from the same list the router is built from, and the
-    /// routes outside `/rest`) has an operation, and so has its `/help`.
+    /// Every declared endpoint has its operations in the document, and a
+    /// REST one its `/help` too.
     #[test]
     fn every_route_is_documented() {
         let doc = document();
-        let documented: Vec<String> = doc
-            .paths
-            .paths
-            .keys()
-            .filter_map(|p| unversioned(p))
-            .collect();
-        for e in super::super::endpoint_list() {
-            let path = format!("/rest{}", e.path);
-            assert!(documented.contains(&path), "{path} has no OpenAPI path");
-            let help = format!("{path}/help");
-            assert!(documented.contains(&help), "{help} has no OpenAPI path");
-            assert_eq!(
-                unversioned(e.doc.path).as_deref(),
-                Some(path.as_str()),
-                "the help document's path"
-            );
+        for e in super::super::endpoints() {
+            let (path, _) = e.documented();
+            assert!(doc.paths.paths.contains_key(&path), "{path}");
+            if e.rest.is_some() {
+                let help = format!("{path}/help");
+                assert!(doc.paths.paths.contains_key(&help), "{help}");
+                assert_eq!(unversioned(&path), Some(e.route_path()));
+            }
         }
         for path in ["/oauth2/token", "/authorize/{token}", "/openapi.json"] {
             assert!(doc.paths.paths.contains_key(path), "{path}");
         }
     }
 
+    /// The codes of an operation's error responses, by status.
+    fn listed(op: &Operation) -> Vec<(u16, String)> {
+        let text = serde_json::to_value(&op.responses).unwrap_or_default();
+        let mut out = Vec::new();
+        for (status, response) in text.as_object().into_iter().flatten() {
+            let Ok(status) = status.parse::<u16>() else {
+                continue;
+            };
+            let schema = &response["content"]["application/json"]["schema"];
+            for code in schema["allOf"][1]["properties"]["error"]["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                out.push((status, code.as_str().unwrap_or_default().to_string()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The acceptance check of the derived lists: for every REST endpoint,
+    /// every code its handler can answer (its extractors' rejections, its
+    /// own refusals, and what the layers answer everywhere) is what its
+    /// `/help` and each of its OpenAPI operations list, at its status.
     #[test]
-    fn unversioned_paths() {
-        assert_eq!(
-            unversioned("/rest/v1.4/jpphp/x").as_deref(),
-            Some("/rest/jpphp/x")
-        );
-        assert_eq!(unversioned("/oauth2/token"), None);
+    fn help_and_openapi_list_every_code_an_endpoint_answers() {
+        let doc = document();
+        let mut checked = 0;
+        for e in super::super::endpoints() {
+            let Some(errors) = e.errors() else { continue };
+            let help = e.help().expect("a REST endpoint has help");
+            let want: Vec<ErrorCode> = errors.codes().collect();
+            assert_eq!(help.errors, want, "{}", help.path);
+            for code in crate::rest::rejects::EVERYWHERE.codes() {
+                assert!(errors.contains(code), "{}: {code}", help.path);
+            }
+            let mut by_status: Vec<(u16, String)> = want
+                .iter()
+                .map(|c| (c.status(), c.code().to_string()))
+                .collect();
+            by_status.sort();
+            for op in &e.operations {
+                for path in op().paths.paths.into_keys() {
+                    let item = &doc.paths.paths[&path];
+                    for op in [&item.get, &item.post].into_iter().flatten() {
+                        assert_eq!(listed(op), by_status, "{path}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 11, "{checked} operations");
     }
 }

@@ -3,31 +3,36 @@
 //! jetpack/jetpack-start-endpoints/plan-provisioning.md).
 
 use axum::extract::State;
+use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
-use jpstart_types::{BlogId, ProductSlug, SiteIdentifier};
+use jpstart_types::{ProductSlug, SiteIdentifier};
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{EndpointDoc, Params, Segment};
+use crate::rest::rejects::errors_of;
+use crate::rest::{operation, ApiVersion, BlogIdPath, Endpoint, Help, Params, Rest};
 use crate::secrets;
 use crate::store::{NewAuthLink, ProvisionOutcome, ProvisionRequest, ProvisionSite};
 
-const ERRORS: &[ErrorCode] = &[
+/// Refused while reading the parameters, before any unit of work.
+const PARSE: &[ErrorCode] = &[
     ErrorCode::InvalidSiteurl,
     ErrorCode::InvalidLocalUser,
+    ErrorCode::InvalidPlan,
+];
+
+/// The refusals of the provision unit of work (to become its refusal
+/// type's code list).
+const REFUSALS: &[ErrorCode] = &[
     ErrorCode::InvalidPlan,
     ErrorCode::PlanDowngradeDisallowed,
     ErrorCode::ProductAlreadyIncluded,
     ErrorCode::ProductOwnedByAnotherPartner,
     ErrorCode::ActivationLimitReached,
     ErrorCode::InvalidBlog,
-    ErrorCode::AuthorizationRequired,
-    ErrorCode::InvalidToken,
-    ErrorCode::PartnerKeyDisabled,
-    ErrorCode::InvalidScope,
 ];
 
 const PARAMS: &[(&str, &str)] = &[
@@ -82,44 +87,47 @@ const RESPONSE: &[(&str, &str)] = &[
     ),
 ];
 
-pub static DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/provision",
-    description:
-        "Provisions a product to a site given by its URL, registering the site on first use.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: PARAMS,
-    response: RESPONSE,
-    errors: ERRORS,
-};
-
-/// As [`ERRORS`] less the `siteurl`/`local_user` ones (neither is required
-/// here), and a path segment that is no site at all.
-const PARTNER_ERRORS: &[ErrorCode] = &[
-    ErrorCode::InvalidPlan,
-    ErrorCode::PlanDowngradeDisallowed,
-    ErrorCode::ProductAlreadyIncluded,
-    ErrorCode::ProductOwnedByAnotherPartner,
-    ErrorCode::ActivationLimitReached,
-    ErrorCode::InvalidBlog,
-    ErrorCode::InvalidSite,
-    ErrorCode::AuthorizationRequired,
-    ErrorCode::InvalidToken,
-    ErrorCode::PartnerKeyDisabled,
-    ErrorCode::InvalidScope,
-];
-
-pub static PARTNER_DOC: EndpointDoc = EndpointDoc {
-    method: "POST",
-    path: "/rest/v1.3/jpphp/{blog_id}/partner-provision",
-    description: "Provisions a product to an already registered site (used by `wp jetpack partner_provision`; JSON body).",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: PARAMS,
-    response: RESPONSE,
-    errors: PARTNER_ERRORS,
-};
+/// `provision` and `partner-provision`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    const AUTH: &str = "Bearer token (scope jetpack-partner)";
+    let provision_help = Help {
+        description:
+            "Provisions a product to a site given by its URL, registering the site on first use.",
+        versions: "1.3+",
+        authentication: AUTH,
+        parameters: PARAMS,
+        response: RESPONSE,
+    };
+    let partner_help = Help {
+        description: "Provisions a product to an already registered site (used by `wp jetpack partner_provision`; JSON body).",
+        ..provision_help
+    };
+    vec![
+        Endpoint {
+            operations: vec![operation!(provision)],
+            methods: |_| post(provision),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: provision_help,
+                errors: errors_of(&provision).with(PARSE).with(REFUSALS),
+            }),
+        },
+        // Neither `siteurl` nor `local_user` is read here.
+        Endpoint {
+            operations: vec![operation!(partner_provision)],
+            methods: |_| post(partner_provision),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: partner_help,
+                errors: errors_of(&partner_provision)
+                    .with(&[ErrorCode::InvalidPlan])
+                    .with(REFUSALS),
+            }),
+        },
+    ]
+}
 
 /// `POST /rest/v1.3/jpphp/provision`.
 #[utoipa::path(
@@ -179,12 +187,10 @@ pub async fn provision(
 )]
 pub async fn partner_provision(
     State(state): State<AppState>,
-    Segment(blog_id): Segment,
     caller: Caller,
+    BlogIdPath { id, .. }: BlogIdPath,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
-    let id = BlogId::parse(&blog_id)
-        .map_err(|_| ApiError::with_arg(ErrorCode::InvalidBlog, &blog_id))?;
     let local_user = p.local_user().map(str::to_string);
     run(&state, caller, ProvisionSite::BlogId(id), local_user, &p).await
 }

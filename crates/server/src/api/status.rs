@@ -4,69 +4,74 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Extension, Json};
-use jpstart_types::site::SiteRefError;
 use jpstart_types::wire::{
     BlogStatus, ProductStatusV13, ProductStatusV14, StatusV13, StatusV14, UpgradePaths,
 };
 use jpstart_types::{OrderedMap, SiteRef};
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::{ApiVersion, EndpointDoc, Segment};
+use crate::rest::rejects::errors_of;
+use crate::rest::{operation, ApiVersion, Endpoint, Help, Rest, SitePath};
 use crate::store::SiteState;
 
-const ERRORS: &[ErrorCode] = &[
-    ErrorCode::PartnerKeyDisabled,
-    ErrorCode::InvalidScope,
-    ErrorCode::InvalidBlog,
-    ErrorCode::InvalidSite,
-    ErrorCode::AuthorizationRequired,
-    ErrorCode::InvalidToken,
-];
+/// Both answer `invalid_blog` for a blog id no site has.
+const REFUSALS: &[ErrorCode] = &[ErrorCode::InvalidBlog];
 
-pub static DOC: EndpointDoc = EndpointDoc {
-    method: "GET",
-    path: "/rest/v1.4/jpphp/{site_or_blog_id}/status",
-    description: "The site's connection and live products, from the calling partner's point of view. Versions 1.2 and 1.3 answer the deprecated shape.",
-    versions: "1.2+ (1.4+: current shape)",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: &[],
-    response: &[
-        ("blog", "{is_connected, has_backups_credentials}"),
-        ("products", "[{slug, is_provisioned_by_partner, is_provisioned_by_calling_partner, is_pending}]"),
-    ],
-    errors: ERRORS,
-};
-
-pub static UPGRADE_DOC: EndpointDoc = EndpointDoc {
-    method: "GET",
-    path: "/rest/v1.3/jpphp/{site_or_blog_id}/upgrade-paths",
-    description: "Per product family, the slugs the calling key could provision to the site now.",
-    versions: "1.3+",
-    authentication: "Bearer token (scope jetpack-partner)",
-    parameters: &[],
-    response: &[("{family}", "array of product slugs")],
-    errors: ERRORS,
-};
-
-/// Parses a `{site_or_blog_id}` path segment.
-pub fn site_ref(segment: &str) -> Result<SiteRef, ApiError> {
-    SiteRef::parse(segment).map_err(|e| match e {
-        SiteRefError::InvalidBlogId(id) => ApiError::with_arg(ErrorCode::InvalidBlog, id),
-        SiteRefError::Site(_) => ApiError::with_arg(ErrorCode::InvalidSite, segment),
-    })
+/// `status` (one route, two shapes) and `upgrade-paths`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    const AUTH: &str = "Bearer token (scope jetpack-partner)";
+    vec![
+        // 1.2 and 1.3 answer the deprecated shape, 1.4 and up the current
+        // one (the handler reads the version).
+        Endpoint {
+            operations: vec![operation!(status), operation!(status_v13)],
+            methods: |_| get(status),
+            rest: Some(Rest {
+                min: ApiVersion::V1_2,
+                max: None,
+                help: Help {
+                    description: "The site's connection and live products, from the calling partner's point of view. Versions 1.2 and 1.3 answer the deprecated shape.",
+                    versions: "1.2+ (1.4+: current shape)",
+                    authentication: AUTH,
+                    parameters: &[],
+                    response: &[
+                        ("blog", "{is_connected, has_backups_credentials}"),
+                        ("products", "[{slug, is_provisioned_by_partner, is_provisioned_by_calling_partner, is_pending}]"),
+                    ],
+                },
+                errors: errors_of(&status).with(REFUSALS),
+            }),
+        },
+        Endpoint {
+            operations: vec![operation!(upgrade_paths)],
+            // The upstream doc's own example POSTs, so POST answers too.
+            methods: |_| get(upgrade_paths).post(upgrade_paths),
+            rest: Some(Rest {
+                min: ApiVersion::V1_3,
+                max: None,
+                help: Help {
+                    description: "Per product family, the slugs the calling key could provision to the site now.",
+                    versions: "1.3+",
+                    authentication: AUTH,
+                    parameters: &[],
+                    response: &[("{family}", "array of product slugs")],
+                },
+                errors: errors_of(&upgrade_paths).with(REFUSALS),
+            }),
+        },
+    ]
 }
 
-async fn load(state: &AppState, segment: &str) -> Result<(SiteRef, Option<SiteState>), ApiError> {
-    let site = site_ref(segment)?;
-    let found = state
+async fn load(state: &AppState, site: &SiteRef) -> Result<Option<SiteState>, ApiError> {
+    Ok(state
         .store
-        .site(&site, state.clock.now().as_millis())
-        .await?;
-    Ok((site, found))
+        .site(site, state.clock.now().as_millis())
+        .await?)
 }
 
 #[utoipa::path(
@@ -79,12 +84,13 @@ async fn load(state: &AppState, segment: &str) -> Result<(SiteRef, Option<SiteSt
 )]
 pub async fn status(
     State(state): State<AppState>,
-    Segment(segment): Segment,
     version: Option<Extension<ApiVersion>>,
     caller: Caller,
+    path: SitePath,
 ) -> Result<Response, ApiError> {
-    let (_, site) = load(&state, &segment).await?;
-    let site = site.ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &segment))?;
+    let site = load(&state, &path.site)
+        .await?
+        .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
     let mine = |a: &LiveActivation| a.partner_id == Some(caller.partner_id);
     let v14 = version.is_some_and(|Extension(v)| v >= ApiVersion::V1_4);
     if v14 {
@@ -147,7 +153,7 @@ pub async fn status(
     responses((status = 200, description = "The deprecated shape (1.2 and 1.3).", body = StatusV13)),
 )]
 #[expect(dead_code, reason = "an OpenAPI operation only; `status` serves it")]
-pub(super) fn status_v13() {}
+fn status_v13() {}
 
 /// Computed by [`rules::upgrade_paths`], i.e. by the provision rules
 /// themselves. A site unknown by identifier gets the paths of an empty site;
@@ -162,12 +168,12 @@ pub(super) fn status_v13() {}
 )]
 pub async fn upgrade_paths(
     State(state): State<AppState>,
-    Segment(segment): Segment,
     caller: Caller,
+    path: SitePath,
 ) -> Result<Json<UpgradePaths>, ApiError> {
-    let (site_ref, site) = load(&state, &segment).await?;
-    if site.is_none() && matches!(site_ref, SiteRef::BlogId(_)) {
-        return Err(ApiError::with_arg(ErrorCode::InvalidBlog, &segment));
+    let site = load(&state, &path.site).await?;
+    if site.is_none() && matches!(path.site, SiteRef::BlogId(_)) {
+        return Err(ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment));
     }
     let live = site.map(|s| s.live).unwrap_or_default();
     let limits = state.store.key_limits(caller.key_id).await?;

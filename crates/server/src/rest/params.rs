@@ -22,6 +22,13 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Typed parameters of an endpoint; see the module docs.
 pub struct Params<T>(pub T);
 
+/// What reading parameters can answer.
+pub const ERRORS: &[ErrorCode] = &[ErrorCode::InvalidBody, ErrorCode::RequestTooLarge];
+
+impl<T> super::rejects::Rejects for Params<T> {
+    const ERRORS: &'static [ErrorCode] = ERRORS;
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Params<T> {
     type Rejection = ApiError;
 

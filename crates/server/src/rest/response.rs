@@ -11,11 +11,14 @@ use crate::store::StoreError;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        (
+        let mut res = (
             status,
             Json(ErrorBody::new(self.code.code(), &self.message)),
         )
-            .into_response()
+            .into_response();
+        // Not sent: read by the endpoint guard of `routes::versioned`.
+        res.extensions_mut().insert(self.code);
+        res
     }
 }
 

@@ -1,4 +1,5 @@
-//! Endpoint declarations: path, version range, and the help document.
+//! Endpoint declarations ([`Endpoint`]): one per endpoint, from which its
+//! route, its version range, its `/help` and its OpenAPI operations come.
 //!
 //! Endpoints are written without the version (`/rest/jpphp/provision`); the
 //! conventions middleware strips `v{version}` from the request path and
@@ -10,10 +11,15 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
-use axum::{Json, Router};
-use serde::Serialize;
+use std::sync::Arc;
 
-use crate::domain::ErrorCode;
+use axum::body::Bytes;
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::OpenApi;
+
+use super::rejects::{ErrorSet, EVERYWHERE};
+use crate::domain::{ApiError, ErrorCode};
 
 /// An API version such as `1.3` (`1` is `1.0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,42 +41,183 @@ impl ApiVersion {
     }
 }
 
-/// The `GET .../help` document of an endpoint.
-#[derive(Debug, Serialize)]
-pub struct EndpointDoc {
-    pub method: &'static str,
-    pub path: &'static str,
+/// One endpoint, declared once: its OpenAPI operations (each from the
+/// handler's own `#[utoipa::path]`; see [`operation!`]), the methods it
+/// answers, and, under `/rest`, its versions, help and errors. The route,
+/// `/help` and the OpenAPI document are all built from this.
+pub struct Endpoint<S> {
+    /// One-operation documents; the first one's path is where the endpoint
+    /// is routed (without the version) and what its help shows.
+    pub operations: Vec<fn() -> OpenApi>,
+    pub methods: fn(&S) -> MethodRouter<S>,
+    /// `None`: outside `/rest` (token, browser page, operator probes).
+    pub rest: Option<Rest>,
+}
+
+/// The `/rest` side of an [`Endpoint`].
+pub struct Rest {
+    pub min: ApiVersion,
+    /// No `max`: open-ended, as upstream's "1.3 and up".
+    pub max: Option<ApiVersion>,
+    pub help: Help,
+    /// The handler's errors: [`super::rejects::errors_of`] its signature,
+    /// with its own parsing and unit of work ([`Endpoint::errors`] adds
+    /// what every route answers).
+    pub errors: ErrorSet,
+}
+
+/// The prose of an endpoint's `GET .../help`.
+#[derive(Clone, Copy)]
+pub struct Help {
     pub description: &'static str,
     /// Versions the endpoint answers, e.g. `1.3+`.
     pub versions: &'static str,
     pub authentication: &'static str,
     pub parameters: &'static [(&'static str, &'static str)],
     pub response: &'static [(&'static str, &'static str)],
-    #[serde(serialize_with = "codes")]
-    pub errors: &'static [ErrorCode],
 }
 
-fn codes<S: serde::Serializer>(codes: &&'static [ErrorCode], s: S) -> Result<S::Ok, S::Error> {
+/// The one-operation OpenAPI document of a handler in scope that carries
+/// `#[utoipa::path]`, for [`Endpoint::operations`].
+macro_rules! operation {
+    ($handler:ident) => {{
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($handler))]
+        struct Operation;
+        <Operation as utoipa::OpenApi>::openapi as fn() -> utoipa::openapi::OpenApi
+    }};
+}
+pub(crate) use operation;
+
+impl<S> Endpoint<S> {
+    /// An endpoint outside `/rest` with one operation.
+    pub fn plain(operation: fn() -> OpenApi, methods: fn(&S) -> MethodRouter<S>) -> Self {
+        Endpoint {
+            operations: vec![operation],
+            methods,
+            rest: None,
+        }
+    }
+
+    /// The documented path and method of the first operation, e.g.
+    /// `/rest/v1.3/jpphp/provision` and `POST`.
+    pub fn documented(&self) -> (String, &'static str) {
+        let doc = self.operations.first().map(|op| op()).unwrap_or_default();
+        let Some((path, item)) = doc.paths.paths.into_iter().next() else {
+            return (String::new(), "GET");
+        };
+        let method = if item.get.is_some() {
+            "GET"
+        } else if item.post.is_some() {
+            "POST"
+        } else {
+            "GET"
+        };
+        (path, method)
+    }
+
+    /// Where the router mounts it: `/rest/v1.3/x` is routed as `/rest/x`.
+    pub fn route_path(&self) -> String {
+        let (path, _) = self.documented();
+        match self.rest {
+            Some(_) => unversioned(&path).unwrap_or(path),
+            None => path,
+        }
+    }
+
+    /// Every code the endpoint can answer: its handler's and what every
+    /// route answers. `None` outside `/rest`.
+    pub fn errors(&self) -> Option<ErrorSet> {
+        self.rest.as_ref().map(|r| r.errors.union(EVERYWHERE))
+    }
+
+    /// The `GET .../help` document.
+    pub fn help(&self) -> Option<HelpDoc> {
+        let rest = self.rest.as_ref()?;
+        let (path, method) = self.documented();
+        let h = &rest.help;
+        Some(HelpDoc {
+            method,
+            path,
+            description: h.description,
+            versions: h.versions,
+            authentication: h.authentication,
+            parameters: h.parameters,
+            response: h.response,
+            errors: rest.errors.union(EVERYWHERE).codes().collect(),
+        })
+    }
+}
+
+/// `/rest/v1.3/jpphp/x` → `/rest/jpphp/x`: how the router writes a path.
+pub fn unversioned(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/rest/v")?;
+    let (_, tail) = rest.split_once('/')?;
+    Some(format!("/rest/{tail}"))
+}
+
+/// The `GET .../help` document of an endpoint, as served.
+#[derive(Debug, Serialize)]
+pub struct HelpDoc {
+    pub method: &'static str,
+    pub path: String,
+    pub description: &'static str,
+    pub versions: &'static str,
+    pub authentication: &'static str,
+    pub parameters: &'static [(&'static str, &'static str)],
+    pub response: &'static [(&'static str, &'static str)],
+    #[serde(serialize_with = "codes")]
+    pub errors: Vec<ErrorCode>,
+}
+
+fn codes<S: serde::Serializer>(codes: &[ErrorCode], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(codes.iter().map(
         |c| serde_json::json!({"code": c.code(), "status": c.status(), "message": c.template()}),
     ))
 }
 
-/// Adds an endpoint at `/rest{path}` (and its `/help`) answering versions
-/// `min..=max` (no `max`: open-ended, as upstream's "1.3 and up").
+/// Adds `endpoint` to `router`: under `/rest` through [`versioned`], with
+/// its help; elsewhere at its path as it is.
+pub fn register<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    endpoint: &Endpoint<S>,
+    state: &S,
+) -> Router<S> {
+    let methods = (endpoint.methods)(state);
+    let path = endpoint.route_path();
+    match (&endpoint.rest, endpoint.help(), endpoint.errors()) {
+        (Some(rest), Some(help), Some(errors)) => {
+            let help = serde_json::to_string(&help).unwrap_or_default();
+            versioned(router, &path, rest.min, rest.max, help, errors, methods)
+        }
+        _ => router.route(&path, methods),
+    }
+}
+
+/// Adds an endpoint at `{path}` (unversioned, under `/rest`) and its
+/// `/help` answering versions `min..=max`. Answers from the endpoint go
+/// through [`guard`], which holds them to `errors`.
 pub fn versioned<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     path: &str,
     min: ApiVersion,
     max: Option<ApiVersion>,
-    doc: &'static EndpointDoc,
+    help: String,
+    errors: ErrorSet,
     methods: MethodRouter<S>,
 ) -> Router<S> {
     let gate = middleware::from_fn(move |req: Request, next: Next| gate(min, max, req, next));
-    let help = get(move || async move { Json(doc) });
+    let name: Arc<str> = path.into();
+    let guard =
+        middleware::from_fn(move |req: Request, next: Next| guard(name.clone(), errors, req, next));
+    let help = Bytes::from(help);
+    let help = get(move || {
+        let help = help.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], help) }
+    });
     router
-        .route(&format!("/rest{path}"), methods.layer(gate.clone()))
-        .route(&format!("/rest{path}/help"), help.layer(gate))
+        .route(path, methods.layer(guard).layer(gate.clone()))
+        .route(&format!("{path}/help"), help.layer(gate))
 }
 
 async fn gate(min: ApiVersion, max: Option<ApiVersion>, req: Request, next: Next) -> Response {
@@ -82,6 +229,24 @@ async fn gate(min: ApiVersion, max: Option<ApiVersion>, req: Request, next: Next
         next.run(req).await
     } else {
         not_found()
+    }
+}
+
+/// An error code the endpoint does not declare is a bug in the declaration
+/// (its `/help` and OpenAPI list would be wrong): logged always, and in a
+/// debug build (the test suite's) answered as a 500, so that any test that
+/// meets one fails.
+async fn guard(endpoint: Arc<str>, errors: ErrorSet, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    match res.extensions().get::<ErrorCode>() {
+        Some(code) if !errors.contains(*code) => {
+            tracing::error!(endpoint = %endpoint, code = %code, "an error code the endpoint does not declare");
+            if cfg!(debug_assertions) {
+                return ApiError::new(ErrorCode::InternalError).into_response();
+            }
+            res
+        }
+        _ => res,
     }
 }
 

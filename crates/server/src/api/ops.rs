@@ -4,15 +4,25 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Json;
 use jpstart_types::wire::Health;
 
-use crate::app::AppState;
-use crate::domain::{ApiError, ErrorCode};
+use crate::app::state::AppState;
+use crate::domain::ApiError;
+use crate::rest::{operation, Endpoint};
+
+/// `healthz`, `readyz`, `metrics`.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![
+        Endpoint::plain(operation!(healthz), |_| get(healthz)),
+        Endpoint::plain(operation!(readyz), |_| get(readyz)),
+        Endpoint::plain(operation!(metrics), |_| get(metrics)),
+    ]
+}
 
 fn health(status: &str) -> Json<Health> {
     Json(Health {
@@ -82,21 +92,5 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         )
             .into_response(),
         Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-/// Answers 408 `request_timeout` when a request (reading its body included:
-/// a client trickling its body holds a connection) takes longer than the
-/// limit. The handler is dropped at that point, and with it any open
-/// transaction, which the database rolls back; a commit already made stays,
-/// hence the catalogue text: the outcome is unknown to the client.
-pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => {
-            tracing::warn!(limit_secs = limit.as_secs_f64(), "request timed out");
-            ApiError::with_arg(ErrorCode::RequestTimeout, humantime::format_duration(limit))
-                .into_response()
-        }
     }
 }

@@ -1,73 +1,26 @@
-//! Application state and the route table.
-
-use std::ops::Deref;
-use std::sync::Arc;
+//! The whole HTTP application: the endpoints of [`crate::api`] inside the
+//! conventions, deadline, metrics and trace layers.
 
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use super::state::AppState;
 use crate::api;
-use crate::crypto::SecretKey;
-use crate::domain::{ApiError, Catalogue, ErrorCode};
+use crate::domain::{ApiError, ErrorCode};
+use crate::metrics;
 use crate::rest::conventions::conventions;
+use crate::rest::deadline::deadline;
 use crate::rest::routes::not_found;
-use crate::store::Store;
-use crate::{metrics, ops};
-
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub store: Arc<dyn Store>,
-    /// The one source of "now" for rules and records.
-    pub clock: crate::clock::Clock,
-    pub catalogue: Catalogue,
-    /// Base of the links the API hands out, without a trailing slash.
-    pub public_url: String,
-    pub pending_ttl_ms: i64,
-    /// Seals stored backup credentials.
-    pub secret_key: SecretKey,
-    pub token_limits: crate::oauth::TokenLimits,
-    pub metrics: crate::metrics::Metrics,
-    /// Longest a request may take from its headers to its response.
-    pub request_timeout: std::time::Duration,
-    /// Serve `GET /bench/hello` (see [`crate::bench`]).
-    pub bench_routes: bool,
-}
-
-impl AppState {
-    pub fn new(inner: Inner) -> Self {
-        AppState(Arc::new(inner))
-    }
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
 
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
-    let token = post(crate::oauth::token).layer(middleware::from_fn_with_state(
-        state.token_limits.per_address.clone(),
-        crate::throttle::per_peer,
-    ));
-    let mut routes = api::routes()
-        .merge(api::authorize::routes())
-        .route("/oauth2/token", token)
-        .route("/openapi.json", get(api::openapi::openapi_json))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+    let mut routes = api::routes(&state);
     if state.bench_routes {
-        routes = routes.route(crate::bench::HELLO_PATH, get(crate::bench::hello));
+        routes = routes.route(api::bench::HELLO_PATH, get(api::bench::hello));
     }
     let routes = routes
         .route_layer(middleware::from_fn(metrics::record_route))
@@ -81,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(routes)
         .layer(middleware::from_fn_with_state(
             state.request_timeout,
-            ops::deadline,
+            deadline,
         ))
         .layer(middleware::from_fn(conventions))
         .layer(middleware::from_fn_with_state(

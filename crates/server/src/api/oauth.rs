@@ -2,39 +2,30 @@
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, TokenParams};
 use jpstart_types::wire::{OAuthErrorBody, TokenResponse};
 
-use crate::app::AppState;
+use crate::app::state::AppState;
 use crate::auth::PARTNER_SCOPE;
 use crate::domain::errors::OAuthErrorCode;
 use crate::domain::ErrorCode;
 use crate::rest::params::{collect, MAX_BODY};
+use crate::rest::{operation, Endpoint};
 use crate::secrets;
-use crate::throttle::{KeyedLimiter, PeerThrottle, RateSpec, Throttled};
+use crate::throttle::Throttled;
 
-/// The token endpoint's abuse limits: guessing secrets costs a request each,
-/// and every success writes a token row.
-pub struct TokenLimits {
-    /// Checked once the client id is read, before the secret is hashed.
-    pub per_client: KeyedLimiter<String>,
-    /// Checked first, by the [`crate::throttle::per_peer`] middleware.
-    pub per_address: PeerThrottle,
-}
-
-impl TokenLimits {
-    /// Limits from the configured rates (`RateSpec::Off` disables one).
-    pub fn new(per_client: RateSpec, per_address: RateSpec) -> Self {
-        TokenLimits {
-            per_client: KeyedLimiter::new(per_client),
-            per_address: PeerThrottle {
-                limiter: std::sync::Arc::new(KeyedLimiter::new(per_address)),
-                reject: too_many_requests,
-            },
-        }
-    }
+/// `POST /oauth2/token`, behind the per-address throttle.
+pub fn endpoints() -> Vec<Endpoint<AppState>> {
+    vec![Endpoint::plain(operation!(token), |state| {
+        post(token).layer(middleware::from_fn_with_state(
+            state.token_limits.per_address.clone(),
+            crate::throttle::per_peer,
+        ))
+    })]
 }
 
 /// Client ids are numbers; a longer one is certainly made up and gets no
