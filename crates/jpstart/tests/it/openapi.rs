@@ -12,9 +12,14 @@ use serde_json::Value;
 
 use crate::common::{json, Db, TestApp};
 
-/// Codes shared by every REST operation (conventions layer, store faults);
-/// not listed in each `/help`.
-const COMMON: &[&str] = &["invalid_body", "request_too_large", "internal_error"];
+/// Codes every REST operation lists (the deadline, store faults, reading
+/// parameters), in its `/help` and its OpenAPI responses alike.
+const COMMON: &[&str] = &[
+    "invalid_body",
+    "request_too_large",
+    "request_timeout",
+    "internal_error",
+];
 
 fn snapshot_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots/openapi.json")
@@ -139,7 +144,7 @@ async fn is_openapi_and_every_code_is_catalogued() {
 
 /// Every documented operation is routed (none gets the unknown-route
 /// answer), and each REST operation lists exactly the errors of its `/help`
-/// document plus the common ones.
+/// document, which include the common ones.
 #[tokio::test]
 async fn operations_are_routed_and_agree_with_help() {
     let app = TestApp::spawn(Db::sqlite()).await;
@@ -182,13 +187,15 @@ async fn operations_are_routed_and_agree_with_help() {
                 .unwrap();
             let (status, help) = json(help).await;
             assert_eq!(status, 200, "{concrete}/help");
-            let mut want: BTreeSet<String> = help["errors"]
+            let want: BTreeSet<String> = help["errors"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|e| e["code"].as_str().unwrap().to_string())
                 .collect();
-            want.extend(COMMON.iter().map(|c| c.to_string()));
+            for code in COMMON {
+                assert!(want.contains(*code), "{path}/help lacks {code}");
+            }
             assert_eq!(operation_codes(op), want, "errors of {method} {path}");
             let documented: BTreeSet<String> = item
                 .as_object()
@@ -205,4 +212,125 @@ async fn operations_are_routed_and_agree_with_help() {
         }
     }
     assert!(checked_help >= 11, "{checked_help} REST operations checked");
+}
+
+/// The codes an operation lists at `status`.
+fn listed_at(op: &Value, status: u16) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    error_enums(&op["responses"][status.to_string()], &mut out);
+    out
+}
+
+/// What the server answers is what it documents: every REST operation is
+/// sent the requests that make extractors and parsing refuse (no token, a
+/// malformed or unknown token, a disabled key, an unreadable or oversized
+/// body, sites that are not sites, missing parameters), and every error it
+/// answers must be listed, at its status, in the operation's OpenAPI
+/// responses and in its `/help`. None may be a 500: in a debug build the
+/// endpoint guard turns an undeclared code into one.
+#[tokio::test]
+async fn every_error_answered_is_documented() {
+    let app = TestApp::spawn(Db::sqlite()).await;
+    let partner = app.partner("documented").await;
+    let disabled = app.partner("disabled").await;
+    app.admin(&["key", "disable", &disabled.key_id.to_string()])
+        .unwrap();
+    let doc = document(&app).await;
+    let big = format!("pad={}", "x".repeat(70 * 1024));
+    let mut answered = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/rest/") || path.ends_with("/help") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut help_path = None;
+            let sites: &[&str] = if path.contains('{') {
+                &["1", "example.com", "%FF", "bad%20host", "0", "999999"]
+            } else {
+                &["-"]
+            };
+            for site in sites {
+                let concrete = path
+                    .replace("{blog_id}", site)
+                    .replace("{site_or_blog_id}", site);
+                help_path.get_or_insert_with(|| format!("{concrete}/help"));
+                let probes = [
+                    (None, None, None),
+                    (Some("not-a-token!"), None, None),
+                    (Some("0123456789abcdef0123"), None, None),
+                    (Some(disabled.token.as_str()), None, None),
+                    (Some(partner.token.as_str()), None, None),
+                    (Some(partner.token.as_str()), Some("application/json"), Some("{")),
+                    (Some(partner.token.as_str()), Some("application/json"), Some("[1]")),
+                    (
+                        Some(partner.token.as_str()),
+                        Some("application/x-www-form-urlencoded"),
+                        Some(big.as_str()),
+                    ),
+                    (
+                        Some(partner.token.as_str()),
+                        Some("application/x-www-form-urlencoded"),
+                        Some("plan=gold&siteurl=nohost&local_user=u&name=&allowed_x=1&ssh_user=u&ftp_user=u"),
+                    ),
+                ];
+                for (token, content_type, body) in probes {
+                    let mut req = app.request(method.clone(), &concrete);
+                    if let Some(token) = token {
+                        req = req.header("authorization", format!("Bearer {token}"));
+                    }
+                    if let Some(ct) = content_type {
+                        req = req.header("content-type", ct);
+                    }
+                    if let Some(body) = body {
+                        req = req.body(body.to_string());
+                    }
+                    let (status, body) = json(req.send().await.unwrap()).await;
+                    let what = format!("{method} {concrete} token={token:?} body={content_type:?}");
+                    assert_ne!(status, 500, "{what}: {body}");
+                    let Some(code) = body["error"].as_str().filter(|c| !c.is_empty()) else {
+                        continue;
+                    };
+                    assert!(
+                        listed_at(op, status.as_u16()).contains(code),
+                        "{what}: {status} {code} is not in the OpenAPI responses of {path}"
+                    );
+                    answered.insert(code.to_string());
+                }
+            }
+            let help_path = help_path.unwrap();
+            let (status, help) =
+                json(app.request(Method::GET, &help_path).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{help_path}");
+            let in_help: BTreeSet<&str> = help["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["code"].as_str())
+                .collect();
+            assert_eq!(
+                in_help,
+                operation_codes(op).iter().map(String::as_str).collect(),
+                "{path}"
+            );
+        }
+    }
+    // The probes reach every kind of refusal they are meant to.
+    for code in [
+        "authorization_required",
+        "invalid_token",
+        "partner_key_disabled",
+        "invalid_body",
+        "request_too_large",
+        "invalid_site",
+        "invalid_blog",
+        "invalid_plan",
+        "invalid_siteurl",
+        "invalid_key_name",
+    ] {
+        assert!(
+            answered.contains(code),
+            "no probe answered {code}: {answered:?}"
+        );
+    }
 }
