@@ -263,6 +263,43 @@ pub fn not_found() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt;
+
+    /// A handler answering a code its declaration lacks is caught: in this
+    /// (debug) build, as a 500 the test suite cannot miss.
+    #[tokio::test]
+    async fn an_undeclared_code_is_caught() {
+        let methods = get(|| async { ApiError::new(ErrorCode::Forbidden) });
+        let declared = ErrorSet::of(&[ErrorCode::InvalidBlog]);
+        let app: Router = versioned(
+            Router::new(),
+            "/rest/x",
+            ApiVersion::V1_3,
+            None,
+            "{}".into(),
+            declared,
+            methods,
+        );
+        let answer = |declared: bool| {
+            let app = app.clone();
+            async move {
+                let path = if declared { "/rest/x/help" } else { "/rest/x" };
+                let mut req = Request::builder()
+                    .uri(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                req.extensions_mut().insert(ApiVersion::V1_3);
+                app.oneshot(req).await.unwrap()
+            }
+        };
+        let res = answer(false).await;
+        assert_eq!(res.status(), 500);
+        assert_eq!(
+            res.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode::InternalError)
+        );
+        assert_eq!(answer(true).await.status(), 200);
+    }
 
     #[test]
     fn versions() {
