@@ -106,9 +106,7 @@ impl<S> Endpoint<S> {
         let Some((path, item)) = doc.paths.paths.into_iter().next() else {
             return (String::new(), "GET");
         };
-        let method = if item.get.is_some() {
-            "GET"
-        } else if item.post.is_some() {
+        let method = if item.get.is_none() && item.post.is_some() {
             "POST"
         } else {
             "GET"
@@ -133,9 +131,9 @@ impl<S> Endpoint<S> {
 
     /// The `GET .../help` document.
     pub fn help(&self) -> Option<HelpDoc> {
-        let rest = self.rest.as_ref()?;
+        let h = &self.rest.as_ref()?.help;
+        let errors = self.errors()?.codes().collect();
         let (path, method) = self.documented();
-        let h = &rest.help;
         Some(HelpDoc {
             method,
             path,
@@ -144,7 +142,7 @@ impl<S> Endpoint<S> {
             authentication: h.authentication,
             parameters: h.parameters,
             response: h.response,
-            errors: rest.errors.union(EVERYWHERE).codes().collect(),
+            errors,
         })
     }
 }
