@@ -60,7 +60,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
     path = "/rest/v1.3/jpphp/{site_or_blog_id}/partner-cancel",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com"),),
+    params(SitePath),
     request_body(
         description = "Any of the four body formats; body parameters win over the query string.",
         content(

@@ -174,7 +174,7 @@ pub async fn provision(
     path = "/rest/v1.3/jpphp/{blog_id}/partner-provision",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("blog_id" = String, Path, description = "The blog id (digits) of a site jpstart registered.", example = "1"),),
+    params(BlogIdPath),
     request_body(
         description = "Any of the four body formats; body parameters win over the query string.",
         content(

@@ -79,7 +79,7 @@ async fn load(state: &AppState, site: &SiteRef) -> Result<Option<SiteState>, Api
     path = "/rest/v1.4/jpphp/{site_or_blog_id}/status",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com"),),
+    params(SitePath),
     responses((status = 200, description = "The current shape (1.4 and up).", body = StatusV14)),
 )]
 pub async fn status(
@@ -149,7 +149,7 @@ pub async fn status(
     path = "/rest/v1.3/jpphp/{site_or_blog_id}/status",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com")),
+    params(SitePath),
     responses((status = 200, description = "The deprecated shape (1.2 and 1.3).", body = StatusV13)),
 )]
 #[expect(dead_code, reason = "an OpenAPI operation only; `status` serves it")]
@@ -163,7 +163,7 @@ fn status_v13() {}
     path = "/rest/v1.3/jpphp/{site_or_blog_id}/upgrade-paths",
     tag = "jpphp",
     security(("bearer" = [])),
-    params(("site_or_blog_id" = String, Path, description = "The blog id (digits) or the site identifier (`example.com::demo`).", example = "fuzz.example.com"),),
+    params(SitePath),
     responses((status = 200, description = "Product family -> slugs that may be provisioned now.", body = std::collections::BTreeMap<String, Vec<String>>)),
 )]
 pub async fn upgrade_paths(

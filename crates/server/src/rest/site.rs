@@ -7,6 +7,10 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use jpstart_types::site::SiteRefError;
 use jpstart_types::{BlogId, SiteRef};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::Required;
+use utoipa::IntoParams;
 
 use super::rejects::Rejects;
 use crate::domain::{ApiError, ErrorCode};
@@ -77,6 +81,39 @@ impl Rejects for SitePath {
 
 impl Rejects for BlogIdPath {
     const ERRORS: &'static [ErrorCode] = &[ErrorCode::InvalidSite, ErrorCode::InvalidBlog];
+}
+
+/// The path parameter as OpenAPI documents it (`params(SitePath)`).
+impl IntoParams for SitePath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_parameter(
+            "site_or_blog_id",
+            "The blog id (digits) or the site identifier (`example.com::demo`).",
+            "fuzz.example.com",
+        )]
+    }
+}
+
+/// The path parameter as OpenAPI documents it (`params(BlogIdPath)`).
+impl IntoParams for BlogIdPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_parameter(
+            "blog_id",
+            "The blog id (digits) of a site jpstart registered.",
+            "1",
+        )]
+    }
+}
+
+fn path_parameter(name: &str, description: &str, example: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .description(Some(description))
+        .required(Required::True)
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .example(Some(example.into()))
+        .build()
 }
 
 #[cfg(test)]
