@@ -10,7 +10,8 @@
 //!   declaration each route, `/help` and OpenAPI operation comes from, and
 //!   the extractors that parse at the edge (parameters, site in the path).
 //! - [`auth`]: the bearer-token extractor (`Caller`).
-//! - [`crypto`]: the server key and sealing of stored credentials.
+//! - [`crypto`], [`secrets`]: the server key and sealing of stored
+//!   credentials; generating, digesting and verifying secrets.
 //! - [`api`]: every endpoint, one module per group: the partner REST API,
 //!   the token endpoint (`oauth`), the authorization page, `/openapi.json`,
 //!   the operator's probes (`ops`) and the benchmark floor (`bench`).
