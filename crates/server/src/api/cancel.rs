@@ -11,7 +11,7 @@ use jpstart_types::ProductSlug;
 use super::status::site_ref;
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::clock::Timestamp;
+use crate::domain::rules::CancelTarget;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{EndpointDoc, Params, Segment};
 use crate::store::{CancelRequest, CancelledRecord};
@@ -68,6 +68,8 @@ pub async fn cancel(
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {
     let site = site_ref(&site)?;
+    let all = p.cancel_all();
+    // Resolved at the edge: the store and the rules never read the catalogue.
     let product = match non_empty(&p.plan) {
         None => None,
         Some(plan) => Some(
@@ -77,16 +79,19 @@ pub async fn cancel(
                 .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?,
         ),
     };
-    let all = p.cancel_all();
+    let target = match product {
+        _ if all => CancelTarget::All,
+        None => CancelTarget::PlansFamily(state.catalogue.plans_slugs()),
+        Some(slug) => CancelTarget::Product(slug),
+    };
     let req = CancelRequest {
         key_id: caller.key_id,
         site,
-        product,
-        all,
-        now: state.clock.now().as_millis(),
+        target,
+        now: state.clock.now(),
     };
-    let outcome = match state.store.cancel(&req, &state.catalogue).await {
-        Ok(result) => result?,
+    let outcome = match state.store.cancel(&req).await {
+        Ok(result) => result.map_err(ApiError::from)?,
         Err(e) => {
             // The transaction rolled back: nothing was cancelled.
             tracing::error!(error = %e, "cancellation failed");
@@ -101,7 +106,7 @@ pub async fn cancel(
         }));
     }
     for c in &outcome.cancelled {
-        tracing::info!(key_id = caller.key_id, blog_id = %c.blog_id, activation_id = c.id, "activation cancelled");
+        tracing::info!(key_id = caller.key_id.get(), blog_id = %c.blog_id, activation_id = c.id.get(), "activation cancelled");
     }
     let (pending, active): (Vec<_>, Vec<_>) = outcome.cancelled.iter().partition(|c| c.was_pending);
     let describe = |v: Vec<&CancelledRecord>| v.into_iter().map(describe).collect::<Vec<_>>();
@@ -114,11 +119,11 @@ pub async fn cancel(
 
 fn describe(c: &CancelledRecord) -> CancelledActivation {
     CancelledActivation {
-        activation_id: c.id as u64,
+        activation_id: c.id.get().unsigned_abs(),
         product: c.product.to_string(),
         blog_id: c.blog_id.get(),
         site: c.identifier.to_string(),
-        created: Timestamp::from_millis(c.created_at).rfc3339(),
+        created: c.created_at.rfc3339(),
         partner_tracking_id: c.partner_tracking_id.clone(),
     }
 }

@@ -16,9 +16,10 @@ use jpstart_types::BlogId;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
+use crate::domain::CredentialsRefusal;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::{EndpointDoc, Params, Segment};
-use crate::store::StoreError;
+use crate::store::Decided;
 
 const ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidCredentials,
@@ -132,26 +133,23 @@ async fn site(state: &AppState, segment: &str) -> Result<(BlogId, String), ApiEr
     let site_ref = super::status::site_ref(segment)?;
     let site = state
         .store
-        .site(&site_ref, state.clock.now().as_millis())
+        .site(&site_ref, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, segment))?;
     Ok((site.blog_id, site.identifier.host().to_string()))
 }
 
 async fn save(state: &AppState, blog: BlogId, creds: &Credentials) -> Result<(), ApiError> {
-    if seal_and_store(state, blog, creds).await? {
-        Ok(())
-    } else {
-        // Deleted between the lookup and the write: answered as unknown.
-        Err(ApiError::with_arg(ErrorCode::InvalidBlog, blog))
-    }
+    // Refused when the site was deleted between the lookup and the write:
+    // answered as unknown.
+    Ok(seal_and_store(state, blog, creds).await??)
 }
 
 async fn seal_and_store(
     state: &AppState,
     blog: BlogId,
     creds: &Credentials,
-) -> Result<bool, StoreError> {
+) -> Decided<(), CredentialsRefusal> {
     let kind = creds.kind.as_str();
     let context = format!("credentials:{blog}:{kind}");
     let sealed = state
@@ -159,9 +157,9 @@ async fn seal_and_store(
         .seal(&creds.to_plaintext(), context.as_bytes());
     let stored = state
         .store
-        .set_credentials(blog, kind, &sealed, state.clock.now().as_millis())
+        .set_credentials(blog, creds.kind, &sealed, state.clock.now())
         .await?;
-    if stored {
+    if stored.is_ok() {
         tracing::info!(blog_id = %blog, kind, "backup credentials stored");
     }
     Ok(stored)
@@ -202,8 +200,10 @@ async fn report(
     match validated {
         Err(e) => (false, e.message),
         Ok(creds) => match seal_and_store(state, blog, &creds).await {
-            Ok(true) => (true, String::new()),
-            Ok(false) => (false, "The site is not registered.".to_string()),
+            Ok(Ok(())) => (true, String::new()),
+            Ok(Err(CredentialsRefusal::UnknownBlog(_))) => {
+                (false, "The site is not registered.".to_string())
+            }
             Err(e) => {
                 tracing::error!(error = %e, blog_id = %blog, "storing credentials failed");
                 (

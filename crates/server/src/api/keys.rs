@@ -9,10 +9,12 @@ use jpstart_types::{OrderedMap, ProductSlug, SecretString};
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::domain::lifecycle;
+use crate::domain::limits::SUB_KEY_DEFAULT_LIMIT;
 use crate::domain::{ApiError, Catalogue, ErrorCode};
 use crate::rest::{EndpointDoc, Params};
 use crate::secrets;
-use crate::store::NewKey;
+use crate::store::NewSubKey;
 
 /// Longest key name accepted, in characters.
 pub const MAX_KEY_NAME: usize = 200;
@@ -102,14 +104,9 @@ pub async fn new_key(
     caller: Caller,
     Params(p): Params<PartnerKeyNewParams>,
 ) -> Result<Json<PartnerKeyCreated>, ApiError> {
-    // One level of resale: limits are set by the partner's own key, and a
-    // sub-key cannot hand itself (or others) more.
-    if caller.is_sub_key {
-        return Err(ApiError::with_arg(
-            ErrorCode::Forbidden,
-            "A sub-key cannot create keys; use the key it was created with.",
-        ));
-    }
+    // Refused before the parameters are read, as before; the store decides
+    // again under the parent's lock (`lifecycle::decide_sub_key`).
+    lifecycle::may_create_keys(caller.is_sub_key)?;
     // One message for both cases: the catalogue has one template per code.
     let invalid_name = || ApiError::with_arg(ErrorCode::InvalidKeyName, MAX_KEY_NAME);
     let name = non_empty(&p.name).ok_or_else(invalid_name)?;
@@ -118,22 +115,23 @@ pub async fn new_key(
     }
     let limits = parse_limits(&state.catalogue, p.rest.iter())?;
     let secret = secrets::generate();
-    let key = NewKey {
-        partner_id: caller.partner_id,
-        parent_key_id: Some(caller.key_id),
+    let key = NewSubKey {
+        parent: caller.key_id,
         name: name.to_string(),
         secret_digest: secrets::digest(&secret),
-        // A test key's sub-keys are never billed either.
-        test: caller.test,
         limits: limits.clone(),
     };
     let id = state
         .store
-        .create_key(&key, state.clock.now().as_millis())
-        .await?;
-    tracing::info!(key_id = caller.key_id, new_key_id = id, "sub-key created");
+        .create_sub_key(&key, state.clock.now())
+        .await??;
+    tracing::info!(
+        key_id = caller.key_id.get(),
+        new_key_id = id.get(),
+        "sub-key created"
+    );
     Ok(Json(PartnerKeyCreated {
-        id: id.unsigned_abs(),
+        id: id.get().unsigned_abs(),
         name: name.to_string(),
         limits: OrderedMap(
             limits
@@ -148,7 +146,8 @@ pub async fn new_key(
 }
 
 /// Every product but the baseline, in catalogue order, with the limit an
-/// `allowed_{slug}_plans` parameter gives it (0 when absent). Any other
+/// `allowed_{slug}_plans` parameter gives it ([`SUB_KEY_DEFAULT_LIMIT`]
+/// when absent). Any other
 /// parameter starting with `allowed_` is `invalid_limit`: a typo must not
 /// silently become a limit of 0.
 pub fn parse_limits<'a>(
@@ -159,7 +158,7 @@ pub fn parse_limits<'a>(
         .products()
         .iter()
         .filter(|p| !p.baseline)
-        .map(|p| (p.slug.clone(), 0))
+        .map(|p| (p.slug.clone(), SUB_KEY_DEFAULT_LIMIT))
         .collect();
     for (key, value) in params {
         if !key.starts_with("allowed_") {

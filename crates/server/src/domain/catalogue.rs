@@ -260,6 +260,62 @@ impl Catalogue {
         }
         out
     }
+
+    /// The product a request names, with everything the rules need to know
+    /// about it from the catalogue (plan resolution, done once at the edge:
+    /// the store and the rules never read the catalogue). `None`: not a
+    /// product of the catalogue.
+    pub fn resolve(&self, slug: &ProductSlug) -> Option<ResolvedProduct> {
+        let product = self.product(slug)?;
+        let family_tiers = self
+            .products
+            .iter()
+            .filter(|p| p.family == product.family)
+            .map(|p| (p.slug.clone(), p.tier))
+            .collect();
+        let covered_by = self
+            .products
+            .iter()
+            .filter(|holder| holder.family != product.family)
+            .filter(|holder| {
+                self.included(holder)
+                    .iter()
+                    .any(|inc| inc.family == product.family && inc.tier >= product.tier)
+            })
+            .map(|holder| holder.slug.clone())
+            .collect();
+        Some(ResolvedProduct {
+            slug: product.slug.clone(),
+            family: self.family_name(product).to_string(),
+            tier: product.tier,
+            family_tiers,
+            covered_by,
+        })
+    }
+
+    /// The slugs of the plans family (what a cancel without `plan` names).
+    pub fn plans_slugs(&self) -> Vec<ProductSlug> {
+        self.products
+            .iter()
+            .filter(|p| p.family == self.plans_family)
+            .map(|p| p.slug.clone())
+            .collect()
+    }
+}
+
+/// A product as the rules see it, resolved from the catalogue by
+/// [`Catalogue::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedProduct {
+    pub slug: ProductSlug,
+    /// The family's name (also stored on each activation).
+    pub family: String,
+    pub tier: u32,
+    /// Every product of the same family (this one included) with its tier.
+    pub family_tiers: Vec<(ProductSlug, u32)>,
+    /// Products of other families that include this one or a higher tier
+    /// of its family, in catalogue order.
+    pub covered_by: Vec<ProductSlug>,
 }
 
 #[cfg(test)]
