@@ -97,13 +97,7 @@ impl Catalogue {
     pub fn from_json(text: &str) -> Result<Self, CatalogueError> {
         let file: File =
             serde_json::from_str(text).map_err(|e| CatalogueError::Format(e.to_string()))?;
-        let mut families = Vec::new();
-        for f in &file.families {
-            if families.contains(f) {
-                return Err(CatalogueError::DuplicateFamily(f.clone()));
-            }
-            families.push(f.clone());
-        }
+        let families = unique_families(&file.families)?;
         let plans_family = families
             .iter()
             .position(|f| *f == file.plans_family)
@@ -148,33 +142,7 @@ impl Catalogue {
             .enumerate()
             .map(|(i, (_, _, slug, _))| (slug.clone(), i))
             .collect();
-        let mut products = Vec::new();
-        for (family, tier, slug, p) in &raw {
-            let mut includes = Vec::new();
-            for inc in &p.includes {
-                let idx = ProductSlug::parse(inc)
-                    .ok()
-                    .and_then(|s| by_slug.get(&s).copied())
-                    .ok_or_else(|| CatalogueError::UnknownInclude {
-                        product: p.slug.clone(),
-                        included: inc.clone(),
-                    })?;
-                if raw[idx].0 == *family {
-                    return Err(CatalogueError::IncludesOwnFamily {
-                        product: p.slug.clone(),
-                        included: inc.clone(),
-                    });
-                }
-                includes.push(idx);
-            }
-            products.push(Product {
-                slug: slug.clone(),
-                family: *family,
-                tier: *tier,
-                includes,
-                baseline: p.baseline,
-            });
-        }
+        let products = link_products(&raw, &by_slug)?;
         let cat = Catalogue {
             families,
             products,
@@ -301,6 +269,56 @@ impl Catalogue {
             .map(|p| p.slug.clone())
             .collect()
     }
+}
+
+fn unique_families(names: &[String]) -> Result<Vec<String>, CatalogueError> {
+    let mut families = Vec::new();
+    for f in names {
+        if families.contains(f) {
+            return Err(CatalogueError::DuplicateFamily(f.clone()));
+        }
+        families.push(f.clone());
+    }
+    Ok(families)
+}
+
+/// A product of the file with its family index, tier and parsed slug, in
+/// catalogue order.
+type RawProduct<'a> = (usize, u32, ProductSlug, &'a FileProduct);
+
+/// The products with their inclusions resolved to indexes.
+fn link_products(
+    raw: &[RawProduct<'_>],
+    by_slug: &HashMap<ProductSlug, usize>,
+) -> Result<Vec<Product>, CatalogueError> {
+    let mut products = Vec::new();
+    for (family, tier, slug, p) in raw {
+        let mut includes = Vec::new();
+        for inc in &p.includes {
+            let idx = ProductSlug::parse(inc)
+                .ok()
+                .and_then(|s| by_slug.get(&s).copied())
+                .ok_or_else(|| CatalogueError::UnknownInclude {
+                    product: p.slug.clone(),
+                    included: inc.clone(),
+                })?;
+            if raw[idx].0 == *family {
+                return Err(CatalogueError::IncludesOwnFamily {
+                    product: p.slug.clone(),
+                    included: inc.clone(),
+                });
+            }
+            includes.push(idx);
+        }
+        products.push(Product {
+            slug: slug.clone(),
+            family: *family,
+            tier: *tier,
+            includes,
+            baseline: p.baseline,
+        });
+    }
+    Ok(products)
 }
 
 /// A product as the rules see it, resolved from the catalogue by

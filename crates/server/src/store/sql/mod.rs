@@ -267,3 +267,19 @@ impl Store for SqlStore {
         self.backup_impl(path).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ActivationState;
+
+    /// The SQL predicates name states as literals (so that the partial
+    /// indexes on live rows apply); they must be the states' one text form.
+    #[test]
+    fn the_live_predicate_uses_the_state_texts() {
+        for st in [ActivationState::Active, ActivationState::Pending] {
+            assert!(LIVE.contains(&format!("'{}'", st.as_str())), "{st}");
+        }
+        assert!(!LIVE.contains(ActivationState::Expired.as_str()));
+    }
+}
