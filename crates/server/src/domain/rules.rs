@@ -3,7 +3,9 @@
 //! the upgrade-paths endpoint ask [`product_rules`] alike, so the two
 //! cannot disagree.
 
-use jpstart_types::{ActivationId, KeyId, PartnerId, ProductSlug};
+use jpstart_types::ProductSlug;
+/// The row ids live in `jpstart-types`; re-exported where they used to be.
+pub use jpstart_types::{ActivationId, KeyId, PartnerId};
 
 use super::catalogue::{Catalogue, ResolvedProduct};
 use super::limits;
