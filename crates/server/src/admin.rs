@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
+pub use jpstart_types::admin::{
+    BackedUp, Connected, Granted, KeyState, LiveShown, RedirectAllowed, Revoked, SiteShown,
+};
 use jpstart_types::wire::{AdminActivation, KeyCredentials, TokenResponse};
-use jpstart_types::{ProductSlug, SiteIdentifier, SiteRef};
-use serde::Serialize;
+use jpstart_types::{KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 use crate::auth::PARTNER_SCOPE;
-use crate::clock::{Clock, Timestamp};
-use crate::domain::rules::{KeyId, PartnerId};
-use crate::domain::Catalogue;
+use crate::clock::Clock;
+use crate::domain::{ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
@@ -29,60 +30,6 @@ pub struct Admin {
     store: Arc<dyn Store>,
     catalogue: Catalogue,
     clock: Clock,
-}
-
-#[derive(Debug, Serialize)]
-pub struct KeyState {
-    pub key_id: KeyId,
-    pub disabled: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Revoked {
-    pub revoked: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Connected {
-    pub blog_id: u64,
-    pub site: String,
-    pub was_connected: bool,
-    pub activated: Vec<i64>,
-}
-
-/// `jpstart admin site show`.
-#[derive(Debug, Serialize)]
-pub struct SiteShown {
-    pub blog_id: u64,
-    pub site: String,
-    pub url: String,
-    pub connected: bool,
-    pub has_backups_credentials: bool,
-    pub live: Vec<LiveShown>,
-}
-
-/// A live activation in [`SiteShown`].
-#[derive(Debug, Serialize)]
-pub struct LiveShown {
-    pub activation_id: i64,
-    pub product: String,
-    pub state: &'static str,
-    /// `None` for a product the operator granted.
-    pub key_id: Option<KeyId>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Granted {
-    pub activation_id: i64,
-    pub site: String,
-    pub product: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RedirectAllowed {
-    pub partner_id: PartnerId,
-    pub prefix: String,
-    pub added: bool,
 }
 
 /// Parses `SLUG=N` limits against the catalogue.
@@ -130,20 +77,18 @@ impl Admin {
                 "a partner needs a non-empty --name".into(),
             ));
         }
-        let partner = self
-            .store
-            .create_partner(name, self.clock.now().as_millis())
-            .await?;
-        self.create_key(partner, Some(name), false, &[]).await
+        let partner = self.store.create_partner(name, self.clock.now()).await?;
+        self.create_key(partner.get(), Some(name), false, &[]).await
     }
 
     pub async fn create_key(
         &self,
-        partner: PartnerId,
+        partner: i64,
         name: Option<&str>,
         test: bool,
         limits: &[String],
     ) -> Result<KeyCredentials, AdminError> {
+        let partner = PartnerId::new(partner);
         let limits = parse_limits(&self.catalogue, limits)?;
         let secret = secrets::generate();
         let key = NewKey {
@@ -156,22 +101,19 @@ impl Admin {
         };
         let key_id = self
             .store
-            .create_key(&key, self.clock.now().as_millis())
+            .create_key(&key, self.clock.now())
             .await
             .map_err(not_found)?;
         Ok(KeyCredentials {
-            partner_id: partner as u64,
-            key_id: key_id as u64,
+            partner_id: partner.get().unsigned_abs(),
+            key_id: key_id.get().unsigned_abs(),
             client_id: key_id.to_string(),
             client_secret: secret,
         })
     }
 
-    pub async fn set_key_disabled(
-        &self,
-        key: KeyId,
-        disabled: bool,
-    ) -> Result<KeyState, AdminError> {
+    pub async fn set_key_disabled(&self, key: i64, disabled: bool) -> Result<KeyState, AdminError> {
+        let key = KeyId::new(key);
         if !self.store.set_key_disabled(key, disabled).await? {
             return Err(AdminError::NotFound(format!("key {key} not found")));
         }
@@ -185,9 +127,10 @@ impl Admin {
     pub async fn revoke(
         &self,
         token: Option<&str>,
-        key: Option<KeyId>,
+        key: Option<i64>,
     ) -> Result<Revoked, AdminError> {
-        let now = self.clock.now().as_millis();
+        let key = key.map(KeyId::new);
+        let now = self.clock.now();
         match (token, key) {
             // A revoke that matched nothing is a failure (SPEC §6): the
             // operator may have pasted the wrong token, which stays valid.
@@ -221,21 +164,17 @@ impl Admin {
     /// `invalid_scope` handling without a second OAuth server.
     pub async fn create_token(
         &self,
-        key: KeyId,
+        key: i64,
         scope: Option<&str>,
     ) -> Result<TokenResponse, AdminError> {
+        let key = KeyId::new(key);
         if self.store.key(key).await?.is_none() {
             return Err(AdminError::NotFound(format!("key {key} not found")));
         }
         let scope = scope.unwrap_or(PARTNER_SCOPE);
         let token = secrets::generate();
         self.store
-            .insert_token(
-                &secrets::digest(&token),
-                key,
-                scope,
-                self.clock.now().as_millis(),
-            )
+            .insert_token(&secrets::digest(&token), key, scope, self.clock.now())
             .await?;
         Ok(TokenResponse {
             access_token: token,
@@ -251,7 +190,7 @@ impl Admin {
         let site_ref = parse_site(site)?;
         let s = self
             .store
-            .site(&site_ref, self.clock.now().as_millis())
+            .site(&site_ref, self.clock.now())
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("site {site} not found")))?;
         Ok(SiteShown {
@@ -266,7 +205,7 @@ impl Admin {
                 .map(|a| LiveShown {
                     activation_id: a.id,
                     product: a.product.to_string(),
-                    state: if a.pending { "pending" } else { "active" },
+                    state: a.state.to_string(),
                     key_id: a.key_id,
                 })
                 .collect(),
@@ -277,7 +216,7 @@ impl Admin {
         let site_ref = parse_site(site)?;
         let out = self
             .store
-            .connect_site(&site_ref, self.clock.now().as_millis())
+            .connect_site(&site_ref, self.clock.now())
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("site {site} not found")))?;
         Ok(Connected {
@@ -293,21 +232,18 @@ impl Admin {
     pub async fn grant(&self, site_url: &str, product: &str) -> Result<Granted, AdminError> {
         let ident = SiteIdentifier::from_url(site_url)
             .map_err(|e| AdminError::Invalid(format!("site {site_url:?}: {e}")))?;
-        let p = self.catalogue.find(product).ok_or_else(|| {
-            AdminError::Invalid(format!("{product:?} is not a product of the catalogue"))
-        })?;
-        let family = self.catalogue.family_name(p).to_string();
+        // Resolved here, at the edge: the store never reads the catalogue.
+        let p = ProductSlug::parse(product)
+            .ok()
+            .and_then(|slug| self.catalogue.resolve(&slug))
+            .ok_or_else(|| {
+                AdminError::Invalid(format!("{product:?} is not a product of the catalogue"))
+            })?;
         let id = self
             .store
-            .grant(
-                &ident,
-                site_url,
-                &p.slug,
-                &family,
-                self.clock.now().as_millis(),
-            )
+            .grant(&ident, site_url, &p, self.clock.now())
             .await?
-            .map_err(|e| AdminError::Invalid(e.message))?;
+            .map_err(|refusal| AdminError::Invalid(ApiError::from(refusal).message))?;
         Ok(Granted {
             activation_id: id,
             site: ident.to_string(),
@@ -317,9 +253,10 @@ impl Admin {
 
     pub async fn allow_redirect(
         &self,
-        partner: PartnerId,
+        partner: i64,
         prefix: &str,
     ) -> Result<RedirectAllowed, AdminError> {
+        let partner = PartnerId::new(partner);
         let prefix = prefix.trim();
         if !(prefix.starts_with("https://") || prefix.starts_with("http://")) {
             return Err(AdminError::Invalid(format!(
@@ -341,27 +278,27 @@ impl Admin {
     pub async fn activations(
         &self,
         site: Option<&str>,
-        partner: Option<PartnerId>,
+        partner: Option<i64>,
     ) -> Result<Vec<AdminActivation>, AdminError> {
         let filter = ActivationFilter {
             site: site.map(parse_site).transpose()?,
-            partner_id: partner,
+            partner_id: partner.map(PartnerId::new),
             key_id: None,
         };
         let rows = self.store.activations(&filter).await?;
         Ok(rows
             .into_iter()
             .map(|a| AdminActivation {
-                id: a.id as u64,
+                id: a.id.get().unsigned_abs(),
                 blog_id: a.blog_id.get(),
                 site: a.identifier.to_string(),
                 product: a.product.to_string(),
-                state: a.state,
-                key_id: a.key_id.map(|k| k as u64),
-                partner_id: a.partner_id.map(|p| p as u64),
-                created_at: Timestamp::from_millis(a.created_at).rfc3339(),
-                activated_at: a.activated_at.map(|t| Timestamp::from_millis(t).rfc3339()),
-                ended_at: a.ended_at.map(|t| Timestamp::from_millis(t).rfc3339()),
+                state: a.state.to_string(),
+                key_id: a.key_id.map(|k| k.get().unsigned_abs()),
+                partner_id: a.partner_id.map(|p| p.get().unsigned_abs()),
+                created_at: a.created_at.rfc3339(),
+                activated_at: a.activated_at.map(|t| t.rfc3339()),
+                ended_at: a.ended_at.map(|t| t.rfc3339()),
                 partner_tracking_id: a.partner_tracking_id,
             })
             .collect())
@@ -378,16 +315,6 @@ fn not_found(e: StoreError) -> AdminError {
         StoreError::NotFound(what) => AdminError::NotFound(format!("{what} not found")),
         other => AdminError::Store(other),
     }
-}
-
-/// What `admin backup` wrote.
-#[derive(Debug, Serialize)]
-pub struct BackedUp {
-    /// The copy of the database.
-    pub database: String,
-    /// The copy of the server key (`<FILE>.key`), when the database has one
-    /// beside it: without it the stored credentials cannot be opened.
-    pub key: Option<String>,
 }
 
 /// Online backup of an SQLite database into a new file (see

@@ -6,9 +6,9 @@ use axum::http::{header, request::Parts};
 use jpstart_types::AccessToken;
 
 use crate::app::state::AppState;
-use crate::domain::rules::{KeyId, PartnerId};
 use crate::domain::{ApiError, ErrorCode};
 use crate::secrets;
+use jpstart_types::{KeyId, PartnerId};
 
 /// The only scope partner endpoints accept.
 pub const PARTNER_SCOPE: &str = "jetpack-partner";

@@ -108,7 +108,7 @@ async fn sweep(store: Arc<dyn store::Store>, clock: Clock) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
-        if let Err(e) = store.expire_pending(clock.now().as_millis()).await {
+        if let Err(e) = store.expire_pending(clock.now()).await {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
     }

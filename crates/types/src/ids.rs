@@ -279,3 +279,60 @@ impl fmt::Debug for SecretString {
         f.write_str("SecretString(<redacted>)")
     }
 }
+
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const fn new(id: i64) -> Self {
+                $name(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                $name(id)
+            }
+        }
+    };
+}
+
+row_id!(
+    /// A partner key (an OAuth2 client) as the database numbers it.
+    KeyId
+);
+row_id!(
+    /// A partner organisation as the database numbers it.
+    PartnerId
+);
+row_id!(
+    /// One activation (one product on one site by one key).
+    ActivationId
+);
+
+#[cfg(test)]
+mod row_id_tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_plain_numbers_on_the_wire() {
+        assert_eq!(serde_json::to_string(&KeyId::new(7)).unwrap(), "7");
+        let back: ActivationId = serde_json::from_str("42").unwrap();
+        assert_eq!(back, ActivationId::new(42));
+        assert_eq!(PartnerId::new(3).to_string(), "3");
+    }
+}

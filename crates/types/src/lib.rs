@@ -15,6 +15,7 @@
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
 
+pub mod admin;
 pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -23,7 +24,9 @@ pub mod site;
 pub mod truthy;
 pub mod wire;
 
-pub use ids::{AccessToken, ClientId, ClientSecret, ProductSlug, SecretString};
+pub use ids::{
+    AccessToken, ActivationId, ClientId, ClientSecret, KeyId, PartnerId, ProductSlug, SecretString,
+};
 pub use site::{BlogId, SiteIdentifier, SiteRef};
 pub use truthy::Truthy;
 pub use wire::OrderedMap;

@@ -29,7 +29,10 @@ use jpstart_types::params::{non_empty, AuthorizeParams};
 use jpstart_types::SiteRef;
 
 use crate::app::state::AppState;
+use crate::clock::Timestamp;
+use crate::domain::lifecycle;
 use crate::domain::ApiError;
+use crate::domain::LinkRefusal;
 use crate::rest::{operation, Endpoint, Params};
 use crate::secrets;
 use crate::store::{AuthLink, StoreError};
@@ -68,7 +71,7 @@ pub async fn show(
     let Ok(Path(token)) = token else {
         return Page::unknown().into_response();
     };
-    let now = state.clock.now().as_millis();
+    let now = state.clock.now();
     let link = match valid_link(&state, &token, now).await {
         Ok(link) => link,
         Err(page) => return page.into_response(),
@@ -90,7 +93,7 @@ pub async fn show(
     let pending: Vec<String> = site
         .live
         .iter()
-        .filter(|a| a.pending)
+        .filter(|a| a.is_pending())
         .map(|a| format!("<li><code>{}</code></li>", esc(a.product.as_str())))
         .collect();
     if pending.is_empty() {
@@ -146,7 +149,7 @@ pub async fn approve(
     let Ok(Path(token)) = token else {
         return Page::unknown().into_response();
     };
-    let now = state.clock.now().as_millis();
+    let now = state.clock.now();
     let Some(digest) = link_digest(&token) else {
         return Page::unknown().into_response();
     };
@@ -159,14 +162,9 @@ pub async fn approve(
         .into_response();
     };
     let (link, out) = match state.store.use_auth_link(&digest, now).await {
-        Ok(Some(used)) => used,
-        // Refused: say why, by the link's state (no change was made).
-        Ok(None) => {
-            return match valid_link(&state, &token, now).await {
-                Err(page) => page.into_response(),
-                Ok(_) => Page::unknown().into_response(),
-            }
-        }
+        Ok(Ok(used)) => used,
+        // Refused: say why (no change was made).
+        Ok(Err(refusal)) => return Page::refused(refusal).into_response(),
         Err(e) => return Page::internal(e).into_response(),
     };
     let redirect = non_empty(&params.partner_redirect).map(str::to_string);
@@ -262,8 +260,9 @@ fn link_digest(token: &str) -> Option<Vec<u8>> {
         .then(|| secrets::digest(token))
 }
 
-/// The link behind a token if it can still be used, or the refusal page.
-async fn valid_link(state: &AppState, token: &str, now: i64) -> Result<AuthLink, Page> {
+/// The link behind a token if it can still be used
+/// ([`lifecycle::link_validity`]), or the refusal page.
+async fn valid_link(state: &AppState, token: &str, now: Timestamp) -> Result<AuthLink, Page> {
     let digest = link_digest(token).ok_or_else(Page::unknown)?;
     let link = state
         .store
@@ -271,20 +270,7 @@ async fn valid_link(state: &AppState, token: &str, now: i64) -> Result<AuthLink,
         .await
         .map_err(Page::internal)?
         .ok_or_else(Page::unknown)?;
-    if link.used {
-        return Err(Page::refusal(
-            StatusCode::GONE,
-            "This link has already been used",
-            "The site was approved with it. Ask your hosting provider for a new link if you need one.",
-        ));
-    }
-    if link.expires_at <= now {
-        return Err(Page::refusal(
-            StatusCode::GONE,
-            "This link has expired",
-            "What it was issued for was not approved in time. Ask your hosting provider to provision again.",
-        ));
-    }
+    lifecycle::link_validity(&link, now).map_err(Page::refused)?;
     Ok(link)
 }
 
@@ -310,6 +296,23 @@ impl Page {
             status,
             title: title.to_string(),
             body: format!("<p id=\"refusal\">{}</p>\n", esc(text)),
+        }
+    }
+
+    /// The page of a link that cannot be used.
+    fn refused(why: LinkRefusal) -> Self {
+        match why {
+            LinkRefusal::Unknown => Page::unknown(),
+            LinkRefusal::Used => Page::refusal(
+                StatusCode::GONE,
+                "This link has already been used",
+                "The site was approved with it. Ask your hosting provider for a new link if you need one.",
+            ),
+            LinkRefusal::Expired => Page::refusal(
+                StatusCode::GONE,
+                "This link has expired",
+                "What it was issued for was not approved in time. Ask your hosting provider to provision again.",
+            ),
         }
     }
 

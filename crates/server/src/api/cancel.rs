@@ -11,21 +11,15 @@ use jpstart_types::ProductSlug;
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
-use crate::clock::Timestamp;
-use crate::domain::{ApiError, ErrorCode};
+use crate::domain::rules::CancelTarget;
+use crate::domain::{ApiError, CancelRefusal, ErrorCode};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest, SitePath};
 use crate::store::{CancelRequest, CancelledRecord};
 
-/// The refusals of the cancel unit of work (to become its refusal type's
-/// code list); `invalid_input` is a store failure, as upstream answers it.
-const REFUSALS: &[ErrorCode] = &[
-    ErrorCode::InvalidInput,
-    ErrorCode::NotJpsPlan,
-    ErrorCode::IncorrectPartnerKey,
-    ErrorCode::InvalidPlan,
-    ErrorCode::InvalidBlog,
-];
+/// Answered by the handler itself: `invalid_plan` while parsing, and
+/// `invalid_input` for a store failure, as upstream answers it.
+const HANDLER: &[ErrorCode] = &[ErrorCode::InvalidPlan, ErrorCode::InvalidInput];
 
 /// `partner-cancel`.
 pub fn endpoints() -> Vec<Endpoint<AppState>> {
@@ -50,7 +44,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                 ],
             },
             // `plan` is parsed here: `invalid_plan`.
-            errors: errors_of(&cancel).with(REFUSALS),
+            errors: errors_of(&cancel).with(HANDLER).with(CancelRefusal::CODES),
         }),
     }]
 }
@@ -77,6 +71,8 @@ pub async fn cancel(
     SitePath { site, .. }: SitePath,
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {
+    let all = p.cancel_all();
+    // Resolved at the edge: the store and the rules never read the catalogue.
     let product = match non_empty(&p.plan) {
         None => None,
         Some(plan) => Some(
@@ -86,16 +82,19 @@ pub async fn cancel(
                 .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?,
         ),
     };
-    let all = p.cancel_all();
+    let target = match product {
+        _ if all => CancelTarget::All,
+        None => CancelTarget::PlansFamily(state.catalogue.plans_slugs()),
+        Some(slug) => CancelTarget::Product(slug),
+    };
     let req = CancelRequest {
         key_id: caller.key_id,
         site,
-        product,
-        all,
-        now: state.clock.now().as_millis(),
+        target,
+        now: state.clock.now(),
     };
-    let outcome = match state.store.cancel(&req, &state.catalogue).await {
-        Ok(result) => result?,
+    let outcome = match state.store.cancel(&req).await {
+        Ok(result) => result.map_err(ApiError::from)?,
         Err(e) => {
             // The transaction rolled back: nothing was cancelled.
             tracing::error!(error = %e, "cancellation failed");
@@ -110,7 +109,7 @@ pub async fn cancel(
         }));
     }
     for c in &outcome.cancelled {
-        tracing::info!(key_id = caller.key_id, blog_id = %c.blog_id, activation_id = c.id, "activation cancelled");
+        tracing::info!(key_id = caller.key_id.get(), blog_id = %c.blog_id, activation_id = c.id.get(), "activation cancelled");
     }
     let (pending, active): (Vec<_>, Vec<_>) = outcome.cancelled.iter().partition(|c| c.was_pending);
     let describe = |v: Vec<&CancelledRecord>| v.into_iter().map(describe).collect::<Vec<_>>();
@@ -123,11 +122,11 @@ pub async fn cancel(
 
 fn describe(c: &CancelledRecord) -> CancelledActivation {
     CancelledActivation {
-        activation_id: c.id as u64,
+        activation_id: c.id.get().unsigned_abs(),
         product: c.product.to_string(),
         blog_id: c.blog_id.get(),
         site: c.identifier.to_string(),
-        created: Timestamp::from_millis(c.created_at).rfc3339(),
+        created: c.created_at.rfc3339(),
         partner_tracking_id: c.partner_tracking_id.clone(),
     }
 }

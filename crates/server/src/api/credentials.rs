@@ -17,13 +17,14 @@ use jpstart_types::BlogId;
 use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
+use crate::domain::CredentialsRefusal;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest, SitePath};
-use crate::store::StoreError;
+use crate::store::Decided;
 
-/// Refused by validation ([`credentials`]) and for a site no longer known.
-const REFUSALS: &[ErrorCode] = &[ErrorCode::InvalidCredentials, ErrorCode::InvalidBlog];
+/// Refused while parsing the credentials, before the unit of work.
+const PARSE: &[ErrorCode] = &[ErrorCode::InvalidCredentials];
 
 /// `ssh-credentials` and `ftp-credentials`.
 pub fn endpoints() -> Vec<Endpoint<AppState>> {
@@ -48,7 +49,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                     ],
                     response: &[("success", "true")],
                 },
-                errors: errors_of(&ssh_credentials).with(REFUSALS),
+                errors: errors_of(&ssh_credentials).with(PARSE).with(CredentialsRefusal::CODES),
             }),
         },
         Endpoint {
@@ -69,7 +70,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                     ],
                     response: &[("success", "true")],
                 },
-                errors: errors_of(&ftp_credentials).with(REFUSALS),
+                errors: errors_of(&ftp_credentials).with(PARSE).with(CredentialsRefusal::CODES),
             }),
         },
     ]
@@ -138,26 +139,23 @@ pub async fn ftp_credentials(
 async fn site(state: &AppState, path: &SitePath) -> Result<(BlogId, String), ApiError> {
     let site = state
         .store
-        .site(&path.site, state.clock.now().as_millis())
+        .site(&path.site, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
     Ok((site.blog_id, site.identifier.host().to_string()))
 }
 
 async fn save(state: &AppState, blog: BlogId, creds: &Credentials) -> Result<(), ApiError> {
-    if seal_and_store(state, blog, creds).await? {
-        Ok(())
-    } else {
-        // Deleted between the lookup and the write: answered as unknown.
-        Err(ApiError::with_arg(ErrorCode::InvalidBlog, blog))
-    }
+    // Refused when the site was deleted between the lookup and the write:
+    // answered as unknown.
+    Ok(seal_and_store(state, blog, creds).await??)
 }
 
 async fn seal_and_store(
     state: &AppState,
     blog: BlogId,
     creds: &Credentials,
-) -> Result<bool, StoreError> {
+) -> Decided<(), CredentialsRefusal> {
     let kind = creds.kind.as_str();
     let context = format!("credentials:{blog}:{kind}");
     let sealed = state
@@ -165,9 +163,9 @@ async fn seal_and_store(
         .seal(&creds.to_plaintext(), context.as_bytes());
     let stored = state
         .store
-        .set_credentials(blog, kind, &sealed, state.clock.now().as_millis())
+        .set_credentials(blog, creds.kind, &sealed, state.clock.now())
         .await?;
-    if stored {
+    if stored.is_ok() {
         tracing::info!(blog_id = %blog, kind, "backup credentials stored");
     }
     Ok(stored)
@@ -208,8 +206,10 @@ async fn report(
     match validated {
         Err(e) => (false, e.message),
         Ok(creds) => match seal_and_store(state, blog, &creds).await {
-            Ok(true) => (true, String::new()),
-            Ok(false) => (false, "The site is not registered.".to_string()),
+            Ok(Ok(())) => (true, String::new()),
+            Ok(Err(CredentialsRefusal::UnknownBlog(_))) => {
+                (false, "The site is not registered.".to_string())
+            }
             Err(e) => {
                 tracing::error!(error = %e, blog_id = %blog, "storing credentials failed");
                 (

@@ -10,21 +10,19 @@ use jpstart_types::{OrderedMap, ProductSlug, SecretString};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
-use crate::domain::{ApiError, Catalogue, ErrorCode};
+use crate::domain::lifecycle;
+use crate::domain::limits::SUB_KEY_DEFAULT_LIMIT;
+use crate::domain::{ApiError, Catalogue, ErrorCode, SubKeyRefusal};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest};
 use crate::secrets;
-use crate::store::NewKey;
+use crate::store::NewSubKey;
 
 /// Longest key name accepted, in characters.
 pub const MAX_KEY_NAME: usize = 200;
 
-/// Refused while reading a new key's parameters, and to a sub-key.
-const NEW_KEY_REFUSALS: &[ErrorCode] = &[
-    ErrorCode::InvalidKeyName,
-    ErrorCode::InvalidLimit,
-    ErrorCode::Forbidden,
-];
+/// Refused while parsing the name and the limits, before the unit of work.
+const NEW_KEY_PARSE: &[ErrorCode] = &[ErrorCode::InvalidKeyName, ErrorCode::InvalidLimit];
 
 /// `partner-keys/verify` and `partner-keys/new`.
 pub fn endpoints() -> Vec<Endpoint<AppState>> {
@@ -74,7 +72,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                         ("client_secret", "the OAuth2 client secret: shown only in this response"),
                     ],
                 },
-                errors: errors_of(&new_key).with(NEW_KEY_REFUSALS),
+                errors: errors_of(&new_key).with(NEW_KEY_PARSE).with(SubKeyRefusal::CODES),
             }),
         },
     ]
@@ -114,14 +112,9 @@ pub async fn new_key(
     caller: Caller,
     Params(p): Params<PartnerKeyNewParams>,
 ) -> Result<Json<PartnerKeyCreated>, ApiError> {
-    // One level of resale: limits are set by the partner's own key, and a
-    // sub-key cannot hand itself (or others) more.
-    if caller.is_sub_key {
-        return Err(ApiError::with_arg(
-            ErrorCode::Forbidden,
-            "A sub-key cannot create keys; use the key it was created with.",
-        ));
-    }
+    // Refused before the parameters are read, as before; the store decides
+    // again under the parent's lock (`lifecycle::decide_sub_key`).
+    lifecycle::may_create_keys(caller.is_sub_key)?;
     // One message for both cases: the catalogue has one template per code.
     let invalid_name = || ApiError::with_arg(ErrorCode::InvalidKeyName, MAX_KEY_NAME);
     let name = non_empty(&p.name).ok_or_else(invalid_name)?;
@@ -130,22 +123,23 @@ pub async fn new_key(
     }
     let limits = parse_limits(&state.catalogue, p.rest.iter())?;
     let secret = secrets::generate();
-    let key = NewKey {
-        partner_id: caller.partner_id,
-        parent_key_id: Some(caller.key_id),
+    let key = NewSubKey {
+        parent: caller.key_id,
         name: name.to_string(),
         secret_digest: secrets::digest(&secret),
-        // A test key's sub-keys are never billed either.
-        test: caller.test,
         limits: limits.clone(),
     };
     let id = state
         .store
-        .create_key(&key, state.clock.now().as_millis())
-        .await?;
-    tracing::info!(key_id = caller.key_id, new_key_id = id, "sub-key created");
+        .create_sub_key(&key, state.clock.now())
+        .await??;
+    tracing::info!(
+        key_id = caller.key_id.get(),
+        new_key_id = id.get(),
+        "sub-key created"
+    );
     Ok(Json(PartnerKeyCreated {
-        id: id.unsigned_abs(),
+        id: id.get().unsigned_abs(),
         name: name.to_string(),
         limits: OrderedMap(
             limits
@@ -160,7 +154,8 @@ pub async fn new_key(
 }
 
 /// Every product but the baseline, in catalogue order, with the limit an
-/// `allowed_{slug}_plans` parameter gives it (0 when absent). Any other
+/// `allowed_{slug}_plans` parameter gives it ([`SUB_KEY_DEFAULT_LIMIT`]
+/// when absent). Any other
 /// parameter starting with `allowed_` is `invalid_limit`: a typo must not
 /// silently become a limit of 0.
 pub fn parse_limits<'a>(
@@ -171,7 +166,7 @@ pub fn parse_limits<'a>(
         .products()
         .iter()
         .filter(|p| !p.baseline)
-        .map(|p| (p.slug.clone(), 0))
+        .map(|p| (p.slug.clone(), SUB_KEY_DEFAULT_LIMIT))
         .collect();
     for (key, value) in params {
         if !key.starts_with("allowed_") {

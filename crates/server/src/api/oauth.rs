@@ -8,6 +8,7 @@ use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, TokenParams};
 use jpstart_types::wire::{OAuthErrorBody, TokenResponse};
+use jpstart_types::KeyId;
 
 use crate::app::state::AppState;
 use crate::auth::PARTNER_SCOPE;
@@ -176,7 +177,7 @@ async fn issue(
     }
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
-        Ok(id) if id > 0 => state.store.key(id).await?,
+        Ok(id) if id > 0 => state.store.key(KeyId::new(id)).await?,
         _ => None,
     };
     // Hash even for an unknown client, so that timing does not tell which
@@ -197,14 +198,9 @@ async fn issue(
     let token = secrets::generate();
     state
         .store
-        .insert_token(
-            &secrets::digest(&token),
-            key.id,
-            scope,
-            state.clock.now().as_millis(),
-        )
+        .insert_token(&secrets::digest(&token), key.id, scope, state.clock.now())
         .await?;
-    tracing::info!(key_id = key.id, "access token issued");
+    tracing::info!(key_id = key.id.get(), "access token issued");
     Ok(TokenResponse {
         access_token: token,
         token_type: "bearer".into(),

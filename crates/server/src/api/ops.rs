@@ -78,11 +78,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "Prometheus text exposition format.", content_type = "text/plain")),
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state
-        .store
-        .live_by_product(state.clock.now().as_millis())
-        .await
-    {
+    match state.store.live_by_product(state.clock.now()).await {
         Ok(live) => (
             [(
                 header::CONTENT_TYPE,

@@ -2,37 +2,28 @@
 //! (SPEC §5; upstream: host-partner-documentation,
 //! jetpack/jetpack-start-endpoints/plan-provisioning.md).
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
-use jpstart_types::{ProductSlug, SiteIdentifier};
+use jpstart_types::{ActivationId, ProductSlug, SiteIdentifier};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
-use crate::domain::{ApiError, ErrorCode};
+use crate::domain::{ApiError, ErrorCode, ProvisionRefusal};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, BlogIdPath, Endpoint, Help, Params, Rest};
 use crate::secrets;
-use crate::store::{NewAuthLink, ProvisionOutcome, ProvisionRequest, ProvisionSite};
+use crate::store::{ProvisionOutcome, ProvisionRequest, ProvisionSite};
 
 /// Refused while reading the parameters, before any unit of work.
 const PARSE: &[ErrorCode] = &[
     ErrorCode::InvalidSiteurl,
     ErrorCode::InvalidLocalUser,
     ErrorCode::InvalidPlan,
-];
-
-/// The refusals of the provision unit of work (to become its refusal
-/// type's code list).
-const REFUSALS: &[ErrorCode] = &[
-    ErrorCode::InvalidPlan,
-    ErrorCode::PlanDowngradeDisallowed,
-    ErrorCode::ProductAlreadyIncluded,
-    ErrorCode::ProductOwnedByAnotherPartner,
-    ErrorCode::ActivationLimitReached,
-    ErrorCode::InvalidBlog,
 ];
 
 const PARAMS: &[(&str, &str)] = &[
@@ -110,7 +101,9 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                 min: ApiVersion::V1_3,
                 max: None,
                 help: provision_help,
-                errors: errors_of(&provision).with(PARSE).with(REFUSALS),
+                errors: errors_of(&provision)
+                    .with(PARSE)
+                    .with(ProvisionRefusal::CODES),
             }),
         },
         // Neither `siteurl` nor `local_user` is read here.
@@ -123,7 +116,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                 help: partner_help,
                 errors: errors_of(&partner_provision)
                     .with(&[ErrorCode::InvalidPlan])
-                    .with(REFUSALS),
+                    .with(ProvisionRefusal::CODES),
             }),
         },
     ]
@@ -202,18 +195,19 @@ async fn run(
     local_user: Option<String>,
     p: &ProvisionParams,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
+    // Plan resolution, once, at the edge: the store and the rules get the
+    // resolved product.
     let product = match non_empty(&p.plan) {
         None => None,
-        Some(plan) => {
-            let known = ProductSlug::parse(plan)
+        Some(plan) => Some(
+            ProductSlug::parse(plan)
                 .ok()
-                .filter(|s| state.catalogue.product(s).is_some());
-            Some(known.ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?)
-        }
+                .and_then(|s| state.catalogue.resolve(&s))
+                .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidPlan, plan))?,
+        ),
     };
-    let now = state.clock.now().as_millis();
-    // The link is stored with the provision (one commit) and shown only if
-    // the site ends up waiting for its owner.
+    // The link is stored with the provision (one commit) when the rules
+    // issue one, and shown only then.
     let link_token = secrets::generate();
     let req = ProvisionRequest {
         key_id: caller.key_id,
@@ -224,22 +218,19 @@ async fn run(
         force_register: p.force_register.get(),
         force_connect: p.force_connect.get(),
         partner_tracking_id: p.tracking_id().map(str::to_string),
-        now,
-        pending_ttl_ms: state.pending_ttl_ms,
-        auth_link: Some(NewAuthLink {
-            digest: secrets::digest(&link_token),
-            expires_at: now.saturating_add(state.pending_ttl_ms),
-        }),
+        now: state.clock.now(),
+        pending_ttl: Duration::from_millis(state.pending_ttl_ms.max(0).unsigned_abs()),
+        auth_link_digest: secrets::digest(&link_token),
     };
-    let outcome = state.store.provision(&req, &state.catalogue).await??;
+    let outcome = state.store.provision(&req).await??;
     if let Some(a) = &outcome.activation {
         if a.created {
             tracing::info!(
-                key_id = caller.key_id,
+                key_id = caller.key_id.get(),
                 blog_id = %outcome.blog_id,
-                activation_id = a.id,
+                activation_id = a.id.get(),
                 pending = a.pending,
-                superseded = ?a.superseded,
+                superseded = ?a.superseded.map(ActivationId::get),
                 "activation created"
             );
         }
@@ -247,14 +238,14 @@ async fn run(
     let host = outcome.identifier.host().to_string();
     let (ssh, ftp) =
         super::credentials::at_provision(state, outcome.blog_id, &host, &p.ssh, &p.ftp).await;
-    let next_url = if outcome.connected {
-        site_admin_url(&outcome)
-    } else {
+    let next_url = if outcome.link_issued {
         format!("{}/authorize/{link_token}", state.public_url)
+    } else {
+        site_admin_url(&outcome)
     };
     Ok(Json(ProvisionResponse {
         success: true,
-        auth_required: !outcome.connected,
+        auth_required: outcome.link_issued,
         next_url,
         ssh_set: ssh.as_ref().map(|r| r.0),
         ssh_error: ssh.map(|r| r.1),

@@ -13,7 +13,7 @@ use jpstart_types::{OrderedMap, SiteRef};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
-use crate::domain::rules::{self, LiveActivation};
+use crate::domain::rules::{self, KeyUsage, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Rest, SitePath};
@@ -68,10 +68,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
 }
 
 async fn load(state: &AppState, site: &SiteRef) -> Result<Option<SiteState>, ApiError> {
-    Ok(state
-        .store
-        .site(site, state.clock.now().as_millis())
-        .await?)
+    Ok(state.store.site(site, state.clock.now()).await?)
 }
 
 #[utoipa::path(
@@ -106,7 +103,7 @@ pub async fn status(
                     slug: a.product.to_string(),
                     is_provisioned_by_partner: a.key_id.is_some(),
                     is_provisioned_by_calling_partner: mine(a),
-                    is_pending: a.pending,
+                    is_pending: a.is_pending(),
                 })
                 .collect(),
         })
@@ -125,7 +122,7 @@ pub async fn status(
         is_partner_plan: plan.is_some_and(|a| a.key_id.is_some()),
         is_provisioned_by_calling_partner: plan.is_some_and(mine),
         is_connected: site.connected,
-        has_pending_plan: plan.is_some_and(|a| a.pending),
+        has_pending_plan: plan.is_some_and(|a| a.is_pending()),
         has_backups_credentials: site.has_backup_credentials,
         products: site
             .live
@@ -134,7 +131,7 @@ pub async fn status(
             .map(|a| ProductStatusV13 {
                 product: a.product.to_string(),
                 is_partner_product: a.key_id.is_some(),
-                has_pending_product: a.pending,
+                has_pending_product: a.is_pending(),
                 is_provisioned_by_calling_partner: mine(a),
             })
             .collect(),
@@ -176,28 +173,21 @@ pub async fn upgrade_paths(
         return Err(ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment));
     }
     let live = site.map(|s| s.live).unwrap_or_default();
-    let limits = state.store.key_limits(caller.key_id).await?;
-    // The same limit check as provisioning: a product whose limit the key's
-    // live activations already fill is not offered.
-    let counts = state
-        .store
-        .key_live_counts(caller.key_id, state.clock.now().as_millis())
-        .await?;
-    let may =
-        |p: &crate::domain::catalogue::Product| match limits.iter().find(|(s, _)| *s == p.slug) {
-            Some((_, max)) => {
-                let used = counts
-                    .iter()
-                    .find(|(s, _)| *s == p.slug)
-                    .map_or(0, |(_, n)| *n);
-                used < *max
-            }
-            None => !caller.is_sub_key,
-        };
+    // The same limit rule as provisioning (`rules::KeyUsage::may_add`): a
+    // product whose limit the key's live activations already fill is not
+    // offered.
+    let usage = KeyUsage {
+        is_sub_key: caller.is_sub_key,
+        limits: state.store.key_limits(caller.key_id).await?,
+        live: state
+            .store
+            .key_live_counts(caller.key_id, state.clock.now())
+            .await?,
+    };
     Ok(Json(OrderedMap(rules::upgrade_paths(
         &state.catalogue,
         &live,
         caller.key_id,
-        may,
+        &usage,
     ))))
 }

@@ -97,13 +97,7 @@ impl Catalogue {
     pub fn from_json(text: &str) -> Result<Self, CatalogueError> {
         let file: File =
             serde_json::from_str(text).map_err(|e| CatalogueError::Format(e.to_string()))?;
-        let mut families = Vec::new();
-        for f in &file.families {
-            if families.contains(f) {
-                return Err(CatalogueError::DuplicateFamily(f.clone()));
-            }
-            families.push(f.clone());
-        }
+        let families = unique_families(&file.families)?;
         let plans_family = families
             .iter()
             .position(|f| *f == file.plans_family)
@@ -148,33 +142,7 @@ impl Catalogue {
             .enumerate()
             .map(|(i, (_, _, slug, _))| (slug.clone(), i))
             .collect();
-        let mut products = Vec::new();
-        for (family, tier, slug, p) in &raw {
-            let mut includes = Vec::new();
-            for inc in &p.includes {
-                let idx = ProductSlug::parse(inc)
-                    .ok()
-                    .and_then(|s| by_slug.get(&s).copied())
-                    .ok_or_else(|| CatalogueError::UnknownInclude {
-                        product: p.slug.clone(),
-                        included: inc.clone(),
-                    })?;
-                if raw[idx].0 == *family {
-                    return Err(CatalogueError::IncludesOwnFamily {
-                        product: p.slug.clone(),
-                        included: inc.clone(),
-                    });
-                }
-                includes.push(idx);
-            }
-            products.push(Product {
-                slug: slug.clone(),
-                family: *family,
-                tier: *tier,
-                includes,
-                baseline: p.baseline,
-            });
-        }
+        let products = link_products(&raw, &by_slug)?;
         let cat = Catalogue {
             families,
             products,
@@ -260,6 +228,112 @@ impl Catalogue {
         }
         out
     }
+
+    /// The product a request names, with everything the rules need to know
+    /// about it from the catalogue (plan resolution, done once at the edge:
+    /// the store and the rules never read the catalogue). `None`: not a
+    /// product of the catalogue.
+    pub fn resolve(&self, slug: &ProductSlug) -> Option<ResolvedProduct> {
+        let product = self.product(slug)?;
+        let family_tiers = self
+            .products
+            .iter()
+            .filter(|p| p.family == product.family)
+            .map(|p| (p.slug.clone(), p.tier))
+            .collect();
+        let covered_by = self
+            .products
+            .iter()
+            .filter(|holder| holder.family != product.family)
+            .filter(|holder| {
+                self.included(holder)
+                    .iter()
+                    .any(|inc| inc.family == product.family && inc.tier >= product.tier)
+            })
+            .map(|holder| holder.slug.clone())
+            .collect();
+        Some(ResolvedProduct {
+            slug: product.slug.clone(),
+            family: self.family_name(product).to_string(),
+            tier: product.tier,
+            family_tiers,
+            covered_by,
+        })
+    }
+
+    /// The slugs of the plans family (what a cancel without `plan` names).
+    pub fn plans_slugs(&self) -> Vec<ProductSlug> {
+        self.products
+            .iter()
+            .filter(|p| p.family == self.plans_family)
+            .map(|p| p.slug.clone())
+            .collect()
+    }
+}
+
+fn unique_families(names: &[String]) -> Result<Vec<String>, CatalogueError> {
+    let mut families = Vec::new();
+    for f in names {
+        if families.contains(f) {
+            return Err(CatalogueError::DuplicateFamily(f.clone()));
+        }
+        families.push(f.clone());
+    }
+    Ok(families)
+}
+
+/// A product of the file with its family index, tier and parsed slug, in
+/// catalogue order.
+type RawProduct<'a> = (usize, u32, ProductSlug, &'a FileProduct);
+
+/// The products with their inclusions resolved to indexes.
+fn link_products(
+    raw: &[RawProduct<'_>],
+    by_slug: &HashMap<ProductSlug, usize>,
+) -> Result<Vec<Product>, CatalogueError> {
+    let mut products = Vec::new();
+    for (family, tier, slug, p) in raw {
+        let mut includes = Vec::new();
+        for inc in &p.includes {
+            let idx = ProductSlug::parse(inc)
+                .ok()
+                .and_then(|s| by_slug.get(&s).copied())
+                .ok_or_else(|| CatalogueError::UnknownInclude {
+                    product: p.slug.clone(),
+                    included: inc.clone(),
+                })?;
+            if raw[idx].0 == *family {
+                return Err(CatalogueError::IncludesOwnFamily {
+                    product: p.slug.clone(),
+                    included: inc.clone(),
+                });
+            }
+            includes.push(idx);
+        }
+        products.push(Product {
+            slug: slug.clone(),
+            family: *family,
+            tier: *tier,
+            includes,
+            baseline: p.baseline,
+        });
+    }
+    Ok(products)
+}
+
+/// A product as the rules see it, resolved from the catalogue by
+/// [`Catalogue::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedProduct {
+    pub slug: ProductSlug,
+    /// The family's name (also stored on each activation).
+    pub family: String,
+    pub tier: u32,
+    /// Every product of the same family (this one included) with its tier.
+    pub family_tiers: Vec<(ProductSlug, u32)>,
+    /// Products of other families that include this one or a higher tier
+    /// of its family, in catalogue order.
+    pub covered_by: Vec<ProductSlug>,
 }
 
 #[cfg(test)]

@@ -1,10 +1,22 @@
-//! The domain: product catalogue, provisioning and cancellation rules, and the
-//! error catalogue. No I/O here; the store and the HTTP layer call into it.
+//! The domain: product catalogue, the rules of every unit of work, and the
+//! error catalogue. No I/O here: the store loads a context under its locks,
+//! a function here returns a plan of effects or a refusal, and the store
+//! applies the plan in the same transaction. Refusals map to catalogued
+//! API errors in [`refusal`] only.
 
 pub mod catalogue;
 pub mod credentials;
 pub mod errors;
+pub mod lifecycle;
+pub mod limits;
+pub mod provision;
+pub mod refusal;
 pub mod rules;
+pub mod state;
 
-pub use catalogue::Catalogue;
+pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};
+pub use refusal::{
+    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal, SubKeyRefusal,
+};
+pub use state::{ActivationState, Actor};

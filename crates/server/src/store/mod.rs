@@ -1,9 +1,12 @@
 //! Storage behind one trait.
 //!
 //! [`Store`] is what the rest of the server sees. Its operations are whole
-//! units of work: each runs in one database transaction, applies the domain
-//! rules ([`crate::domain::rules`]) to what it read inside that transaction,
-//! and either commits everything or nothing.
+//! units of work: each runs in one database transaction, loads what a
+//! decision needs under its locks, asks a pure function of
+//! [`crate::domain`] for a plan or a refusal, applies the plan, and either
+//! commits everything or nothing. The store never builds an API error nor
+//! reads the catalogue: products come resolved ([`ResolvedProduct`]) and
+//! refusals go back as domain values.
 //!
 //! One implementation, [`sql::SqlStore`], serves both backends through sqlx's
 //! `Any` driver: the queries are written once in the subset of SQL both
@@ -32,13 +35,17 @@ mod types;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 pub use dialect::Backend;
 pub use types::*;
 
-use crate::domain::rules::{KeyId, PartnerId};
-use crate::domain::{ApiError, Catalogue};
+use crate::clock::Timestamp;
+use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::{
+    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
+    ResolvedProduct, SubKeyRefusal,
+};
 
 /// A failure of the storage itself (not a refusal by the rules).
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +71,10 @@ impl StoreError {
     }
 }
 
-/// Either a refusal by the rules (answered to the client as is) or a storage
-/// failure (logged, answered generically).
-pub type RuleResult<T> = Result<Result<T, ApiError>, StoreError>;
+/// The answer of a unit of work that applies rules: done (`Ok(Ok)`),
+/// refused by the domain (`Ok(Err(refusal))`, nothing changed), or a
+/// storage failure.
+pub type Decided<T, R> = Result<Result<T, R>, StoreError>;
 
 /// The storage the server runs on. See the module docs.
 #[async_trait]
@@ -78,10 +86,20 @@ pub trait Store: Send + Sync + 'static {
 
     // --- Partners and keys ---
 
-    async fn create_partner(&self, name: &str, now: i64) -> Result<PartnerId, StoreError>;
+    async fn create_partner(&self, name: &str, now: Timestamp) -> Result<PartnerId, StoreError>;
 
-    /// Creates a key of an existing partner (`NotFound` otherwise).
-    async fn create_key(&self, key: &NewKey, now: i64) -> Result<KeyId, StoreError>;
+    /// Creates a key of an existing partner (`NotFound` otherwise); the
+    /// operator's action, no rules apply.
+    async fn create_key(&self, key: &NewKey, now: Timestamp) -> Result<KeyId, StoreError>;
+
+    /// Creates a sub-key under its parent, locked, by
+    /// [`crate::domain::lifecycle::decide_sub_key`]. `NotFound` for an
+    /// unknown parent.
+    async fn create_sub_key(
+        &self,
+        key: &NewSubKey,
+        now: Timestamp,
+    ) -> Decided<KeyId, SubKeyRefusal>;
 
     async fn key(&self, key: KeyId) -> Result<Option<KeyRecord>, StoreError>;
 
@@ -97,7 +115,7 @@ pub trait Store: Send + Sync + 'static {
     async fn key_live_counts(
         &self,
         key: KeyId,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Vec<(ProductSlug, i64)>, StoreError>;
 
     async fn add_partner_redirect(
@@ -115,43 +133,44 @@ pub trait Store: Send + Sync + 'static {
         digest: &[u8],
         key: KeyId,
         scope: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
 
     /// The key behind an unrevoked token.
     async fn token(&self, digest: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
 
     /// Revokes one token; returns whether an unrevoked token matched.
-    async fn revoke_token(&self, digest: &[u8], now: i64) -> Result<bool, StoreError>;
+    async fn revoke_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
 
     /// Revokes every token of a key; returns how many.
-    async fn revoke_key_tokens(&self, key: KeyId, now: i64) -> Result<u64, StoreError>;
+    async fn revoke_key_tokens(&self, key: KeyId, now: Timestamp) -> Result<u64, StoreError>;
 
     // --- Sites and activations ---
 
-    /// Registers the site if needed and applies the provision rules.
+    /// Registers the site if needed and applies
+    /// [`crate::domain::provision::decide`].
     async fn provision(
         &self,
         req: &ProvisionRequest,
-        cat: &Catalogue,
-    ) -> RuleResult<ProvisionOutcome>;
+    ) -> Decided<ProvisionOutcome, ProvisionRefusal>;
 
-    /// Applies the cancel rules. A store failure part way leaves nothing changed.
-    async fn cancel(&self, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome>;
+    /// Applies [`crate::domain::lifecycle::decide_cancel`]. A store failure
+    /// part way leaves nothing changed.
+    async fn cancel(&self, req: &CancelRequest) -> Decided<CancelOutcome, CancelRefusal>;
 
     /// A site with its live activations as of `now`.
-    async fn site(&self, site: &SiteRef, now: i64) -> Result<Option<SiteState>, StoreError>;
+    async fn site(&self, site: &SiteRef, now: Timestamp) -> Result<Option<SiteState>, StoreError>;
 
-    /// Connects a site and activates all its pending activations, in one
+    /// Connects a site and activates its pending activations, in one
     /// transaction. `None` for an unknown site.
     async fn connect_site(
         &self,
         site: &SiteRef,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<ConnectOutcome>, StoreError>;
 
     /// Marks pending activations whose time ran out as `expired`.
-    async fn expire_pending(&self, now: i64) -> Result<u64, StoreError>;
+    async fn expire_pending(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Grants a product outside the partner API (operator action): it counts
     /// as live but cannot be cancelled by a partner (`not_jps_plan`).
@@ -159,24 +178,23 @@ pub trait Store: Send + Sync + 'static {
         &self,
         site: &SiteIdentifier,
         url: &str,
-        product: &ProductSlug,
-        family: &str,
-        now: i64,
-    ) -> RuleResult<ActivationId>;
+        product: &ResolvedProduct,
+        now: Timestamp,
+    ) -> Decided<ActivationId, GrantRefusal>;
 
     async fn activations(
         &self,
         filter: &ActivationFilter,
     ) -> Result<Vec<ActivationRecord>, StoreError>;
 
-    /// Stores sealed (encrypted) credentials of a kind (`ssh`, `ftp`).
+    /// Stores sealed (encrypted) credentials of a kind for a registered site.
     async fn set_credentials(
         &self,
         blog: BlogId,
-        kind: &str,
+        kind: CredentialKind,
         sealed: &[u8],
-        now: i64,
-    ) -> Result<bool, StoreError>;
+        now: Timestamp,
+    ) -> Decided<(), CredentialsRefusal>;
 
     // --- Authorization links ---
 
@@ -185,35 +203,33 @@ pub trait Store: Send + Sync + 'static {
         digest: &[u8],
         blog: BlogId,
         key: KeyId,
-        now: i64,
-        expires_at: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
     ) -> Result<(), StoreError>;
 
-    /// A link whatever its state (the caller tells a used or expired link,
-    /// which it refuses with 410, from an unknown one, 404). `None`: unknown.
+    /// A link whatever its state (its validity is
+    /// [`crate::domain::lifecycle::link_validity`]). `None`: unknown.
     async fn auth_link(&self, digest: &[u8]) -> Result<Option<AuthLink>, StoreError>;
 
     /// Uses a link: connects its site and activates its pending activations in
-    /// one transaction, and marks every link of the site used. `None` for an
+    /// one transaction, and marks every link of the site used. Refused for an
     /// unknown, used or expired link.
     async fn use_auth_link(
         &self,
         digest: &[u8],
-        now: i64,
-    ) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError>;
+        now: Timestamp,
+    ) -> Decided<(AuthLink, ConnectOutcome), LinkRefusal>;
 
     // --- Operations ---
 
     /// Live (pending or active) activations per product, by product slug.
-    async fn live_by_product(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
+    async fn live_by_product(&self, now: Timestamp) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// Writes a consistent copy of the whole database to a new file while
     /// the server keeps serving (SQLite `VACUUM INTO`). PostgreSQL refuses:
     /// `pg_dump` is the tool there.
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError>;
 }
-
-pub type ActivationId = crate::domain::rules::ActivationId;
 
 /// Opens the store a database URL names, creating an SQLite file if needed
 /// and running migrations.

@@ -1,8 +1,14 @@
 //! Values going in and out of the [`Store`](super::Store).
 
-use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
+use std::time::Duration;
 
-use crate::domain::rules::{ActivationId, KeyId, LiveActivation, PartnerId};
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
+
+use crate::clock::Timestamp;
+use crate::domain::rules::{CancelTarget, LiveActivation};
+use crate::domain::{ActivationState, ResolvedProduct};
+
+pub use crate::domain::lifecycle::AuthLink;
 
 /// A key to create.
 #[derive(Debug, Clone)]
@@ -26,6 +32,16 @@ pub struct KeyRecord {
     pub test: bool,
 }
 
+/// A sub-key to create under `parent` (`partner-keys/new`): its partner
+/// and test flag come from the parent, read under the parent's lock.
+#[derive(Debug, Clone)]
+pub struct NewSubKey {
+    pub parent: KeyId,
+    pub name: String,
+    pub secret_digest: Vec<u8>,
+    pub limits: Vec<(ProductSlug, i64)>,
+}
+
 /// What a token lookup yields: the key it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -46,23 +62,18 @@ pub struct ProvisionRequest {
     pub site: ProvisionSite,
     pub local_user: Option<String>,
     /// `None`: register (and possibly connect) the site, provision nothing.
-    pub product: Option<ProductSlug>,
+    pub product: Option<ResolvedProduct>,
     pub force_register: bool,
     pub force_connect: bool,
     pub partner_tracking_id: Option<String>,
-    pub now: i64,
-    /// How long a pending activation waits for the owner, in milliseconds.
-    pub pending_ttl_ms: i64,
-    /// Stored in the same transaction when the site ends up not connected,
-    /// so that the provision and its link commit (and sync) together.
-    pub auth_link: Option<NewAuthLink>,
-}
-
-/// An authorization link to store: the digest of its one-time token.
-#[derive(Debug, Clone)]
-pub struct NewAuthLink {
-    pub digest: Vec<u8>,
-    pub expires_at: i64,
+    pub now: Timestamp,
+    /// How long a pending activation waits for the owner.
+    pub pending_ttl: Duration,
+    /// The digest of the one-time token of the authorization link, stored
+    /// in the same transaction when the rules issue a link (the site ends
+    /// up not connected), so that the provision and its link commit
+    /// together.
+    pub auth_link_digest: Vec<u8>,
 }
 
 /// Which site a provision is for.
@@ -83,6 +94,9 @@ pub struct ProvisionOutcome {
     pub identifier: SiteIdentifier,
     pub url: String,
     pub connected: bool,
+    /// Whether the authorization link was stored (the site waits for its
+    /// owner): the one place the handler learns it should hand it out.
+    pub link_issued: bool,
     /// The activation now live for the product (new or already there).
     pub activation: Option<ProvisionedActivation>,
 }
@@ -100,10 +114,8 @@ pub struct ProvisionedActivation {
 pub struct CancelRequest {
     pub key_id: KeyId,
     pub site: SiteRef,
-    /// `None`: the plans family.
-    pub product: Option<ProductSlug>,
-    pub all: bool,
-    pub now: i64,
+    pub target: CancelTarget,
+    pub now: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +131,7 @@ pub struct CancelledRecord {
     pub identifier: SiteIdentifier,
     pub product: ProductSlug,
     pub was_pending: bool,
-    pub created_at: i64,
+    pub created_at: Timestamp,
     pub partner_tracking_id: Option<String>,
 }
 
@@ -158,21 +170,11 @@ pub struct ActivationRecord {
     pub blog_id: BlogId,
     pub identifier: SiteIdentifier,
     pub product: ProductSlug,
-    pub state: String,
+    pub state: ActivationState,
     pub key_id: Option<KeyId>,
     pub partner_id: Option<PartnerId>,
-    pub created_at: i64,
-    pub activated_at: Option<i64>,
-    pub ended_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub activated_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
     pub partner_tracking_id: Option<String>,
-}
-
-/// A link of the authorization page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthLink {
-    pub blog_id: BlogId,
-    pub key_id: KeyId,
-    pub partner_id: PartnerId,
-    pub expires_at: i64,
-    pub used: bool,
 }

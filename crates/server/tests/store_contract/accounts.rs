@@ -1,8 +1,50 @@
 //! Partners, keys, tokens, redirect prefixes, credentials, authorization links.
 
+use jpstart_server::domain::credentials::Kind as CredentialKind;
+use jpstart_server::domain::{CredentialsRefusal, LinkRefusal, SubKeyRefusal};
+use jpstart_server::store::NewSubKey;
+
 use crate::*;
 
-contract!(partners_keys_and_tokens, credentials_and_auth_links);
+contract!(
+    partners_keys_and_tokens,
+    sub_keys_under_their_parent,
+    credentials_and_auth_links
+);
+
+async fn sub_keys_under_their_parent(fx: Fx) {
+    let s = &fx.store;
+    let (partner, key) = fx.key(&[]).await;
+    let new = |parent| NewSubKey {
+        parent,
+        name: "reseller".into(),
+        secret_digest: vec![3; 32],
+        limits: vec![(slug("premium"), 2)],
+    };
+    let sub = s.create_sub_key(&new(key), ts(T0)).await.unwrap().unwrap();
+    let rec = s.key(sub).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            rec.partner_id,
+            rec.parent_key_id,
+            rec.name.as_str(),
+            rec.test
+        ),
+        (partner, Some(key), "reseller", false)
+    );
+    assert_eq!(s.key_limits(sub).await.unwrap(), vec![(slug("premium"), 2)]);
+    // One level of resale only; nothing is created.
+    assert_eq!(
+        s.create_sub_key(&new(sub), ts(T0)).await.unwrap(),
+        Err(SubKeyRefusal::ParentIsSubKey)
+    );
+    assert!(matches!(
+        s.create_sub_key(&new(KeyId::new(sub.get() + 1000)), ts(T0))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s.key(KeyId::new(sub.get() + 1)).await.unwrap().is_none());
+}
 
 async fn partners_keys_and_tokens(fx: Fx) {
     let s = &fx.store;
@@ -17,11 +59,11 @@ async fn partners_keys_and_tokens(fx: Fx) {
     );
     assert_eq!(rec.secret_digest, vec![7; 32]);
     assert_eq!(s.key_limits(key).await.unwrap(), vec![(slug("premium"), 3)]);
-    assert!(s.key(sub + 1000).await.unwrap().is_none());
+    assert!(s.key(KeyId::new(sub.get() + 1000)).await.unwrap().is_none());
 
     // A key of an unknown partner: NotFound, nothing created.
     let orphan = NewKey {
-        partner_id: partner + 1000,
+        partner_id: PartnerId::new(partner.get() + 1000),
         parent_key_id: None,
         name: "x".into(),
         secret_digest: vec![1],
@@ -29,23 +71,26 @@ async fn partners_keys_and_tokens(fx: Fx) {
         limits: vec![],
     };
     assert!(matches!(
-        s.create_key(&orphan, T0).await,
+        s.create_key(&orphan, ts(T0)).await,
         Err(StoreError::NotFound(_))
     ));
 
     assert!(s.set_key_disabled(key, true).await.unwrap());
     assert!(s.key(key).await.unwrap().unwrap().disabled);
     assert!(s.set_key_disabled(key, false).await.unwrap());
-    assert!(!s.set_key_disabled(key + 1000, true).await.unwrap());
+    assert!(!s
+        .set_key_disabled(KeyId::new(key.get() + 1000), true)
+        .await
+        .unwrap());
 
     // Tokens: digest in, key out; revocation one by one or per key.
-    s.insert_token(b"digest-a", key, "jetpack-partner", T0)
+    s.insert_token(b"digest-a", key, "jetpack-partner", ts(T0))
         .await
         .unwrap();
-    s.insert_token(b"digest-b", key, "global", T0)
+    s.insert_token(b"digest-b", key, "global", ts(T0))
         .await
         .unwrap();
-    s.insert_token(b"digest-c", sub, "jetpack-partner", T0)
+    s.insert_token(b"digest-c", sub, "jetpack-partner", ts(T0))
         .await
         .unwrap();
     let t = s.token(b"digest-a").await.unwrap().unwrap();
@@ -63,13 +108,13 @@ async fn partners_keys_and_tokens(fx: Fx) {
         "a token shows its key disabled"
     );
     assert!(s.token(b"unknown").await.unwrap().is_none());
-    assert!(s.revoke_token(b"digest-a", T0).await.unwrap());
+    assert!(s.revoke_token(b"digest-a", ts(T0)).await.unwrap());
     assert!(
-        !s.revoke_token(b"digest-a", T0).await.unwrap(),
+        !s.revoke_token(b"digest-a", ts(T0)).await.unwrap(),
         "revoked once"
     );
     assert!(s.token(b"digest-a").await.unwrap().is_none());
-    assert_eq!(s.revoke_key_tokens(key, T0).await.unwrap(), 1);
+    assert_eq!(s.revoke_key_tokens(key, ts(T0)).await.unwrap(), 1);
     assert!(s.token(b"digest-b").await.unwrap().is_none());
     assert!(
         s.token(b"digest-c").await.unwrap().is_some(),
@@ -94,7 +139,8 @@ async fn partners_keys_and_tokens(fx: Fx) {
         ["https://a.example/", "https://b.example/"]
     );
     assert!(matches!(
-        s.add_partner_redirect(partner + 1000, "https://x/").await,
+        s.add_partner_redirect(PartnerId::new(partner.get() + 1000), "https://x/")
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -107,26 +153,31 @@ async fn credentials_and_auth_links(fx: Fx) {
         .unwrap();
     let blog = p.blog_id;
     let missing = BlogId::new(blog.get() + 1000).unwrap();
-    assert!(!fx
-        .store
-        .set_credentials(missing, "ssh", b"sealed", T0)
-        .await
-        .unwrap());
-    assert!(fx
-        .store
-        .set_credentials(blog, "ssh", b"sealed", T0)
-        .await
-        .unwrap());
-    assert!(
+    assert_eq!(
         fx.store
-            .set_credentials(blog, "ssh", b"sealed again", T0 + 1)
+            .set_credentials(missing, CredentialKind::Ssh, b"sealed", ts(T0))
             .await
             .unwrap(),
+        Err(CredentialsRefusal::UnknownBlog(missing))
+    );
+    assert_eq!(
+        fx.store
+            .set_credentials(blog, CredentialKind::Ssh, b"sealed", ts(T0))
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        fx.store
+            .set_credentials(blog, CredentialKind::Ssh, b"sealed again", ts(T0 + 1))
+            .await
+            .unwrap(),
+        Ok(()),
         "upsert"
     );
     assert!(
         fx.store
-            .site(&SiteRef::BlogId(blog), T0)
+            .site(&SiteRef::BlogId(blog), ts(T0))
             .await
             .unwrap()
             .unwrap()
@@ -134,11 +185,11 @@ async fn credentials_and_auth_links(fx: Fx) {
     );
 
     fx.store
-        .insert_auth_link(b"link-1", blog, key, T0, T0 + 100)
+        .insert_auth_link(b"link-1", blog, key, ts(T0), ts(T0 + 100))
         .await
         .unwrap();
     fx.store
-        .insert_auth_link(b"link-2", blog, key, T0, T0 + 100)
+        .insert_auth_link(b"link-2", blog, key, ts(T0), ts(T0 + 100))
         .await
         .unwrap();
     let link = fx.store.auth_link(b"link-1").await.unwrap().unwrap();
@@ -148,45 +199,53 @@ async fn credentials_and_auth_links(fx: Fx) {
     );
     // Returned in any state, with its expiry, so that the page can tell
     // an expired link (410) from an unknown one (404).
-    assert_eq!(link.expires_at, T0 + 100);
-    assert!(
+    assert_eq!(link.expires_at, ts(T0 + 100));
+    assert_eq!(
         fx.store
-            .use_auth_link(b"link-1", T0 + 100)
+            .use_auth_link(b"link-1", ts(T0 + 100))
             .await
             .unwrap()
-            .is_none(),
+            .err(),
+        Some(LinkRefusal::Expired),
         "expired"
+    );
+    assert_eq!(
+        fx.store.use_auth_link(b"nope", ts(T0)).await.unwrap().err(),
+        Some(LinkRefusal::Unknown)
     );
     assert!(fx.store.auth_link(b"nope").await.unwrap().is_none());
 
     let (used, c) = fx
         .store
-        .use_auth_link(b"link-1", T0 + 2)
+        .use_auth_link(b"link-1", ts(T0 + 2))
         .await
         .unwrap()
         .unwrap();
+    assert!(p.link_issued, "the provision issued its own link");
     assert_eq!(used.blog_id, blog);
     assert_eq!(c.activated, [p.activation.unwrap().id]);
-    assert!(
+    assert_eq!(
         fx.store
-            .use_auth_link(b"link-1", T0 + 3)
+            .use_auth_link(b"link-1", ts(T0 + 3))
             .await
             .unwrap()
-            .is_none(),
+            .err(),
+        Some(LinkRefusal::Used),
         "used once"
     );
-    assert!(
+    assert_eq!(
         fx.store
-            .use_auth_link(b"link-2", T0 + 3)
+            .use_auth_link(b"link-2", ts(T0 + 3))
             .await
             .unwrap()
-            .is_none(),
+            .err(),
+        Some(LinkRefusal::Used),
         "every link of the site is used"
     );
     assert!(fx.store.auth_link(b"link-2").await.unwrap().unwrap().used);
     assert!(
         fx.store
-            .site(&SiteRef::BlogId(blog), T0 + 3)
+            .site(&SiteRef::BlogId(blog), ts(T0 + 3))
             .await
             .unwrap()
             .unwrap()

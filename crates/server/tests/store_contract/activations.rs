@@ -65,20 +65,12 @@ async fn provision_outcomes(fx: Fx) {
     );
 
     // By blog id: the site must exist.
-    let mut req = request(key, url, Some("premium"), T0 + 4);
+    let mut req = fx.request(key, url, Some("premium"), T0 + 4).unwrap();
     req.site = ProvisionSite::BlogId(first.blog_id);
-    let by_id = fx.store.provision(&req, &fx.cat).await.unwrap().unwrap();
+    let by_id = fx.run(&req).await.unwrap();
     assert_eq!(by_id.activation.unwrap().id, up.id);
     req.site = ProvisionSite::BlogId(BlogId::new(first.blog_id.get() + 1000).unwrap());
-    assert_eq!(
-        fx.store
-            .provision(&req, &fx.cat)
-            .await
-            .unwrap()
-            .unwrap_err()
-            .code,
-        ErrorCode::InvalidBlog
-    );
+    assert_eq!(fx.run(&req).await.unwrap_err(), ErrorCode::InvalidBlog);
 
     // Registration without a product; blog ids are not burnt by repeats.
     let two = fx
@@ -124,15 +116,12 @@ async fn limits_hold_under_concurrency(fx: Fx) {
     assert_eq!(won.len(), 5);
     // A sub-key may provision only what it has a limit for.
     let sub = fx.key_of(partner, Some(key), &[]).await;
-    let mut req = request(sub, "https://sub.example", Some("premium"), T0);
+    let mut req = fx
+        .request(sub, "https://sub.example", Some("premium"), T0)
+        .unwrap();
     req.restricted = true;
     assert_eq!(
-        fx.store
-            .provision(&req, &fx.cat)
-            .await
-            .unwrap()
-            .unwrap_err()
-            .code,
+        fx.run(&req).await.unwrap_err(),
         ErrorCode::ActivationLimitReached
     );
     // A cancel frees a place.
@@ -230,7 +219,7 @@ async fn cancel_outcomes(fx: Fx) {
     );
     // Granted products are not the partner's to cancel.
     fx.store
-        .grant(&ident(url), url, &slug("premium"), "jetpack-plans", T0 + 4)
+        .grant(&ident(url), url, &fx.resolved("premium"), ts(T0 + 4))
         .await
         .unwrap()
         .unwrap();
@@ -246,7 +235,7 @@ async fn site_connect_and_expiry(fx: Fx) {
     let (partner, key) = fx.key(&[]).await;
     assert!(fx
         .store
-        .site(&by_url("https://none.example"), T0)
+        .site(&by_url("https://none.example"), ts(T0))
         .await
         .unwrap()
         .is_none());
@@ -255,7 +244,7 @@ async fn site_connect_and_expiry(fx: Fx) {
     let id = p.activation.unwrap().id;
     let state = fx
         .store
-        .site(&SiteRef::BlogId(p.blog_id), T0 + 1)
+        .site(&SiteRef::BlogId(p.blog_id), ts(T0 + 1))
         .await
         .unwrap()
         .unwrap();
@@ -266,22 +255,22 @@ async fn site_connect_and_expiry(fx: Fx) {
     assert_eq!(state.live.len(), 1);
     let live = &state.live[0];
     assert_eq!(
-        (live.id, live.pending, live.key_id, live.partner_id),
+        (live.id, live.is_pending(), live.key_id, live.partner_id),
         (id, true, Some(key), Some(partner))
     );
     assert_eq!(live.partner_tracking_id.as_deref(), Some("track-1"));
     // Past its expiry a pending activation is not live, even before the sweep.
     assert!(fx
         .store
-        .site(&by_url(url), T0 + DAY)
+        .site(&by_url(url), ts(T0 + DAY))
         .await
         .unwrap()
         .unwrap()
         .live
         .is_empty());
-    assert_eq!(fx.store.expire_pending(T0 + DAY).await.unwrap(), 1);
+    assert_eq!(fx.store.expire_pending(ts(T0 + DAY)).await.unwrap(), 1);
     assert_eq!(
-        fx.store.expire_pending(T0 + DAY).await.unwrap(),
+        fx.store.expire_pending(ts(T0 + DAY)).await.unwrap(),
         0,
         "expired once"
     );
@@ -298,7 +287,7 @@ async fn site_connect_and_expiry(fx: Fx) {
     let id = p.activation.unwrap().id;
     let c = fx
         .store
-        .connect_site(&by_url(url), T0 + DAY + 2)
+        .connect_site(&by_url(url), ts(T0 + DAY + 2))
         .await
         .unwrap()
         .unwrap();
@@ -308,25 +297,25 @@ async fn site_connect_and_expiry(fx: Fx) {
     );
     let c = fx
         .store
-        .connect_site(&by_url(url), T0 + DAY + 3)
+        .connect_site(&by_url(url), ts(T0 + DAY + 3))
         .await
         .unwrap()
         .unwrap();
     assert_eq!((c.activated.len(), c.was_connected), (0, true));
     assert!(fx
         .store
-        .connect_site(&by_url("https://none.example"), T0)
+        .connect_site(&by_url("https://none.example"), ts(T0))
         .await
         .unwrap()
         .is_none());
     let state = fx
         .store
-        .site(&by_url(url), T0 + 10 * DAY)
+        .site(&by_url(url), ts(T0 + 10 * DAY))
         .await
         .unwrap()
         .unwrap();
     assert!(
-        state.connected && !state.live[0].pending,
+        state.connected && !state.live[0].is_pending(),
         "active does not expire"
     );
     // Connected site: a new product is active at once.
@@ -355,9 +344,8 @@ async fn activation_filters_and_grants(fx: Fx) {
         .grant(
             &ident("https://f4.example"),
             "https://f4.example",
-            &slug("premium"),
-            "jetpack-plans",
-            T0,
+            &fx.resolved("premium"),
+            ts(T0),
         )
         .await
         .unwrap()
@@ -367,14 +355,13 @@ async fn activation_filters_and_grants(fx: Fx) {
         .grant(
             &ident("https://f4.example"),
             "https://f4.example",
-            &slug("premium"),
-            "jetpack-plans",
-            T0,
+            &fx.resolved("premium"),
+            ts(T0),
         )
         .await
         .unwrap();
     assert_eq!(
-        again.unwrap_err().code,
+        ApiError::from(again.unwrap_err()).code,
         ErrorCode::ProductOwnedByAnotherPartner
     );
 
@@ -435,7 +422,7 @@ async fn activation_filters_and_grants(fx: Fx) {
     );
     let f3 = fx
         .store
-        .site(&by_url("https://f3.example"), T0)
+        .site(&by_url("https://f3.example"), ts(T0))
         .await
         .unwrap()
         .unwrap();

@@ -9,18 +9,26 @@
 
 use std::sync::Arc;
 
-use jpstart_server::domain::rules::{KeyId, PartnerId};
-use jpstart_server::domain::{Catalogue, ErrorCode};
+use std::time::Duration;
+
+use jpstart_server::clock::Timestamp;
+use jpstart_server::domain::rules::CancelTarget;
+use jpstart_server::domain::{ApiError, Catalogue, ErrorCode};
 use jpstart_server::store::{
     self, ActivationFilter, Backend, CancelRequest, NewKey, ProvisionRequest, ProvisionSite, Store,
     StoreError,
 };
-use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 use tempfile::TempDir;
 
 use jpstart_testkit::{with_database, PgDatabase, POSTGRES_ENV};
 const T0: i64 = 1_700_000_000_000;
 const DAY: i64 = 86_400_000;
+
+/// A time given in milliseconds since the epoch.
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
 
 /// One store on a database of its own.
 struct Fx {
@@ -59,7 +67,7 @@ impl Fx {
 
     /// A partner with one key (limits `SLUG=N`).
     async fn key(&self, limits: &[(&str, i64)]) -> (PartnerId, KeyId) {
-        let partner = self.store.create_partner("Contract", T0).await.unwrap();
+        let partner = self.store.create_partner("Contract", ts(T0)).await.unwrap();
         let key = self.key_of(partner, None, limits).await;
         (partner, key)
     }
@@ -78,10 +86,12 @@ impl Fx {
             test: false,
             limits: limits.iter().map(|(s, n)| (slug(s), *n)).collect(),
         };
-        self.store.create_key(&new, T0).await.unwrap()
+        self.store.create_key(&new, ts(T0)).await.unwrap()
     }
 
-    /// Provisions `product` to the site at `url` by `key` at `now`.
+    /// Provisions `product` to the site at `url` by `key` at `now`. The
+    /// plan is resolved here, as the handler does at the edge: a slug the
+    /// catalogue does not know is `invalid_plan` without reaching the store.
     async fn provision(
         &self,
         key: KeyId,
@@ -89,11 +99,59 @@ impl Fx {
         product: Option<&str>,
         now: i64,
     ) -> Result<store::ProvisionOutcome, ErrorCode> {
+        let req = self.request(key, url, product, now)?;
+        self.run(&req).await
+    }
+
+    /// Runs a provision request; a refusal as its catalogued code.
+    async fn run(&self, req: &ProvisionRequest) -> Result<store::ProvisionOutcome, ErrorCode> {
         self.store
-            .provision(&request(key, url, product, now), &self.cat)
+            .provision(req)
             .await
             .unwrap()
-            .map_err(|e| e.code)
+            .map_err(|e| ApiError::from(e).code)
+    }
+
+    /// A product resolved from the catalogue, as the edge does.
+    fn resolved(&self, slug: &str) -> jpstart_server::domain::ResolvedProduct {
+        self.cat
+            .resolve(&ProductSlug::parse(slug).unwrap())
+            .unwrap()
+    }
+
+    /// The provision request the handler would build.
+    fn request(
+        &self,
+        key: KeyId,
+        url: &str,
+        product: Option<&str>,
+        now: i64,
+    ) -> Result<ProvisionRequest, ErrorCode> {
+        let product = match product {
+            None => None,
+            Some(p) => Some(
+                ProductSlug::parse(p)
+                    .ok()
+                    .and_then(|s| self.cat.resolve(&s))
+                    .ok_or(ErrorCode::InvalidPlan)?,
+            ),
+        };
+        Ok(ProvisionRequest {
+            key_id: key,
+            restricted: false,
+            site: ProvisionSite::Url {
+                identifier: ident(url),
+                url: url.to_string(),
+            },
+            local_user: Some("admin".into()),
+            product,
+            force_register: false,
+            force_connect: false,
+            partner_tracking_id: Some("track-1".into()),
+            now: ts(now),
+            pending_ttl: Duration::from_millis(DAY.unsigned_abs()),
+            auth_link_digest: rand::random::<[u8; 32]>().to_vec(),
+        })
     }
 
     async fn cancel(
@@ -103,20 +161,34 @@ impl Fx {
         product: Option<&str>,
         all: bool,
         now: i64,
-    ) -> Result<Vec<i64>, ErrorCode> {
+    ) -> Result<Vec<ActivationId>, ErrorCode> {
+        // Resolved as the handler does: an unknown slug never reaches the store.
+        let product = match product {
+            None => None,
+            Some(p) => Some(
+                ProductSlug::parse(p)
+                    .ok()
+                    .filter(|s| self.cat.product(s).is_some())
+                    .ok_or(ErrorCode::InvalidPlan)?,
+            ),
+        };
+        let target = match product {
+            _ if all => CancelTarget::All,
+            None => CancelTarget::PlansFamily(self.cat.plans_slugs()),
+            Some(slug) => CancelTarget::Product(slug),
+        };
         let req = CancelRequest {
             key_id: key,
             site,
-            product: product.map(slug),
-            all,
-            now,
+            target,
+            now: ts(now),
         };
         self.store
-            .cancel(&req, &self.cat)
+            .cancel(&req)
             .await
             .unwrap()
             .map(|o| o.cancelled.iter().map(|c| c.id).collect())
-            .map_err(|e| e.code)
+            .map_err(|e| ApiError::from(e).code)
     }
 
     async fn states(&self, filter: ActivationFilter) -> Vec<(String, String)> {
@@ -125,7 +197,7 @@ impl Fx {
             .await
             .unwrap()
             .into_iter()
-            .map(|a| (a.product.to_string(), a.state))
+            .map(|a| (a.product.to_string(), a.state.to_string()))
             .collect()
     }
 }
@@ -140,25 +212,6 @@ fn ident(url: &str) -> SiteIdentifier {
 
 fn by_url(url: &str) -> SiteRef {
     SiteRef::Identifier(ident(url))
-}
-
-fn request(key: KeyId, url: &str, product: Option<&str>, now: i64) -> ProvisionRequest {
-    ProvisionRequest {
-        key_id: key,
-        restricted: false,
-        site: ProvisionSite::Url {
-            identifier: ident(url),
-            url: url.to_string(),
-        },
-        local_user: Some("admin".into()),
-        product: product.map(slug),
-        force_register: false,
-        force_connect: false,
-        partner_tracking_id: Some("track-1".into()),
-        now,
-        pending_ttl_ms: DAY,
-        auth_link: None,
-    }
 }
 
 /// The PostgreSQL half of a test did not run: said once per test binary,
@@ -270,12 +323,12 @@ async fn a_deadlock_victim_is_run_again() {
     let mut watch = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("UPDATE activations SET partner_tracking_id = 'held' WHERE id = $1")
-        .bind(a2)
+        .bind(a2.get())
         .execute(&mut other)
         .await
         .unwrap();
     let store = fx.store.clone();
-    let sweep = tokio::spawn(async move { store.expire_pending(T0 + DAY).await });
+    let sweep = tokio::spawn(async move { store.expire_pending(ts(T0 + DAY)).await });
     loop {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
@@ -292,7 +345,7 @@ async fn a_deadlock_victim_is_run_again() {
     // Now the other session wants a1: a cycle. PostgreSQL aborts the
     // transaction that has waited longest (after deadlock_timeout): the sweep.
     let second = sqlx::query("UPDATE activations SET partner_tracking_id = 'held' WHERE id = $1")
-        .bind(a1)
+        .bind(a1.get())
         .execute(&mut other)
         .await;
     match second {

@@ -4,21 +4,32 @@
 //! placeholders, `RETURNING`, `ON CONFLICT DO NOTHING`, partial indexes).
 //! Times are integers (ms), flags are 0/1 integers.
 //!
-//! [`units`] holds the rule-applying units of work, [`rows`] row decoding.
+//! One module per aggregate: [`keys`] (partners, keys, limits, redirect
+//! allow-lists), [`tokens`], [`sites`] (registration, status, connection,
+//! credentials), [`activations`] (provision, cancel, grant, expiry),
+//! [`links`] (authorization links); [`rows`] decodes rows. Each unit of work
+//! loads its context under its locks, asks [`crate::domain`], and applies
+//! the plan; the `impl Store` below only delegates.
 
+mod activations;
+mod keys;
+mod links;
 mod rows;
-mod units;
-
-use rows::*;
+mod sites;
+mod tokens;
 
 use async_trait::async_trait;
-use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
+use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, types::*, ActivationId, RuleResult, Store, StoreError};
-use crate::domain::rules::{KeyId, PartnerId};
-use crate::domain::{ApiError, Catalogue, ErrorCode};
+use super::{migrate, types::*, Decided, Store, StoreError};
+use crate::clock::Timestamp;
+use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::{
+    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
+    ResolvedProduct, SubKeyRefusal,
+};
 
 type Tx = Transaction<'static, Any>;
 
@@ -28,7 +39,8 @@ pub struct SqlStore {
     pub(super) pools: Pools,
 }
 
-/// The live predicate: active, or pending and not yet past its expiry.
+/// The live predicate: active, or pending and not yet past its expiry (the
+/// rule of [`crate::domain::lifecycle::is_expired`], written for queries).
 /// `$NOW` is replaced by the placeholder that carries the current time.
 const LIVE: &str = "(a.state = 'active' OR (a.state = 'pending' AND a.expires_at > $NOW))";
 
@@ -93,110 +105,40 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn create_partner(&self, name: &str, now: i64) -> Result<PartnerId, StoreError> {
-        let row =
-            sqlx::query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
-                .bind(name)
-                .bind(now)
-                .fetch_one(&self.pools.write)
-                .await?;
-        Ok(row.try_get("id")?)
+    async fn create_partner(&self, name: &str, now: Timestamp) -> Result<PartnerId, StoreError> {
+        self.create_partner_impl(name, now).await
     }
 
-    async fn create_key(&self, key: &NewKey, now: i64) -> Result<KeyId, StoreError> {
-        let mut tx = self.begin_write().await?;
-        if sqlx::query("SELECT id FROM partners WHERE id = $1")
-            .bind(key.partner_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("partner {}", key.partner_id)));
-        }
-        let id: i64 = sqlx::query(
-            "INSERT INTO keys (partner_id, parent_key_id, name, secret_hash, test, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(key.partner_id)
-        .bind(key.parent_key_id)
-        .bind(key.name.as_str())
-        .bind(key.secret_digest.clone())
-        .bind(i64::from(key.test))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        for (product, max) in &key.limits {
-            sqlx::query("INSERT INTO key_limits (key_id, product, max_live) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(product.as_str())
-                .bind(*max)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+    async fn create_key(&self, key: &NewKey, now: Timestamp) -> Result<KeyId, StoreError> {
+        self.create_key_impl(key, now).await
+    }
+
+    async fn create_sub_key(
+        &self,
+        key: &NewSubKey,
+        now: Timestamp,
+    ) -> Decided<KeyId, SubKeyRefusal> {
+        self.create_sub_key_impl(key, now).await
     }
 
     async fn key(&self, key: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, partner_id, parent_key_id, name, secret_hash, disabled, test FROM keys WHERE id = $1",
-        )
-        .bind(key)
-        .fetch_optional(self.read())
-        .await?;
-        row.map(|r| {
-            Ok(KeyRecord {
-                id: r.try_get("id")?,
-                partner_id: r.try_get("partner_id")?,
-                parent_key_id: r.try_get("parent_key_id")?,
-                name: r.try_get("name")?,
-                secret_digest: r.try_get("secret_hash")?,
-                disabled: flag(&r, "disabled")?,
-                test: flag(&r, "test")?,
-            })
-        })
-        .transpose()
+        self.key_impl(key).await
     }
 
     async fn set_key_disabled(&self, key: KeyId, disabled: bool) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE keys SET disabled = $2 WHERE id = $1")
-            .bind(key)
-            .bind(i64::from(disabled))
-            .execute(&self.pools.write)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
+        self.set_key_disabled_impl(key, disabled).await
     }
 
     async fn key_limits(&self, key: KeyId) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT product, max_live FROM key_limits WHERE key_id = $1")
-            .bind(key)
-            .fetch_all(self.read())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("max_live")?)))
-            .collect()
+        self.key_limits_impl(key).await
     }
 
     async fn key_live_counts(
         &self,
         key: KeyId,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
-        let sql = format!(
-            "SELECT a.product, COUNT(*) AS n FROM activations a WHERE a.key_id = $1 AND {} \
-             GROUP BY a.product",
-            live_at("$2")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(key)
-            .bind(now)
-            .fetch_all(self.read())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("n")?)))
-            .collect()
+        self.key_live_counts_impl(key, now).await
     }
 
     async fn add_partner_redirect(
@@ -204,33 +146,11 @@ impl Store for SqlStore {
         partner: PartnerId,
         prefix: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        if sqlx::query("SELECT id FROM partners WHERE id = $1")
-            .bind(partner)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("partner {partner}")));
-        }
-        let n = sqlx::query("INSERT INTO partner_redirects (partner_id, prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(partner)
-            .bind(prefix)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n == 1)
+        self.add_partner_redirect_impl(partner, prefix).await
     }
 
     async fn partner_redirects(&self, partner: PartnerId) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT prefix FROM partner_redirects WHERE partner_id = $1 ORDER BY prefix",
-        )
-        .bind(partner)
-        .fetch_all(self.read())
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("prefix")?)).collect()
+        self.partner_redirects_impl(partner).await
     }
 
     async fn insert_token(
@@ -238,340 +158,79 @@ impl Store for SqlStore {
         digest: &[u8],
         key: KeyId,
         scope: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(digest.to_vec())
-            .bind(key)
-            .bind(scope)
-            .bind(now)
-            .execute(&self.pools.write)
-            .await?;
-        Ok(())
+        self.insert_token_impl(digest, key, scope, now).await
     }
 
     async fn token(&self, digest: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT t.key_id, t.scope, k.partner_id, k.parent_key_id, k.disabled, k.test \
-             FROM tokens t JOIN keys k ON k.id = t.key_id WHERE t.hash = $1 AND t.revoked_at IS NULL",
-        )
-        .bind(digest.to_vec())
-        .fetch_optional(self.read())
-        .await?;
-        row.map(|r| {
-            Ok(TokenRecord {
-                key_id: r.try_get("key_id")?,
-                partner_id: r.try_get("partner_id")?,
-                parent_key_id: r.try_get("parent_key_id")?,
-                scope: r.try_get("scope")?,
-                disabled: flag(&r, "disabled")?,
-                test: flag(&r, "test")?,
-            })
-        })
-        .transpose()
+        self.token_impl(digest).await
     }
 
-    async fn revoke_token(&self, digest: &[u8], now: i64) -> Result<bool, StoreError> {
-        let n =
-            sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
-                .bind(digest.to_vec())
-                .bind(now)
-                .execute(&self.pools.write)
-                .await?
-                .rows_affected();
-        Ok(n == 1)
+    async fn revoke_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError> {
+        self.revoke_token_impl(digest, now).await
     }
 
-    async fn revoke_key_tokens(&self, key: KeyId, now: i64) -> Result<u64, StoreError> {
-        let n = sqlx::query(
-            "UPDATE tokens SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(key)
-        .bind(now)
-        .execute(&self.pools.write)
-        .await?
-        .rows_affected();
-        Ok(n)
+    async fn revoke_key_tokens(&self, key: KeyId, now: Timestamp) -> Result<u64, StoreError> {
+        self.revoke_key_tokens_impl(key, now).await
     }
 
     async fn provision(
         &self,
         req: &ProvisionRequest,
-        cat: &Catalogue,
-    ) -> RuleResult<ProvisionOutcome> {
-        in_write_tx!(self, |tx| {
-            async {
-                let out = self.provision_in_tx(&mut tx, req, cat).await?;
-                if let (Ok(o), Some(link)) = (&out, &req.auth_link) {
-                    if !o.connected {
-                        sqlx::query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                            .bind(link.digest.clone())
-                            .bind(o.blog_id.as_i64())
-                            .bind(req.key_id)
-                            .bind(req.now)
-                            .bind(link.expires_at)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                Ok::<_, StoreError>(out)
-            }
-            .await
-        })
+    ) -> Decided<ProvisionOutcome, ProvisionRefusal> {
+        in_write_tx!(self, |tx| self.provision_in_tx(&mut tx, req).await)
     }
 
-    async fn cancel(&self, req: &CancelRequest, cat: &Catalogue) -> RuleResult<CancelOutcome> {
-        in_write_tx!(self, |tx| self.cancel_in_tx(&mut tx, req, cat).await)
+    async fn cancel(&self, req: &CancelRequest) -> Decided<CancelOutcome, CancelRefusal> {
+        in_write_tx!(self, |tx| self.cancel_in_tx(&mut tx, req).await)
     }
 
-    async fn site(&self, site: &SiteRef, now: i64) -> Result<Option<SiteState>, StoreError> {
-        // One statement, so one snapshot: the site and its activations
-        // agree without a transaction. (Status is the hottest read; on
-        // SQLite every statement and BEGIN/COMMIT is a round trip to the
-        // connection's worker thread, and these dominated its CPU time.)
-        let (column, value) = site_key(site);
-        let sql = format!(
-            "SELECT s.blog_id, s.identifier, s.url, s.connected, \
-             (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds, \
-             a.id, a.product, a.key_id, k.partner_id, a.state, a.created_at, a.partner_tracking_id \
-             FROM sites s LEFT JOIN activations a ON a.blog_id = s.blog_id AND {} \
-             LEFT JOIN keys k ON k.id = a.key_id WHERE s.{column} = $1 ORDER BY a.id",
-            live_at("$2")
-        );
-        let rows = match value {
-            SiteKey::Id(id) => {
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(now)
-                    .fetch_all(self.read())
-                    .await?
-            }
-            SiteKey::Text(s) => {
-                sqlx::query(&sql)
-                    .bind(s)
-                    .bind(now)
-                    .fetch_all(self.read())
-                    .await?
-            }
-        };
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let s = SiteRow::from_row(first)?;
-        let creds: i64 = first.try_get("creds")?;
-        let mut live = Vec::new();
-        for r in &rows {
-            // No live activation: one row with NULL activation columns.
-            if r.try_get::<Option<i64>, _>("id")?.is_some() {
-                live.push(live_from_row(r)?);
-            }
-        }
-        Ok(Some(SiteState {
-            blog_id: s.blog_id()?,
-            identifier: s.identifier()?,
-            url: s.url.clone(),
-            connected: s.connected,
-            has_backup_credentials: creds > 0,
-            live,
-        }))
+    async fn site(&self, site: &SiteRef, now: Timestamp) -> Result<Option<SiteState>, StoreError> {
+        self.site_impl(site, now).await
     }
 
     async fn connect_site(
         &self,
         site: &SiteRef,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<ConnectOutcome>, StoreError> {
-        retrying!(
-            async {
-                let mut tx = self.begin_write().await?;
-                let Some(row) = self.lock_site(&mut tx, site).await? else {
-                    return Ok(None);
-                };
-                let out = self.connect_in_tx(&mut tx, &row, now, "operator").await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(Some(out))
-            }
-            .await
-        )
+        self.connect_site_impl(site, now).await
     }
 
-    async fn expire_pending(&self, now: i64) -> Result<u64, StoreError> {
-        retrying!(
-            async {
-                let mut tx = self.begin_write().await?;
-                // Every change to a site's activations holds the site's row
-                // lock (cancel and provision read the live set, then update
-                // it). Without it, the sweep could expire an activation a
-                // cancel had just read as live, and the cancel would fail.
-                // Sites are locked in blog id order so that two sweeps cannot
-                // deadlock; the set of rows to expire can only shrink
-                // meanwhile, since new pending rows expire after `now`.
-                if self.backend == Backend::Postgres {
-                    let sql = format!(
-                        "SELECT blog_id FROM sites WHERE blog_id IN \
-                         (SELECT blog_id FROM activations WHERE state = 'pending' AND expires_at <= $1) \
-                         ORDER BY blog_id{}",
-                        self.backend.for_update()
-                    );
-                    sqlx::query(&sql).bind(now).fetch_all(&mut *tx).await?;
-                }
-                let rows = sqlx::query(
-                    "UPDATE activations SET state = 'expired', ended_at = expires_at \
-                     WHERE state = 'pending' AND expires_at <= $1 RETURNING id, expires_at",
-                )
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-                for r in &rows {
-                    event(
-                        &mut tx,
-                        r.try_get("id")?,
-                        Some("pending"),
-                        "expired",
-                        r.try_get("expires_at")?,
-                        "system",
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok::<_, StoreError>(rows.len() as u64)
-            }
-            .await
-        )
+    async fn expire_pending(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.expire_pending_impl(now).await
     }
 
     async fn grant(
         &self,
         site: &SiteIdentifier,
         url: &str,
-        product: &ProductSlug,
-        family: &str,
-        now: i64,
-    ) -> RuleResult<ActivationId> {
-        in_write_tx!(self, |tx| {
-            async {
-                sqlx::query("INSERT INTO sites (identifier, url, created_at) VALUES ($1, $2, $3) ON CONFLICT (identifier) DO NOTHING")
-                    .bind(site.as_str())
-                    .bind(url)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let Some(row) = self.lock_site(&mut tx, &SiteRef::Identifier(site.clone())).await? else {
-                    return Err(StoreError::NotFound(format!("site {site}")));
-                };
-                self.expire_site(&mut tx, row.blog_id, now).await?;
-                let sql = format!("SELECT a.id FROM activations a WHERE a.blog_id = $1 AND a.family = $2 AND {}", live_at("$3"));
-                if sqlx::query(&sql).bind(row.blog_id).bind(family).bind(now).fetch_optional(&mut *tx).await?.is_some() {
-                    return Ok(Err(ApiError::with_arg(ErrorCode::ProductOwnedByAnotherPartner, format!("a live {family} product"))));
-                }
-                let id: i64 = sqlx::query(
-                    "INSERT INTO activations (blog_id, key_id, product, family, state, created_at, activated_at) \
-                     VALUES ($1, NULL, $2, $3, 'active', $4, $4) RETURNING id",
-                )
-                .bind(row.blog_id)
-                .bind(product.as_str())
-                .bind(family)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?;
-                event(&mut tx, id, None, "active", now, "operator").await?;
-                Ok(Ok(id))
-            }
-            .await
-        })
+        product: &ResolvedProduct,
+        now: Timestamp,
+    ) -> Decided<ActivationId, GrantRefusal> {
+        in_write_tx!(self, |tx| self
+            .grant_in_tx(&mut tx, site, url, product, now)
+            .await)
     }
 
     async fn activations(
         &self,
         filter: &ActivationFilter,
     ) -> Result<Vec<ActivationRecord>, StoreError> {
-        let mut sql = String::from(
-            "SELECT a.id, a.blog_id, s.identifier, a.product, a.state, a.key_id, k.partner_id, a.created_at, \
-             a.activated_at, a.ended_at, a.partner_tracking_id \
-             FROM activations a JOIN sites s ON s.blog_id = a.blog_id LEFT JOIN keys k ON k.id = a.key_id WHERE 1 = 1",
-        );
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let site = filter.site.as_ref().map(site_key);
-        if let Some((column, _)) = &site {
-            sql += &format!(" AND s.{column} = {}", next());
-        }
-        if filter.partner_id.is_some() {
-            sql += &format!(" AND k.partner_id = {}", next());
-        }
-        if filter.key_id.is_some() {
-            sql += &format!(" AND a.key_id = {}", next());
-        }
-        sql += " ORDER BY a.id";
-        let mut q = sqlx::query(&sql);
-        if let Some((_, value)) = site {
-            q = match value {
-                SiteKey::Id(id) => q.bind(id),
-                SiteKey::Text(s) => q.bind(s),
-            };
-        }
-        if let Some(p) = filter.partner_id {
-            q = q.bind(p);
-        }
-        if let Some(k) = filter.key_id {
-            q = q.bind(k);
-        }
-        let rows = q.fetch_all(self.read()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ActivationRecord {
-                    id: r.try_get("id")?,
-                    blog_id: blog_id(r.try_get("blog_id")?)?,
-                    identifier: ident(r.try_get("identifier")?)?,
-                    product: slug(r.try_get("product")?)?,
-                    state: r.try_get("state")?,
-                    key_id: r.try_get("key_id")?,
-                    partner_id: r.try_get("partner_id")?,
-                    created_at: r.try_get("created_at")?,
-                    activated_at: r.try_get("activated_at")?,
-                    ended_at: r.try_get("ended_at")?,
-                    partner_tracking_id: r.try_get("partner_tracking_id")?,
-                })
-            })
-            .collect()
+        self.activations_impl(filter).await
     }
 
     async fn set_credentials(
         &self,
         blog: BlogId,
-        kind: &str,
+        kind: CredentialKind,
         sealed: &[u8],
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        retrying!(
-            async {
-                let mut tx = self.begin_write().await?;
-                if self
-                    .lock_site(&mut tx, &SiteRef::BlogId(blog))
-                    .await?
-                    .is_none()
-                {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO credentials (blog_id, kind, sealed, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (blog_id, kind) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
-                )
-                .bind(blog.as_i64())
-                .bind(kind)
-                .bind(sealed.to_vec())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(true)
-            }
-            .await
-        )
+        now: Timestamp,
+    ) -> Decided<(), CredentialsRefusal> {
+        in_write_tx!(self, |tx| self
+            .set_credentials_in_tx(&mut tx, blog, kind, sealed, now)
+            .await)
     }
 
     async fn insert_auth_link(
@@ -579,81 +238,48 @@ impl Store for SqlStore {
         digest: &[u8],
         blog: BlogId,
         key: KeyId,
-        now: i64,
-        expires_at: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(digest.to_vec())
-            .bind(blog.as_i64())
-            .bind(key)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.pools.write)
-            .await?;
-        Ok(())
+        self.insert_auth_link_impl(digest, blog, key, now, expires_at)
+            .await
     }
 
     async fn auth_link(&self, digest: &[u8]) -> Result<Option<AuthLink>, StoreError> {
-        let row = sqlx::query(
-            "SELECT l.blog_id, l.key_id, k.partner_id, l.expires_at, l.used_at FROM auth_links l \
-             JOIN keys k ON k.id = l.key_id WHERE l.hash = $1",
-        )
-        .bind(digest.to_vec())
-        .fetch_optional(self.read())
-        .await?;
-        row.map(|r| auth_link_from_row(&r)).transpose()
+        self.auth_link_impl(digest).await
     }
 
     async fn use_auth_link(
         &self,
         digest: &[u8],
-        now: i64,
-    ) -> Result<Option<(AuthLink, ConnectOutcome)>, StoreError> {
-        retrying!(
-            async {
-                let mut tx = self.begin_write().await?;
-                let sql = format!(
-                    "SELECT l.blog_id, l.key_id, k.partner_id, l.expires_at, l.used_at FROM auth_links l \
-                     JOIN keys k ON k.id = l.key_id WHERE l.hash = $1{}",
-                    self.backend.for_update()
-                );
-                let Some(r) = sqlx::query(&sql)
-                    .bind(digest.to_vec())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                let link = auth_link_from_row(&r)?;
-                if link.used || link.expires_at <= now {
-                    return Ok(None);
-                }
-                let Some(site) = self
-                    .lock_site(&mut tx, &SiteRef::BlogId(link.blog_id))
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                let out = self
-                    .connect_in_tx(&mut tx, &site, now, "site-owner")
-                    .await?;
-                sqlx::query("UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL")
-                    .bind(link.blog_id.as_i64())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(Some((link, out)))
-            }
-            .await
-        )
+        now: Timestamp,
+    ) -> Decided<(AuthLink, ConnectOutcome), LinkRefusal> {
+        in_write_tx!(self, |tx| self
+            .use_auth_link_in_tx(&mut tx, digest, now)
+            .await)
     }
 
-    async fn live_by_product(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        self.live_by_product_impl(now).await
+    async fn live_by_product(&self, now: Timestamp) -> Result<Vec<(String, i64)>, StoreError> {
+        self.live_by_product_impl(now.as_millis()).await
     }
 
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
         self.backup_impl(path).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ActivationState;
+
+    /// The SQL predicates name states as literals (so that the partial
+    /// indexes on live rows apply); they must be the states' one text form.
+    #[test]
+    fn the_live_predicate_uses_the_state_texts() {
+        for st in [ActivationState::Active, ActivationState::Pending] {
+            assert!(LIVE.contains(&format!("'{}'", st.as_str())), "{st}");
+        }
+        assert!(!LIVE.contains(ActivationState::Expired.as_str()));
     }
 }

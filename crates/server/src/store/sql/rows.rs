@@ -1,12 +1,15 @@
-//! Decoding rows into domain values, and the event log append.
+//! Decoding rows into domain values, the one SQL mapping of the closed sets,
+//! and the event log append.
 
-use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::Tx;
-use crate::domain::rules::{KeyId, LiveActivation};
-use crate::store::types::AuthLink;
+use crate::clock::Timestamp;
+use crate::domain::lifecycle::AuthLink;
+use crate::domain::rules::LiveActivation;
+use crate::domain::{ActivationState, Actor};
 use crate::store::StoreError;
 
 pub(super) struct SiteRow {
@@ -47,22 +50,28 @@ pub(super) fn site_key(site: &SiteRef) -> (&'static str, SiteKey) {
     }
 }
 
+/// The columns [`live_from_row`] reads (activations `a`, keys `k`).
+pub(super) const LIVE_COLUMNS: &str =
+    "a.id, a.product, a.family, a.key_id, k.partner_id, a.state, a.created_at, a.partner_tracking_id";
+
 pub(super) fn live_query(live: &str) -> String {
     format!(
-        "SELECT a.id, a.product, a.key_id, k.partner_id, a.state, a.created_at, a.partner_tracking_id \
-         FROM activations a LEFT JOIN keys k ON k.id = a.key_id WHERE a.blog_id = $1 AND {live} ORDER BY a.id"
+        "SELECT {LIVE_COLUMNS} FROM activations a LEFT JOIN keys k ON k.id = a.key_id \
+         WHERE a.blog_id = $1 AND {live} ORDER BY a.id"
     )
 }
 
 pub(super) fn live_from_row(r: &AnyRow) -> Result<LiveActivation, StoreError> {
-    let state: String = r.try_get("state")?;
     Ok(LiveActivation {
-        id: r.try_get("id")?,
+        id: ActivationId::new(r.try_get("id")?),
         product: slug(r.try_get("product")?)?,
-        key_id: r.try_get("key_id")?,
-        partner_id: r.try_get("partner_id")?,
-        pending: state == "pending",
-        created_at: r.try_get("created_at")?,
+        family: r.try_get("family")?,
+        key_id: r.try_get::<Option<i64>, _>("key_id")?.map(KeyId::new),
+        partner_id: r
+            .try_get::<Option<i64>, _>("partner_id")?
+            .map(PartnerId::new),
+        state: state(&r.try_get::<String, _>("state")?)?,
+        created_at: Timestamp::from_millis(r.try_get("created_at")?),
         partner_tracking_id: r.try_get("partner_tracking_id")?,
     })
 }
@@ -71,16 +80,27 @@ pub(super) fn auth_link_from_row(r: &AnyRow) -> Result<AuthLink, StoreError> {
     let used: Option<i64> = r.try_get("used_at")?;
     Ok(AuthLink {
         blog_id: blog_id(r.try_get("blog_id")?)?,
-        key_id: r.try_get("key_id")?,
-        partner_id: r.try_get("partner_id")?,
-        expires_at: r.try_get("expires_at")?,
+        key_id: KeyId::new(r.try_get("key_id")?),
+        partner_id: PartnerId::new(r.try_get("partner_id")?),
+        expires_at: Timestamp::from_millis(r.try_get("expires_at")?),
         used: used.is_some(),
     })
+}
+
+/// The `state` column: the one mapping between [`ActivationState`] and SQL.
+pub(super) fn state(text: &str) -> Result<ActivationState, StoreError> {
+    ActivationState::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("activation state {text:?}")))
 }
 
 pub(super) fn flag(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
     let v: i64 = r.try_get(column)?;
     Ok(v != 0)
+}
+
+pub(super) fn time(r: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(r.try_get::<Option<i64>, _>(column)?
+        .map(Timestamp::from_millis))
 }
 
 pub(super) fn blog_id(v: i64) -> Result<BlogId, StoreError> {
@@ -99,25 +119,21 @@ pub(super) fn slug(v: String) -> Result<ProductSlug, StoreError> {
     ProductSlug::parse(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub(super) fn actor(key: KeyId) -> String {
-    format!("key:{key}")
-}
-
 /// Appends to the event log (in the caller's transaction).
 pub(super) async fn event(
     tx: &mut Tx,
-    activation: i64,
-    from: Option<&str>,
-    to: &str,
-    at: i64,
-    actor: &str,
+    activation: ActivationId,
+    from: Option<ActivationState>,
+    to: ActivationState,
+    at: Timestamp,
+    actor: Actor,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO events (activation_id, from_state, to_state, at, actor) VALUES ($1, $2, $3, $4, $5)")
-        .bind(activation)
-        .bind(from)
-        .bind(to)
-        .bind(at)
-        .bind(actor)
+        .bind(activation.get())
+        .bind(from.map(ActivationState::as_str))
+        .bind(to.as_str())
+        .bind(at.as_millis())
+        .bind(actor.to_string())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -1,0 +1,175 @@
+//! The other units of work on activations and sites: cancel, the
+//! operator's grant, connecting a site (the operator, or its owner through a
+//! link), link validity, the expiry sweep, sub-key creation and backup
+//! credentials. Each is a pure decision over what the store loaded under
+//! its locks.
+
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, SiteRef};
+
+use super::refusal::{CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, SubKeyRefusal};
+use super::rules::{cancel_targets, CancelTarget, LiveActivation};
+use super::state::ActivationState;
+use crate::clock::Timestamp;
+
+/// One live activation to end, and the state it leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub id: ActivationId,
+    pub from: ActivationState,
+    pub to: ActivationState,
+    /// When it ended (or started).
+    pub at: Timestamp,
+}
+
+/// Decides a partner-cancel. `live`: the site's live activations, `None`
+/// when no site matched `site`. An unknown blog id is refused; an unknown
+/// identifier is "nothing to cancel", so that retries are harmless.
+pub fn decide_cancel(
+    site: &SiteRef,
+    live: Option<&[LiveActivation]>,
+    caller: KeyId,
+    target: &CancelTarget,
+    now: Timestamp,
+) -> Result<Vec<Transition>, CancelRefusal> {
+    let Some(live) = live else {
+        return match site {
+            SiteRef::BlogId(id) => Err(CancelRefusal::UnknownBlog(*id)),
+            SiteRef::Identifier(_) => Ok(Vec::new()),
+        };
+    };
+    let ids = cancel_targets(live, caller, target)?;
+    Ok(live
+        .iter()
+        .filter(|a| ids.contains(&a.id))
+        .map(|a| Transition {
+            id: a.id,
+            from: a.state,
+            to: ActivationState::Cancelled,
+            at: now,
+        })
+        .collect())
+}
+
+/// The operator's grant: an active activation outside the partner API, on a
+/// site with no live product of the family.
+pub fn decide_grant(live: &[LiveActivation], family: &str) -> Result<(), GrantRefusal> {
+    if live.iter().any(|a| a.family == family) {
+        return Err(GrantRefusal::FamilyTaken {
+            family: family.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Connecting a site activates its pending activations (all of them,
+/// whichever key made them).
+pub fn decide_connect(live: &[LiveActivation], now: Timestamp) -> Vec<Transition> {
+    live.iter()
+        .filter(|a| a.is_pending())
+        .map(|a| Transition {
+            id: a.id,
+            from: ActivationState::Pending,
+            to: ActivationState::Active,
+            at: now,
+        })
+        .collect()
+}
+
+/// An authorization link as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthLink {
+    pub blog_id: BlogId,
+    pub key_id: KeyId,
+    pub partner_id: PartnerId,
+    pub expires_at: Timestamp,
+    pub used: bool,
+}
+
+/// Link validity: a link approves once, until it expires.
+pub fn link_validity(link: &AuthLink, now: Timestamp) -> Result<(), LinkRefusal> {
+    if link.used {
+        return Err(LinkRefusal::Used);
+    }
+    if link.expires_at <= now {
+        return Err(LinkRefusal::Expired);
+    }
+    Ok(())
+}
+
+/// A pending activation whose time may have run out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingActivation {
+    pub id: ActivationId,
+    pub expires_at: Timestamp,
+}
+
+/// The expiry rule: a pending activation is live until `expires_at`
+/// (exclusive); then it is expired, as of `expires_at`. (The store's SQL
+/// live predicate is this rule written for queries.)
+pub fn is_expired(expires_at: Timestamp, now: Timestamp) -> bool {
+    expires_at <= now
+}
+
+/// The expiry sweep over pending activations.
+pub fn decide_expiry(pending: &[PendingActivation], now: Timestamp) -> Vec<Transition> {
+    pending
+        .iter()
+        .filter(|p| is_expired(p.expires_at, now))
+        .map(|p| Transition {
+            id: p.id,
+            from: ActivationState::Pending,
+            to: ActivationState::Expired,
+            at: p.expires_at,
+        })
+        .collect()
+}
+
+/// The key a sub-key is created under, as the store read it (locked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParentKey {
+    pub id: KeyId,
+    pub partner_id: PartnerId,
+    pub parent_key_id: Option<KeyId>,
+    pub test: bool,
+}
+
+/// What a new sub-key inherits from its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubKeyPlan {
+    pub partner_id: PartnerId,
+    pub parent_key_id: KeyId,
+    /// A test key's sub-keys are never billed either.
+    pub test: bool,
+}
+
+/// Whether a key may create sub-keys: one level of resale, so that limits
+/// are set by the partner's own key and a sub-key cannot hand itself more.
+pub fn may_create_keys(is_sub_key: bool) -> Result<(), SubKeyRefusal> {
+    if is_sub_key {
+        Err(SubKeyRefusal::ParentIsSubKey)
+    } else {
+        Ok(())
+    }
+}
+
+pub fn decide_sub_key(parent: &ParentKey) -> Result<SubKeyPlan, SubKeyRefusal> {
+    may_create_keys(parent.parent_key_id.is_some())?;
+    Ok(SubKeyPlan {
+        partner_id: parent.partner_id,
+        parent_key_id: parent.id,
+        test: parent.test,
+    })
+}
+
+/// Backup credentials are stored for a registered site only.
+pub fn decide_credentials(blog: BlogId, site_found: bool) -> Result<(), CredentialsRefusal> {
+    if site_found {
+        Ok(())
+    } else {
+        Err(CredentialsRefusal::UnknownBlog(blog))
+    }
+}
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+use crate::domain::rules::tests::live;
+use jpstart_types::{ProductSlug, SiteIdentifier};
+
+const ME: KeyId = KeyId::new(1);
+const OTHER: KeyId = KeyId::new(2);
+const T: Timestamp = Timestamp::from_millis(5_000);
+
+fn blog(n: u64) -> BlogId {
+    BlogId::new(n).unwrap()
+}
+
+#[test]
+fn cancel_of_an_unknown_site() {
+    let by_id = SiteRef::BlogId(blog(4));
+    assert_eq!(
+        decide_cancel(&by_id, None, ME, &CancelTarget::All, T),
+        Err(CancelRefusal::UnknownBlog(blog(4)))
+    );
+    let by_name = SiteRef::Identifier(SiteIdentifier::parse("nowhere.example").unwrap());
+    assert_eq!(
+        decide_cancel(&by_name, None, ME, &CancelTarget::All, T),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn cancel_targets_keep_their_from_state() {
+    let mut pending = live(2, "jetpack-scan", Some(ME));
+    pending.state = ActivationState::Pending;
+    let site = [
+        live(1, "premium", Some(ME)),
+        pending,
+        live(3, "jetpack-backup-realtime", Some(OTHER)),
+    ];
+    let got = decide_cancel(
+        &SiteRef::BlogId(blog(1)),
+        Some(&site),
+        ME,
+        &CancelTarget::All,
+        T,
+    )
+    .unwrap();
+    let pairs: Vec<_> = got
+        .iter()
+        .map(|t| (t.id.get(), t.from, t.to, t.at))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (1, ActivationState::Active, ActivationState::Cancelled, T),
+            (2, ActivationState::Pending, ActivationState::Cancelled, T)
+        ]
+    );
+    let one = CancelTarget::Product(ProductSlug::parse("jetpack-backup-realtime").unwrap());
+    assert_eq!(
+        decide_cancel(&SiteRef::BlogId(blog(1)), Some(&site), ME, &one, T),
+        Err(CancelRefusal::OtherKey)
+    );
+}
+
+#[test]
+fn grant_needs_a_free_family() {
+    let site = [live(1, "premium", Some(ME))];
+    assert_eq!(
+        decide_grant(&site, "jetpack-plans"),
+        Err(GrantRefusal::FamilyTaken {
+            family: "jetpack-plans".into()
+        })
+    );
+    assert_eq!(decide_grant(&site, "jetpack-backup"), Ok(()));
+}
+
+#[test]
+fn connect_activates_every_pending_one() {
+    let mut mine = live(1, "premium", Some(ME));
+    mine.state = ActivationState::Pending;
+    let mut theirs = live(2, "jetpack-backup-realtime", Some(OTHER));
+    theirs.state = ActivationState::Pending;
+    let site = [mine, theirs, live(3, "jetpack-scan", None)];
+    let ids: Vec<i64> = decide_connect(&site, T)
+        .iter()
+        .map(|t| t.id.get())
+        .collect();
+    assert_eq!(ids, [1, 2]);
+}
+
+#[test]
+fn link_validity_expired_and_used() {
+    let link = AuthLink {
+        blog_id: blog(1),
+        key_id: ME,
+        partner_id: PartnerId::new(1),
+        expires_at: T,
+        used: false,
+    };
+    assert_eq!(link_validity(&link, Timestamp::from_millis(4_999)), Ok(()));
+    assert_eq!(link_validity(&link, T), Err(LinkRefusal::Expired));
+    let used = AuthLink { used: true, ..link };
+    assert_eq!(
+        link_validity(&used, Timestamp::from_millis(1)),
+        Err(LinkRefusal::Used)
+    );
+    // Used wins over expired: the owner did approve with it.
+    assert_eq!(link_validity(&used, T), Err(LinkRefusal::Used));
+}
+
+#[test]
+fn expiry_ends_at_the_deadline() {
+    let p = |id, ms| PendingActivation {
+        id: ActivationId::new(id),
+        expires_at: Timestamp::from_millis(ms),
+    };
+    let got = decide_expiry(&[p(1, 4_000), p(2, 5_000), p(3, 5_001)], T);
+    let pairs: Vec<_> = got.iter().map(|t| (t.id.get(), t.at.as_millis())).collect();
+    assert_eq!(pairs, [(1, 4_000), (2, 5_000)]);
+    assert!(got.iter().all(|t| t.to == ActivationState::Expired));
+}
+
+#[test]
+fn sub_keys_inherit_and_cannot_nest() {
+    let parent = ParentKey {
+        id: ME,
+        partner_id: PartnerId::new(9),
+        parent_key_id: None,
+        test: true,
+    };
+    assert_eq!(
+        decide_sub_key(&parent),
+        Ok(SubKeyPlan {
+            partner_id: PartnerId::new(9),
+            parent_key_id: ME,
+            test: true
+        })
+    );
+    let nested = ParentKey {
+        parent_key_id: Some(OTHER),
+        ..parent
+    };
+    assert_eq!(decide_sub_key(&nested), Err(SubKeyRefusal::ParentIsSubKey));
+}
+
+#[test]
+fn credentials_need_a_site() {
+    assert_eq!(decide_credentials(blog(2), true), Ok(()));
+    assert_eq!(
+        decide_credentials(blog(2), false),
+        Err(CredentialsRefusal::UnknownBlog(blog(2)))
+    );
+}

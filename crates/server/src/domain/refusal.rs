@@ -1,0 +1,220 @@
+//! Domain refusals: why a unit of work was not done, one enum per unit.
+//! Each maps to its catalogued [`ApiError`] here and nowhere else, and
+//! lists every code it can produce (`CODES`), from which an endpoint's
+//! documented errors can be derived.
+
+use jpstart_types::{BlogId, ProductSlug};
+
+use super::errors::{ApiError, ErrorCode};
+
+/// Why a provision (by URL or by blog id) was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProvisionRefusal {
+    /// `partner-provision` for a blog id jpstart does not know.
+    UnknownBlog(String),
+    /// The product (or one of its family) is live from another key.
+    OwnedByAnotherPartner(ProductSlug),
+    /// A higher tier of the same family is live.
+    Downgrade,
+    /// A live product of another family (`holder`) already includes it.
+    AlreadyIncluded {
+        product: ProductSlug,
+        holder: ProductSlug,
+    },
+    /// The key's live activations of the product fill its limit.
+    LimitReached(ProductSlug),
+}
+
+impl ProvisionRefusal {
+    pub const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidBlog,
+        ErrorCode::ProductOwnedByAnotherPartner,
+        ErrorCode::PlanDowngradeDisallowed,
+        ErrorCode::ProductAlreadyIncluded,
+        ErrorCode::ActivationLimitReached,
+    ];
+}
+
+impl From<ProvisionRefusal> for ApiError {
+    fn from(r: ProvisionRefusal) -> Self {
+        match r {
+            ProvisionRefusal::UnknownBlog(id) => ApiError::with_arg(ErrorCode::InvalidBlog, id),
+            ProvisionRefusal::OwnedByAnotherPartner(slug) => {
+                ApiError::with_arg(ErrorCode::ProductOwnedByAnotherPartner, slug)
+            }
+            ProvisionRefusal::Downgrade => ApiError::new(ErrorCode::PlanDowngradeDisallowed),
+            ProvisionRefusal::AlreadyIncluded { product, holder } => {
+                ApiError::with_args(ErrorCode::ProductAlreadyIncluded, &[&product, &holder])
+            }
+            ProvisionRefusal::LimitReached(slug) => {
+                ApiError::with_arg(ErrorCode::ActivationLimitReached, slug)
+            }
+        }
+    }
+}
+
+/// Why a partner-cancel was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelRefusal {
+    UnknownBlog(BlogId),
+    /// The activation was granted by the operator, not the partner API.
+    NotPartnerProvisioned,
+    /// The activation belongs to another key.
+    OtherKey,
+}
+
+impl CancelRefusal {
+    pub const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidBlog,
+        ErrorCode::NotJpsPlan,
+        ErrorCode::IncorrectPartnerKey,
+    ];
+}
+
+impl From<CancelRefusal> for ApiError {
+    fn from(r: CancelRefusal) -> Self {
+        match r {
+            CancelRefusal::UnknownBlog(id) => ApiError::with_arg(ErrorCode::InvalidBlog, id),
+            CancelRefusal::NotPartnerProvisioned => ApiError::new(ErrorCode::NotJpsPlan),
+            CancelRefusal::OtherKey => ApiError::new(ErrorCode::IncorrectPartnerKey),
+        }
+    }
+}
+
+/// Why the operator's grant was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantRefusal {
+    /// The site already has a live product of the family.
+    FamilyTaken { family: String },
+}
+
+impl GrantRefusal {
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::ProductOwnedByAnotherPartner];
+}
+
+impl From<GrantRefusal> for ApiError {
+    fn from(r: GrantRefusal) -> Self {
+        match r {
+            GrantRefusal::FamilyTaken { family } => ApiError::with_arg(
+                ErrorCode::ProductOwnedByAnotherPartner,
+                format!("a live {family} product"),
+            ),
+        }
+    }
+}
+
+/// Why `partner-keys/new` was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubKeyRefusal {
+    /// One level of resale: a sub-key cannot create keys.
+    ParentIsSubKey,
+}
+
+impl SubKeyRefusal {
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::Forbidden];
+}
+
+impl From<SubKeyRefusal> for ApiError {
+    fn from(r: SubKeyRefusal) -> Self {
+        match r {
+            SubKeyRefusal::ParentIsSubKey => ApiError::with_arg(
+                ErrorCode::Forbidden,
+                "A sub-key cannot create keys; use the key it was created with.",
+            ),
+        }
+    }
+}
+
+/// Why backup credentials were not stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialsRefusal {
+    UnknownBlog(BlogId),
+}
+
+impl CredentialsRefusal {
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::InvalidBlog];
+}
+
+impl From<CredentialsRefusal> for ApiError {
+    fn from(r: CredentialsRefusal) -> Self {
+        match r {
+            CredentialsRefusal::UnknownBlog(id) => ApiError::with_arg(ErrorCode::InvalidBlog, id),
+        }
+    }
+}
+
+/// Why an authorization link cannot be used. Answered as HTML pages by
+/// the authorization page (404 unknown, 410 used or expired), not as API
+/// errors, so it has no catalogued codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkRefusal {
+    Unknown,
+    Used,
+    Expired,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slug(s: &str) -> ProductSlug {
+        ProductSlug::parse(s).unwrap()
+    }
+
+    #[test]
+    fn each_refusal_maps_to_a_code_it_lists() {
+        let blog = BlogId::new(9).unwrap();
+        let cases: Vec<(ApiError, &[ErrorCode])> = vec![
+            (
+                ProvisionRefusal::UnknownBlog("9".into()).into(),
+                ProvisionRefusal::CODES,
+            ),
+            (
+                ProvisionRefusal::OwnedByAnotherPartner(slug("premium")).into(),
+                ProvisionRefusal::CODES,
+            ),
+            (ProvisionRefusal::Downgrade.into(), ProvisionRefusal::CODES),
+            (
+                ProvisionRefusal::AlreadyIncluded {
+                    product: slug("jetpack-scan"),
+                    holder: slug("premium"),
+                }
+                .into(),
+                ProvisionRefusal::CODES,
+            ),
+            (
+                ProvisionRefusal::LimitReached(slug("premium")).into(),
+                ProvisionRefusal::CODES,
+            ),
+            (
+                CancelRefusal::UnknownBlog(blog).into(),
+                CancelRefusal::CODES,
+            ),
+            (
+                CancelRefusal::NotPartnerProvisioned.into(),
+                CancelRefusal::CODES,
+            ),
+            (CancelRefusal::OtherKey.into(), CancelRefusal::CODES),
+            (
+                GrantRefusal::FamilyTaken {
+                    family: "jetpack-plans".into(),
+                }
+                .into(),
+                GrantRefusal::CODES,
+            ),
+            (SubKeyRefusal::ParentIsSubKey.into(), SubKeyRefusal::CODES),
+            (
+                CredentialsRefusal::UnknownBlog(blog).into(),
+                CredentialsRefusal::CODES,
+            ),
+        ];
+        for (err, codes) in cases {
+            assert!(codes.contains(&err.code), "{err} not in {codes:?}");
+        }
+        let e: ApiError = ProvisionRefusal::LimitReached(slug("premium")).into();
+        assert_eq!(
+            e.message,
+            "This key has reached its activation limit for product premium"
+        );
+    }
+}

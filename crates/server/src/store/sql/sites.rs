@@ -1,0 +1,186 @@
+//! Sites: lookup and lock, registration, status, connection and backup
+//! credentials.
+
+use jpstart_types::{BlogId, SiteIdentifier, SiteRef};
+use sqlx::Row;
+
+use super::rows::{live_from_row, site_key, SiteKey, SiteRow, LIVE_COLUMNS};
+use super::{live_at, SqlStore, Tx};
+use crate::clock::Timestamp;
+use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::lifecycle;
+use crate::domain::{Actor, CredentialsRefusal};
+use crate::store::types::{ConnectOutcome, SiteState};
+use crate::store::StoreError;
+
+impl SqlStore {
+    /// Finds a site row and, on PostgreSQL, locks it for the transaction.
+    pub(super) async fn lock_site(
+        &self,
+        tx: &mut Tx,
+        site: &SiteRef,
+    ) -> Result<Option<SiteRow>, StoreError> {
+        let (column, value) = site_key(site);
+        let sql = format!(
+            "SELECT blog_id, identifier, url, connected FROM sites WHERE {column} = $1{}",
+            self.backend.for_update()
+        );
+        let row = match value {
+            SiteKey::Id(id) => sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?,
+            SiteKey::Text(s) => sqlx::query(&sql).bind(s).fetch_optional(&mut **tx).await?,
+        };
+        row.map(|r| SiteRow::from_row(&r)).transpose()
+    }
+
+    /// Finds the site by identifier, registering it first if it is new, and
+    /// locks it.
+    pub(super) async fn register_site(
+        &self,
+        tx: &mut Tx,
+        identifier: &SiteIdentifier,
+        url: &str,
+        local_user: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<SiteRow>, StoreError> {
+        let site_ref = SiteRef::Identifier(identifier.clone());
+        // Look first: on PostgreSQL an `INSERT .. ON CONFLICT DO NOTHING`
+        // draws a blog id from the identity sequence even when the site
+        // exists, and blog ids should not be burnt by every repeated
+        // provision.
+        if let Some(site) = self.lock_site(tx, &site_ref).await? {
+            return Ok(Some(site));
+        }
+        sqlx::query(
+            "INSERT INTO sites (identifier, url, local_user, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (identifier) DO NOTHING",
+        )
+        .bind(identifier.as_str())
+        .bind(url)
+        .bind(local_user)
+        .bind(now.as_millis())
+        .execute(&mut **tx)
+        .await?;
+        self.lock_site(tx, &site_ref).await
+    }
+
+    pub(super) async fn site_impl(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<SiteState>, StoreError> {
+        // One statement, so one snapshot: the site and its activations
+        // agree without a transaction. (Status is the hottest read; on
+        // SQLite every statement and BEGIN/COMMIT is a round trip to the
+        // connection's worker thread, and these dominated its CPU time.)
+        let (column, value) = site_key(site);
+        let sql = format!(
+            "SELECT s.blog_id, s.identifier, s.url, s.connected, \
+             (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds, \
+             {LIVE_COLUMNS} \
+             FROM sites s LEFT JOIN activations a ON a.blog_id = s.blog_id AND {} \
+             LEFT JOIN keys k ON k.id = a.key_id WHERE s.{column} = $1 ORDER BY a.id",
+            live_at("$2")
+        );
+        let query = match value {
+            SiteKey::Id(id) => sqlx::query(&sql).bind(id),
+            SiteKey::Text(s) => sqlx::query(&sql).bind(s),
+        };
+        let rows = query.bind(now.as_millis()).fetch_all(self.read()).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let s = SiteRow::from_row(first)?;
+        let creds: i64 = first.try_get("creds")?;
+        let mut live = Vec::new();
+        for r in &rows {
+            // No live activation: one row with NULL activation columns.
+            if r.try_get::<Option<i64>, _>("id")?.is_some() {
+                live.push(live_from_row(r)?);
+            }
+        }
+        Ok(Some(SiteState {
+            blog_id: s.blog_id()?,
+            identifier: s.identifier()?,
+            url: s.url.clone(),
+            connected: s.connected,
+            has_backup_credentials: creds > 0,
+            live,
+        }))
+    }
+
+    pub(super) async fn connect_site_impl(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<ConnectOutcome>, StoreError> {
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                let Some(row) = self.lock_site(&mut tx, site).await? else {
+                    return Ok(None);
+                };
+                let out = self
+                    .connect_in_tx(&mut tx, &row, now, Actor::Operator)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(Some(out))
+            }
+            .await
+        )
+    }
+
+    /// Connects the site and applies [`lifecycle::decide_connect`].
+    pub(super) async fn connect_in_tx(
+        &self,
+        tx: &mut Tx,
+        site: &SiteRow,
+        now: Timestamp,
+        actor: Actor,
+    ) -> Result<ConnectOutcome, StoreError> {
+        self.expire_in_tx(tx, Some(site.blog_id), now).await?;
+        sqlx::query("UPDATE sites SET connected = 1, connected_at = $2 WHERE blog_id = $1")
+            .bind(site.blog_id)
+            .bind(now.as_millis())
+            .execute(&mut **tx)
+            .await?;
+        let live = self.live_in_tx(tx, site.blog_id, now).await?;
+        let mut activated = Vec::new();
+        for t in lifecycle::decide_connect(&live, now) {
+            self.apply_transition(tx, &t, actor).await?;
+            activated.push(t.id);
+        }
+        activated.sort_unstable();
+        Ok(ConnectOutcome {
+            blog_id: site.blog_id()?,
+            identifier: site.identifier()?,
+            url: site.url.clone(),
+            activated,
+            was_connected: site.connected,
+        })
+    }
+
+    pub(super) async fn set_credentials_in_tx(
+        &self,
+        tx: &mut Tx,
+        blog: BlogId,
+        kind: CredentialKind,
+        sealed: &[u8],
+        now: Timestamp,
+    ) -> Result<Result<(), CredentialsRefusal>, StoreError> {
+        let found = self.lock_site(tx, &SiteRef::BlogId(blog)).await?.is_some();
+        if let Err(refusal) = lifecycle::decide_credentials(blog, found) {
+            return Ok(Err(refusal));
+        }
+        sqlx::query(
+            "INSERT INTO credentials (blog_id, kind, sealed, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (blog_id, kind) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+        )
+        .bind(blog.as_i64())
+        .bind(kind.as_str())
+        .bind(sealed.to_vec())
+        .bind(now.as_millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(Ok(()))
+    }
+}

@@ -1,0 +1,77 @@
+//! What the operator's commands (`jpstart admin ...`, SPEC §6) print: one
+//! JSON object (or array) on stdout per command. Shared by the server's
+//! `Admin`, the binary and anything that reads the operator's output.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ActivationId, KeyId, PartnerId};
+
+/// `admin key disable|enable`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyState {
+    pub key_id: KeyId,
+    pub disabled: bool,
+}
+
+/// `admin token revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// `admin site connect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connected {
+    pub blog_id: u64,
+    pub site: String,
+    pub was_connected: bool,
+    pub activated: Vec<ActivationId>,
+}
+
+/// `admin site show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteShown {
+    pub blog_id: u64,
+    pub site: String,
+    pub url: String,
+    pub connected: bool,
+    pub has_backups_credentials: bool,
+    pub live: Vec<LiveShown>,
+}
+
+/// A live activation in [`SiteShown`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveShown {
+    pub activation_id: ActivationId,
+    pub product: String,
+    /// `pending` or `active`.
+    pub state: String,
+    /// `None` for a product the operator granted.
+    pub key_id: Option<KeyId>,
+}
+
+/// `admin site grant`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Granted {
+    pub activation_id: ActivationId,
+    pub site: String,
+    pub product: String,
+}
+
+/// `admin partner allow-redirect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectAllowed {
+    pub partner_id: PartnerId,
+    pub prefix: String,
+    pub added: bool,
+}
+
+/// What `admin backup` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackedUp {
+    /// The copy of the database.
+    pub database: String,
+    /// The copy of the server key (`<FILE>.key`), when the database has one
+    /// beside it: without it the stored credentials cannot be opened.
+    pub key: Option<String>,
+}
