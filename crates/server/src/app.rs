@@ -55,10 +55,8 @@ impl Deref for AppState {
 
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
-    let token = post(crate::oauth::token).layer(middleware::from_fn_with_state(
-        state.token_limits.per_address.clone(),
-        crate::throttle::per_peer,
-    ));
+    // Throttled inside the handler, after the secret is checked (SPEC §11).
+    let token = post(crate::oauth::token);
     let mut routes = api::routes()
         .merge(api::authorize::routes())
         .route("/oauth2/token", token)

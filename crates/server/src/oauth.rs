@@ -1,6 +1,8 @@
 //! `POST /oauth2/token` (SPEC §3): the client-credentials grant.
 
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,15 +15,15 @@ use crate::domain::errors::OAuthErrorCode;
 use crate::domain::ErrorCode;
 use crate::rest::params::{collect, MAX_BODY};
 use crate::secrets;
-use crate::throttle::{KeyedLimiter, PeerThrottle, RateSpec, Throttled};
+use crate::throttle::{address_bucket, KeyedLimiter, RateSpec, Throttled};
 
-/// The token endpoint's abuse limits: guessing secrets costs a request each,
-/// and every success writes a token row.
+/// The token endpoint's failure budgets (SPEC §11): only a wrong secret
+/// uses them up, so guessing cannot lock the owner of a key out.
 pub struct TokenLimits {
-    /// Checked once the client id is read, before the secret is hashed.
+    /// Wrong secrets per client id.
     pub per_client: KeyedLimiter<String>,
-    /// Checked first, by the [`crate::throttle::per_peer`] middleware.
-    pub per_address: PeerThrottle,
+    /// Wrong secrets per client address (IPv6: per /64).
+    pub per_address: KeyedLimiter<IpAddr>,
 }
 
 impl TokenLimits {
@@ -29,10 +31,25 @@ impl TokenLimits {
     pub fn new(per_client: RateSpec, per_address: RateSpec) -> Self {
         TokenLimits {
             per_client: KeyedLimiter::new(per_client),
-            per_address: PeerThrottle {
-                limiter: std::sync::Arc::new(KeyedLimiter::new(per_address)),
-                reject: too_many_requests,
-            },
+            per_address: KeyedLimiter::new(per_address),
+        }
+    }
+
+    /// Counts one wrong secret against the client id and the address; a
+    /// refusal once either budget is spent. Both are counted even when one
+    /// refuses, so an address cannot spread guesses over fresh client ids
+    /// without spending its own budget.
+    fn failed(&self, client_id: &str, peer: Option<IpAddr>) -> Result<(), Throttled> {
+        let by_address = peer.map_or(Ok(()), |ip| self.per_address.check(&address_bucket(ip)));
+        let by_client = if client_id.len() <= MAX_CLIENT_ID {
+            self.per_client.check(&client_id.to_string())
+        } else {
+            Ok(())
+        };
+        match (by_address, by_client) {
+            (Err(a), Err(c)) => Err(a.max(c)),
+            (Err(t), _) | (_, Err(t)) => Err(t),
+            _ => Ok(()),
         }
     }
 }
@@ -137,6 +154,10 @@ async fn issue(
     req: axum::extract::Request,
 ) -> Result<TokenResponse, TokenFailure> {
     use OAuthErrorCode::*;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
     let map = collect(req).await.map_err(|e| match e.code {
         ErrorCode::RequestTooLarge => TokenFailure::TooLarge,
         _ => OAuthError(InvalidRequest, "The request body could not be parsed.").into(),
@@ -177,19 +198,14 @@ async fn issue(
             InvalidRequest,
             "The client_secret parameter is missing.",
         ))?;
-    if client_id.len() <= MAX_CLIENT_ID {
-        if let Err(t) = state.token_limits.per_client.check(&client_id.to_string()) {
-            tracing::info!(client_id, "token requests throttled");
-            return Err(TokenFailure::Throttled(t));
-        }
-    }
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
         Ok(id) if id > 0 => state.store.key(id).await?,
         _ => None,
     };
-    // Hash even for an unknown client, so that timing does not tell which
-    // client ids exist.
+    // The secret first (SPEC §11): a right one is never throttled, whatever
+    // others sent for this client id or from this address. Hash even for an
+    // unknown client, so that timing does not tell which client ids exist.
     let matches = match &key {
         Some(k) => secrets::verify(secret.expose(), &k.secret_digest),
         None => {
@@ -198,6 +214,10 @@ async fn issue(
         }
     };
     let Some(key) = key.filter(|_| matches) else {
+        if let Err(t) = state.token_limits.failed(client_id, peer) {
+            tracing::info!(client_id = %client_id.chars().take(MAX_CLIENT_ID).collect::<String>(), "token requests throttled");
+            return Err(TokenFailure::Throttled(t));
+        }
         return Err(bad_client.into());
     };
     if key.disabled {
