@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use jpstart_types::wire::{AdminActivation, KeyCredentials, TokenResponse};
-use jpstart_types::{ProductSlug, SiteIdentifier, SiteRef};
+use jpstart_types::{ProductSlug, SiteRef};
 use serde::Serialize;
 
 use crate::auth::PARTNER_SCOPE;
@@ -291,8 +291,10 @@ impl Admin {
     /// Grants a product outside the partner API (the site owner bought it
     /// elsewhere): partners then get `not_jps_plan` when they try to cancel it.
     pub async fn grant(&self, site_url: &str, product: &str) -> Result<Granted, AdminError> {
-        let ident = SiteIdentifier::from_url(site_url)
+        // Stored without query and fragment, as a provision stores it.
+        let url = jpstart_types::SiteUrl::parse(site_url)
             .map_err(|e| AdminError::Invalid(format!("site {site_url:?}: {e}")))?;
+        let ident = url.identifier().clone();
         let p = self.catalogue.find(product).ok_or_else(|| {
             AdminError::Invalid(format!("{product:?} is not a product of the catalogue"))
         })?;
@@ -301,7 +303,7 @@ impl Admin {
             .store
             .grant(
                 &ident,
-                site_url,
+                url.as_str(),
                 &p.slug,
                 &family,
                 self.clock.now().as_millis(),

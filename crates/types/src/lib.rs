@@ -24,6 +24,6 @@ pub mod truthy;
 pub mod wire;
 
 pub use ids::{AccessToken, ClientId, ClientSecret, ProductSlug, SecretString};
-pub use site::{BlogId, SiteIdentifier, SiteRef};
+pub use site::{BlogId, SiteIdentifier, SiteRef, SiteUrl};
 pub use truthy::Truthy;
 pub use wire::OrderedMap;

@@ -45,4 +45,5 @@ mod scale_out;
 mod status;
 mod sub_keys;
 mod trust_tokens;
+mod trust_urls;
 mod webdriver;

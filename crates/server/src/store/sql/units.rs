@@ -178,6 +178,16 @@ impl SqlStore {
                 .await?;
             site.connected = false;
         }
+        // A fresh registration takes the URL given (checked, SPEC §11), so
+        // that no URL stored before URLs were checked outlives it.
+        if let (true, ProvisionSite::Url { url, .. }) = (req.force_register, &req.site) {
+            sqlx::query("UPDATE sites SET url = $2 WHERE blog_id = $1")
+                .bind(site.blog_id)
+                .bind(url.as_str())
+                .execute(&mut **tx)
+                .await?;
+            site.url = url.clone();
+        }
         if let Some(user) = &req.local_user {
             sqlx::query("UPDATE sites SET local_user = $2 WHERE blog_id = $1")
                 .bind(site.blog_id)
