@@ -22,6 +22,7 @@
 
 pub mod copy;
 pub mod dialect;
+mod files;
 mod migrate;
 mod ops;
 #[macro_use]
