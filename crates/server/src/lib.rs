@@ -24,6 +24,7 @@ pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod crypto;
 pub mod domain;
 pub mod metrics;

@@ -44,6 +44,7 @@ mod rawdb;
 mod scale_out;
 mod status;
 mod sub_keys;
+mod trust_connections;
 mod trust_files;
 mod trust_tokens;
 mod trust_urls;
