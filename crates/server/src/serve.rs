@@ -15,9 +15,9 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::{rustls, TlsAcceptor};
@@ -217,37 +217,15 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let served = async {
-                match tls {
-                    // The handshake, too, within the header time: a client that
-                    // opens a connection and says nothing must not hold a task.
-                    Some(acceptor) => {
-                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(s)) => {
-                                connection(s, peer, router, header_timeout, &ticket, watcher).await
-                            }
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
-                            }
-                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                        }
-                    }
-                    None => {
-                        connection(stream, peer, router, header_timeout, &ticket, watcher).await
-                    }
-                }
-            };
-            // Eviction only picks a connection with no request in flight.
-            tokio::select! {
-                biased;
-                () = ticket.evicted() => tracing::debug!(%peer, "closed an idle connection to make room"),
-                () = served => {}
-            }
-        });
+        tokio::spawn(handle(
+            stream,
+            peer,
+            tls.clone(),
+            router.clone(),
+            header_timeout,
+            ticket,
+            graceful.watcher(),
+        ));
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
@@ -256,6 +234,41 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out"),
     }
     Ok(())
+}
+
+/// One admitted connection, TLS handshake first if configured, until it
+/// ends or the registry closes it to make room.
+async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    header_timeout: Duration,
+    ticket: Ticket,
+    watcher: Watcher,
+) {
+    let served = async {
+        match tls {
+            // The handshake, too, within the header time: a client that
+            // opens a connection and says nothing must not hold a task.
+            Some(acceptor) => {
+                match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => {
+                        connection(s, peer, router, header_timeout, &ticket, watcher).await
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+            None => connection(stream, peer, router, header_timeout, &ticket, watcher).await,
+        }
+    };
+    // Eviction only picks a connection with no request in flight.
+    tokio::select! {
+        biased;
+        () = ticket.evicted() => tracing::debug!(%peer, "closed an idle connection to make room"),
+        () = served => {}
+    }
 }
 
 /// The accept loop's answer to a failed `accept`.
@@ -302,7 +315,7 @@ async fn connection<I>(
     router: Router,
     header_timeout: Duration,
     ticket: &Ticket,
-    watcher: hyper_util::server::graceful::Watcher,
+    watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
