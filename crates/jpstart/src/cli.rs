@@ -125,6 +125,19 @@ pub struct ServeArgs {
     /// Longest a request may take from its headers to its response.
     #[arg(long, env = "JPSTART_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub request_timeout: std::time::Duration,
+    /// Open connections at most; lowered at start to what the open-file
+    /// limit (`ulimit -n`) leaves room for. At the cap the oldest idle
+    /// connection is closed to make room.
+    #[arg(long, env = "JPSTART_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Open connections per client IP address (IPv6: per /64), 0 = no cap.
+    /// Behind a reverse proxy every connection comes from the proxy: set 0.
+    #[arg(
+        long,
+        env = "JPSTART_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 128
+    )]
+    pub max_connections_per_address: u32,
     /// Also serve `GET /bench/hello`, the HTTP-stack floor of
     /// `jpstart-bench` (no auth, no storage). Not for production.
     #[arg(long, hide = true)]

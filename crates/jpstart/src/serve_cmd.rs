@@ -56,6 +56,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             token_per_address: args.token_rate_limit_per_address,
             header_timeout: args.header_timeout,
             request_timeout: args.request_timeout,
+            max_connections: args.max_connections as usize,
+            max_connections_per_address: args.max_connections_per_address as usize,
         },
         bench_routes: args.bench_routes,
     };

@@ -7,7 +7,7 @@ pub use jpstart_types::admin::{
     BackedUp, Connected, Granted, KeyState, LiveShown, RedirectAllowed, Revoked, SiteShown,
 };
 use jpstart_types::wire::{AdminActivation, KeyCredentials, TokenResponse};
-use jpstart_types::{KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
+use jpstart_types::{KeyId, PartnerId, ProductSlug, SiteRef};
 
 use crate::auth::PARTNER_SCOPE;
 use crate::clock::Clock;
@@ -230,8 +230,10 @@ impl Admin {
     /// Grants a product outside the partner API (the site owner bought it
     /// elsewhere): partners then get `not_jps_plan` when they try to cancel it.
     pub async fn grant(&self, site_url: &str, product: &str) -> Result<Granted, AdminError> {
-        let ident = SiteIdentifier::from_url(site_url)
+        // Stored without query and fragment, as a provision stores it.
+        let url = jpstart_types::SiteUrl::parse(site_url)
             .map_err(|e| AdminError::Invalid(format!("site {site_url:?}: {e}")))?;
+        let ident = url.identifier().clone();
         // Resolved here, at the edge: the store never reads the catalogue.
         let p = ProductSlug::parse(product)
             .ok()
@@ -241,7 +243,7 @@ impl Admin {
             })?;
         let id = self
             .store
-            .grant(&ident, site_url, &p, self.clock.now())
+            .grant(&ident, url.as_str(), &p, self.clock.now())
             .await?
             .map_err(|refusal| AdminError::Invalid(ApiError::from(refusal).message))?;
         Ok(Granted {

@@ -37,6 +37,11 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// A request must be read and answered within this time.
     pub request_timeout: Duration,
+    /// Open connections at most (lowered at start to what the open-file
+    /// limit leaves room for); at the cap the oldest idle one is closed.
+    pub max_connections: usize,
+    /// Open connections per client address (IPv6: per /64); 0 = no cap.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +59,10 @@ impl Default for Limits {
             // database answers 500 internal_error (which clients retry)
             // before the deadline's 408 (which they do not).
             request_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            // Above a benchmark's or a busy panel's keep-alive pool, far
+            // below what one address would need to starve the rest.
+            max_connections_per_address: 128,
         }
     }
 }

@@ -1,5 +1,9 @@
 //! Serving: a listener loop over hyper, plain or TLS, with graceful shutdown.
 //!
+//! Every connection is admitted by a [`Registry`] (global and per-address
+//! caps, see [`crate::connections`]); `accept` failing for want of
+//! descriptors frees an idle connection and backs off instead of spinning.
+//!
 //! When the shutdown future resolves the listener closes, in-flight requests
 //! finish (up to [`DRAIN_TIMEOUT`]), and [`run`] returns.
 
@@ -10,11 +14,10 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::{rustls, TlsAcceptor};
@@ -24,6 +27,7 @@ use crate::app::router::router;
 use crate::app::state::{AppState, Inner, TokenLimits};
 use crate::clock::Clock;
 use crate::config::{Config, TlsFiles};
+use crate::connections::{self, ConnLimits, Registry, Ticket, TrackedBody};
 use crate::crypto::{self, KeyError};
 use crate::store::{self, StoreError};
 
@@ -88,7 +92,6 @@ pub async fn run(
         token_limits: TokenLimits::new(
             config.limits.token_per_client,
             config.limits.token_per_address,
-            crate::api::oauth::too_many_requests,
         ),
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
@@ -96,8 +99,19 @@ pub async fn run(
     });
     let sweeper = tokio::spawn(sweep(store, clock));
     on_bound(addr, scheme);
+    let conns = Registry::new(connection_limits(&config.limits));
     let header_timeout = config.limits.header_timeout;
-    let result = serve(listener, router(state), tls, header_timeout, shutdown).await;
+    let result = serve(
+        listener,
+        router(state),
+        tls,
+        Connections {
+            registry: conns,
+            header_timeout,
+        },
+        shutdown,
+    )
+    .await;
     sweeper.abort();
     result
 }
@@ -140,49 +154,79 @@ fn load_tls(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// Serves `router` on `listener` until `shutdown`, then drains. A
-/// connection that takes longer than `header_timeout` to send a request's
-/// headers is closed (slow-loris clients).
+/// How connections are admitted and timed.
+pub struct Connections {
+    pub registry: Arc<Registry>,
+    /// A connection that takes longer to send a request's headers (or to
+    /// finish a TLS handshake) is closed (slow-loris clients).
+    pub header_timeout: Duration,
+}
+
+/// The configured caps, the global one lowered to what the open-file limit
+/// leaves room for: past it `accept` fails with EMFILE and nobody is served.
+fn connection_limits(limits: &crate::config::Limits) -> ConnLimits {
+    let configured = limits.max_connections.max(1);
+    let max = match connections::descriptor_budget() {
+        Some(budget) if budget < configured => {
+            tracing::warn!(
+                configured,
+                serving = budget,
+                "the open-file limit (ulimit -n) leaves room for fewer connections than \
+                 --max-connections; raise it (e.g. LimitNOFILE= in a systemd unit)"
+            );
+            budget
+        }
+        _ => configured,
+    };
+    ConnLimits {
+        max,
+        per_address: limits.max_connections_per_address,
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then drains.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
-    header_timeout: Duration,
+    conns: Connections,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let graceful = GracefulShutdown::new();
+    let header_timeout = conns.header_timeout;
+    let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
-                    // Out of file descriptors and the like: back off, go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    backoff.failed(&e, &conns.registry).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            match tls {
-                // The handshake, too, within the header time: a client that
-                // opens a connection and says nothing must not hold a task.
-                Some(acceptor) => {
-                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => connection(s, peer, router, header_timeout, watcher).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
-                None => connection(stream, peer, router, header_timeout, watcher).await,
+        backoff.reset();
+        let ticket = match conns.registry.admit(peer.ip()) {
+            Ok(t) => t,
+            Err(why) => {
+                // Dropping the stream closes it at once: the client sees the
+                // connection end without an answer and may retry later.
+                tracing::debug!(%peer, ?why, "connection refused");
+                continue;
             }
-        });
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(handle(
+            stream,
+            peer,
+            tls.clone(),
+            router.clone(),
+            header_timeout,
+            ticket,
+            graceful.watcher(),
+        ));
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
@@ -193,29 +237,110 @@ pub async fn serve(
     Ok(())
 }
 
+/// One admitted connection, TLS handshake first if configured, until it
+/// ends or the registry closes it to make room.
+async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    header_timeout: Duration,
+    ticket: Ticket,
+    watcher: Watcher,
+) {
+    let served = async {
+        match tls {
+            // The handshake, too, within the header time: a client that
+            // opens a connection and says nothing must not hold a task.
+            Some(acceptor) => {
+                match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => {
+                        connection(s, peer, router, header_timeout, &ticket, watcher).await
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+            None => connection(stream, peer, router, header_timeout, &ticket, watcher).await,
+        }
+    };
+    // Eviction only picks a connection with no request in flight.
+    tokio::select! {
+        biased;
+        () = ticket.evicted() => tracing::debug!(%peer, "closed an idle connection to make room"),
+        () = served => {}
+    }
+}
+
+/// The accept loop's answer to a failed `accept`.
+#[derive(Default)]
+struct Backoff {
+    delay: Duration,
+    last_warned: Option<tokio::time::Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// Out of descriptors (EMFILE, ENFILE) or buffers: close the oldest idle
+    /// connection to free one and wait, longer each time in a row, so the
+    /// loop does not spin on an error that persists. Anything else is one
+    /// client's failed handshake: go on at once.
+    async fn failed(&mut self, e: &std::io::Error, registry: &Registry) {
+        if !connections::is_resource_exhaustion(e) {
+            tracing::debug!(error = %e, "accept failed");
+            return;
+        }
+        let freed = registry.evict_oldest_idle();
+        let now = tokio::time::Instant::now();
+        if self
+            .last_warned
+            .is_none_or(|t| now - t >= Duration::from_secs(10))
+        {
+            self.last_warned = Some(now);
+            tracing::warn!(error = %e, open = registry.len(), freed, "accept failed: out of resources; backing off");
+        }
+        self.delay = (self.delay * 2).clamp(Self::FIRST, Self::MAX);
+        tokio::time::sleep(self.delay).await;
+    }
+
+    fn reset(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+}
+
 async fn connection<I>(
     io: I,
     peer: SocketAddr,
     router: Router,
     header_timeout: Duration,
-    watcher: hyper_util::server::graceful::Watcher,
+    ticket: &Ticket,
+    watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // The peer address rides in each request (axum's ConnectInfo), for the
-    // per-address limits.
-    let service =
-        TowerToHyperService::new(router.map_request(move |r: hyper::Request<Incoming>| {
-            let mut r = r.map(axum::body::Body::new);
-            r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            r
-        }));
+    // per-address limits; the connection counts as busy until the
+    // response body is written, so it is never evicted mid-answer.
+    let shared = ticket.busy_handle();
+    let service = hyper::service::service_fn(move |r: hyper::Request<Incoming>| {
+        let busy = shared.busy();
+        let mut r = r.map(axum::body::Body::new);
+        r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        let router = router.clone();
+        async move {
+            let res = router.oneshot(r).await?;
+            Ok::<_, std::convert::Infallible>(
+                res.map(|body| axum::body::Body::new(TrackedBody::new(body, busy))),
+            )
+        }
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let conn = builder.serve_connection(TokioIo::new(io), service);
-    let _ = TokioExecutor::new();
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }

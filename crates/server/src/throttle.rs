@@ -4,22 +4,18 @@
 //! a sustained rate plus a burst. Callers check a key and, when refused, get
 //! a [`Throttled`] carrying how long to wait; each endpoint renders that in
 //! its own error shape (the token endpoint: RFC 6749 body, status 429,
-//! `Retry-After`). [`per_peer`] is the middleware form, keyed by the client's
-//! IP address (from [`ConnectInfo`], which `serve` inserts per connection).
+//! `Retry-After`). Per-address limits key on [`address_bucket`] of the peer
+//! address `serve` inserts in each request (axum's `ConnectInfo`).
 //!
 //! Limits are per process: several servers behind a load balancer each
 //! enforce their own.
 
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
@@ -102,7 +98,7 @@ impl std::str::FromStr for RateSpec {
 }
 
 /// A refusal: the caller may try again after `retry_after`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Throttled {
     /// When the key's next request would be allowed.
     pub retry_after: Duration,
@@ -151,16 +147,6 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     }
 }
 
-/// State of the [`per_peer`] middleware: the limiter and how a refusal is
-/// answered on the routes it guards.
-#[derive(Clone)]
-pub struct PeerThrottle {
-    /// Buckets by client IP address.
-    pub limiter: Arc<KeyedLimiter<IpAddr>>,
-    /// Renders a refusal in the guarded endpoint's error shape.
-    pub reject: fn(Throttled) -> Response,
-}
-
 /// The key of an address: IPv4 as is; IPv6 by its /64, since one host
 /// usually holds a whole /64 and could otherwise rotate through it.
 pub fn address_bucket(ip: IpAddr) -> IpAddr {
@@ -172,22 +158,6 @@ pub fn address_bucket(ip: IpAddr) -> IpAddr {
         }
         v4 => v4,
     }
-}
-
-/// Refuses requests from an address over its rate. A request without a peer
-/// address (not served by [`crate::serve`], e.g. in unit tests) passes.
-pub async fn per_peer(State(t): State<PeerThrottle>, req: Request, next: Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| address_bucket(a.ip()));
-    if let Some(ip) = peer {
-        if let Err(throttled) = t.limiter.check(&ip) {
-            tracing::info!(%ip, "throttled by address");
-            return (t.reject)(throttled);
-        }
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -27,6 +27,6 @@ pub mod wire;
 pub use ids::{
     AccessToken, ActivationId, ClientId, ClientSecret, KeyId, PartnerId, ProductSlug, SecretString,
 };
-pub use site::{BlogId, SiteIdentifier, SiteRef};
+pub use site::{BlogId, SiteIdentifier, SiteRef, SiteUrl};
 pub use truthy::Truthy;
 pub use wire::OrderedMap;

@@ -5,6 +5,11 @@
 //! every `/` replaced by `::` and the host lower-cased (hosts compare
 //! case-insensitively, paths do not). Because a blog id is all digits, an
 //! identifier never is: a bare numeric host is refused.
+//!
+//! A site URL is `http` or `https` (or has no scheme, read as `https`): any
+//! other scheme is refused, so that no `javascript:` URL is ever stored or
+//! handed back as a link (SPEC §11). [`SiteUrl`] is the URL as stored:
+//! without query and fragment.
 
 use std::fmt;
 
@@ -19,7 +24,11 @@ pub enum SiteError {
     NoHost,
     #[error("the site URL's host {0:?} is not a host name")]
     BadHost(String),
-    #[error("the site URL contains white space or control characters")]
+    #[error("the site URL's scheme {0:?} is not http or https")]
+    BadScheme(String),
+    #[error(
+        "the site URL contains white space, control characters or characters not allowed in a URL"
+    )]
     BadCharacter,
     #[error("the site URL is longer than {MAX_LEN} characters")]
     TooLong,
@@ -45,7 +54,7 @@ impl SiteIdentifier {
         if url.len() > MAX_LEN {
             return Err(SiteError::TooLong);
         }
-        let rest = strip_scheme(url);
+        let rest = strip_scheme(url)?;
         // Query and fragment are not part of a site's address.
         let rest = rest.split(['?', '#']).next().unwrap_or("");
         let rest = rest.trim_end_matches('/');
@@ -87,7 +96,9 @@ impl SiteIdentifier {
     }
 }
 
-fn strip_scheme(url: &str) -> &str {
+/// The URL after its `scheme://`, which must be `http` or `https` when
+/// there is one; a protocol-relative `//host` or a bare `host/path` pass.
+fn strip_scheme(url: &str) -> Result<&str, SiteError> {
     if let Some(i) = url.find("://") {
         let scheme = &url[..i];
         let is_scheme = scheme
@@ -98,10 +109,24 @@ fn strip_scheme(url: &str) -> &str {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if is_scheme {
-            return &url[i + 3..];
+            if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+                return Err(SiteError::BadScheme(scheme.to_string()));
+            }
+            return Ok(&url[i + 3..]);
         }
     }
-    url.strip_prefix("//").unwrap_or(url)
+    Ok(url.strip_prefix("//").unwrap_or(url))
+}
+
+/// Whether `url` starts with a `scheme://`.
+fn has_scheme(url: &str) -> bool {
+    url.find("://").is_some_and(|i| {
+        let scheme = &url[..i];
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 /// Splits `host[:port]` from the `::`-joined path, minding `[v6]` literals.
@@ -127,11 +152,30 @@ fn parse_host(host: &str) -> Result<String, SiteError> {
         || host.bytes().all(|b| b.is_ascii_digit())
         || host.starts_with([':', '.'])
         // Outside an IPv6 literal, `::` would read as the path separator.
-        || (!host.starts_with('[') && host.contains("::"));
+        || (!host.starts_with('[') && host.contains("::"))
+        // `javascript:alert(1)` has no `//`: its "host" has a port that is
+        // no number.
+        || !port_is_numeric(host);
     if bad {
         return Err(SiteError::BadHost(host.to_string()));
     }
     Ok(host.to_ascii_lowercase())
+}
+
+/// `host`, `host:PORT`, `[v6]` or `[v6]:PORT`, PORT 1 to 5 digits.
+fn port_is_numeric(host: &str) -> bool {
+    let after_name = if host.starts_with('[') {
+        match host.find(']') {
+            Some(i) => &host[i + 1..],
+            None => return false,
+        }
+    } else {
+        host.find(':').map_or("", |i| &host[i..])
+    };
+    after_name.is_empty()
+        || after_name
+            .strip_prefix(':')
+            .is_some_and(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn check_chars(path: &str) -> Result<(), SiteError> {
@@ -157,6 +201,60 @@ impl<'de> Deserialize<'de> for SiteIdentifier {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         SiteIdentifier::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A site URL as stored and linked to: the URL as sent (scheme `http`,
+/// `https` or none), trimmed, without query and fragment, with the
+/// identifier it names.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SiteUrl {
+    url: String,
+    identifier: SiteIdentifier,
+}
+
+impl SiteUrl {
+    /// Checks `url` as [`SiteIdentifier::from_url`] does and drops its query
+    /// and fragment: `https://Example.com/demo/?x=1` → `https://Example.com/demo/`.
+    pub fn parse(url: &str) -> Result<Self, SiteError> {
+        let identifier = SiteIdentifier::from_url(url)?;
+        let url = url.trim().split(['?', '#']).next().unwrap_or("");
+        Ok(SiteUrl {
+            url: url.to_string(),
+            identifier,
+        })
+    }
+
+    /// The URL as stored.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    pub fn identifier(&self) -> &SiteIdentifier {
+        &self.identifier
+    }
+
+    /// The absolute URL without trailing slash, the base of links into the
+    /// site: `https://` when no scheme was given.
+    pub fn base(&self) -> String {
+        let url = self.url.trim_end_matches('/');
+        if has_scheme(url) {
+            url.to_string()
+        } else {
+            format!("https://{}", url.trim_start_matches('/'))
+        }
+    }
+
+    /// The base of links for a site known only by its identifier (a stored
+    /// URL that no longer parses): `https://` + host + path.
+    pub fn base_of(identifier: &SiteIdentifier) -> String {
+        format!("https://{}", identifier.as_str().replace("::", "/"))
+    }
+}
+
+impl fmt::Display for SiteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
     }
 }
 
@@ -289,12 +387,70 @@ mod tests {
             "exa mple.com",
             "a@b.com",
             "https://ex\u{7}.com",
+            "javascript://victim.example?%0aalert(document.domain)//x",
+            "JavaScript://victim.example",
+            "javascript:victim.example",
+            "javascript:alert(1)",
+            "data://victim.example/x",
+            "ftp://victim.example",
+            "file://victim.example/etc",
+            "https://victim.example:x/",
+            "https://victim.example:123456/",
+            "https://[::1/x",
         ] {
             assert!(
                 SiteIdentifier::from_url(bad).is_err(),
                 "{bad:?} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn site_urls_keep_no_query_and_link_with_a_scheme() {
+        let table = [
+            (
+                "https://Example.com/demo/?x=1#top",
+                "https://Example.com/demo/",
+                "https://Example.com/demo",
+            ),
+            (
+                "  http://example.com  ",
+                "http://example.com",
+                "http://example.com",
+            ),
+            (
+                "example.com/shop",
+                "example.com/shop",
+                "https://example.com/shop",
+            ),
+            (
+                "//example.com/a",
+                "//example.com/a",
+                "https://example.com/a",
+            ),
+            (
+                "HTTPS://example.com:8443/wp#x",
+                "HTTPS://example.com:8443/wp",
+                "HTTPS://example.com:8443/wp",
+            ),
+            (
+                "https://[::1]:8080/wp?q",
+                "https://[::1]:8080/wp",
+                "https://[::1]:8080/wp",
+            ),
+        ];
+        for (given, stored, base) in table {
+            let u = SiteUrl::parse(given).unwrap();
+            assert_eq!(u.as_str(), stored, "{given}");
+            assert_eq!(u.base(), base, "{given}");
+            assert_eq!(u.identifier(), &SiteIdentifier::from_url(given).unwrap());
+        }
+        assert_eq!(
+            SiteIdentifier::from_url("ftp://example.com"),
+            Err(SiteError::BadScheme("ftp".into()))
+        );
+        let id = SiteIdentifier::parse("example.com::demo::wp").unwrap();
+        assert_eq!(SiteUrl::base_of(&id), "https://example.com/demo/wp");
     }
 
     #[test]
@@ -332,6 +488,12 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,60}") {
+            // Whatever is accepted links with http or https only.
+            if let Ok(u) = SiteUrl::parse(&s) {
+                let base = u.base().to_ascii_lowercase();
+                prop_assert!(base.starts_with("http://") || base.starts_with("https://"), "{}", base);
+                prop_assert!(!u.as_str().contains(['?', '#']));
+            }
             let _ = SiteIdentifier::from_url(&s);
             let _ = SiteIdentifier::parse(&s);
             let _ = SiteRef::parse(&s);

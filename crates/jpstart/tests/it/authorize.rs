@@ -136,7 +136,8 @@ both_backends! {
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["auth_required"], false, "{body}");
-        assert_eq!(body["next_url"], "https://Example.org/shop/wp-admin/admin.php?page=jetpack", "{body}");
+        // Built from this call's own siteurl, not the stored one (SPEC §11).
+        assert_eq!(body["next_url"], "https://example.org/shop/wp-admin/admin.php?page=jetpack", "{body}");
         let (_, st) = app.status(&a.token, site).await;
         assert!(products(&st).contains(&("professional".into(), false)), "{st}");
     }

@@ -44,4 +44,8 @@ mod rawdb;
 mod scale_out;
 mod status;
 mod sub_keys;
+mod trust_connections;
+mod trust_files;
+mod trust_tokens;
+mod trust_urls;
 mod webdriver;

@@ -194,18 +194,21 @@ both_backends! {
         let a = app.admin(&["partner", "create", "--name", "A"]).unwrap();
         let b = app.admin(&["partner", "create", "--name", "B"]).unwrap();
         let (a_id, b_id) = (a["client_id"].as_str().unwrap(), b["client_id"].as_str().unwrap());
-        // Guessing secrets: each try counts.
+        // Guessing secrets: each wrong one counts.
         for _ in 0..3 {
             let res = token_request(&app, a_id, "wrong").await;
             assert_eq!(res.status(), 400);
         }
-        // Over the burst: refused even with the right secret.
-        assert_throttled(token_request(&app, a_id, a["client_secret"].as_str().unwrap()).await).await;
+        // Over the burst: wrong secrets are refused, but the right one still
+        // gets its token (SPEC §11: guessing must not lock the owner out).
+        assert_throttled(token_request(&app, a_id, "wrong").await).await;
+        let res = token_request(&app, a_id, a["client_secret"].as_str().unwrap()).await;
+        assert_eq!(res.status(), 200);
         // Another client id is not affected.
         let res = token_request(&app, b_id, b["client_secret"].as_str().unwrap()).await;
         assert_eq!(res.status(), 200);
-        // The limit is exact: three more for B, then B is refused too.
-        for _ in 0..2 {
+        // The limit is exact: three wrong secrets for B, then B is refused too.
+        for _ in 0..3 {
             assert_eq!(token_request(&app, b_id, "wrong").await.status(), 400);
         }
         assert_throttled(token_request(&app, b_id, "wrong").await).await;

@@ -1,8 +1,9 @@
 //! `POST /oauth2/token` (SPEC §3): the client-credentials grant.
 
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Json;
@@ -11,22 +12,37 @@ use jpstart_types::wire::{OAuthErrorBody, TokenResponse};
 use jpstart_types::KeyId;
 
 use crate::app::state::AppState;
+use crate::app::state::TokenLimits;
 use crate::auth::PARTNER_SCOPE;
 use crate::domain::errors::OAuthErrorCode;
 use crate::domain::ErrorCode;
 use crate::rest::params::{collect, MAX_BODY};
 use crate::rest::{operation, Endpoint};
 use crate::secrets;
-use crate::throttle::Throttled;
+use crate::throttle::{address_bucket, Throttled};
 
-/// `POST /oauth2/token`, behind the per-address throttle.
+/// `POST /oauth2/token`. Throttled inside the handler, after the secret is
+/// checked (SPEC §11), not by a middleware in front of it.
 pub fn endpoints() -> Vec<Endpoint<AppState>> {
-    vec![Endpoint::plain(operation!(token), |state| {
-        post(token).layer(middleware::from_fn_with_state(
-            state.token_limits.per_address.clone(),
-            crate::throttle::per_peer,
-        ))
-    })]
+    vec![Endpoint::plain(operation!(token), |_| post(token))]
+}
+
+/// Counts one wrong secret against the client id and the address; a refusal
+/// once either budget is spent. Both are counted even when one refuses, so an
+/// address cannot spread guesses over fresh client ids without spending its
+/// own budget.
+fn failed(limits: &TokenLimits, client_id: &str, peer: Option<IpAddr>) -> Result<(), Throttled> {
+    let by_address = peer.map_or(Ok(()), |ip| limits.per_address.check(&address_bucket(ip)));
+    let by_client = if client_id.len() <= MAX_CLIENT_ID {
+        limits.per_client.check(&client_id.to_string())
+    } else {
+        Ok(())
+    };
+    match (by_address, by_client) {
+        (Err(a), Err(c)) => Err(a.max(c)),
+        (Err(t), _) | (_, Err(t)) => Err(t),
+        _ => Ok(()),
+    }
 }
 
 /// Client ids are numbers; a longer one is certainly made up and gets no
@@ -129,6 +145,10 @@ async fn issue(
     req: axum::extract::Request,
 ) -> Result<TokenResponse, TokenFailure> {
     use OAuthErrorCode::*;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
     let map = collect(req).await.map_err(|e| match e.code {
         ErrorCode::RequestTooLarge => TokenFailure::TooLarge,
         _ => OAuthError(InvalidRequest, "The request body could not be parsed.").into(),
@@ -169,19 +189,14 @@ async fn issue(
             InvalidRequest,
             "The client_secret parameter is missing.",
         ))?;
-    if client_id.len() <= MAX_CLIENT_ID {
-        if let Err(t) = state.token_limits.per_client.check(&client_id.to_string()) {
-            tracing::info!(client_id, "token requests throttled");
-            return Err(TokenFailure::Throttled(t));
-        }
-    }
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
         Ok(id) if id > 0 => state.store.key(KeyId::new(id)).await?,
         _ => None,
     };
-    // Hash even for an unknown client, so that timing does not tell which
-    // client ids exist.
+    // The secret first (SPEC §11): a right one is never throttled, whatever
+    // others sent for this client id or from this address. Hash even for an
+    // unknown client, so that timing does not tell which client ids exist.
     let matches = match &key {
         Some(k) => secrets::verify(secret.expose(), &k.secret_digest),
         None => {
@@ -190,6 +205,10 @@ async fn issue(
         }
     };
     let Some(key) = key.filter(|_| matches) else {
+        if let Err(t) = failed(&state.token_limits, client_id, peer) {
+            tracing::info!(client_id = %client_id.chars().take(MAX_CLIENT_ID).collect::<String>(), "token requests throttled");
+            return Err(TokenFailure::Throttled(t));
+        }
         return Err(bad_client.into());
     };
     if key.disabled {

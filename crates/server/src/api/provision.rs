@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
-use jpstart_types::{ActivationId, ProductSlug, SiteIdentifier};
+use jpstart_types::{ActivationId, ProductSlug, SiteUrl};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
@@ -144,7 +144,7 @@ pub async fn provision(
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
     let siteurl = non_empty(&p.siteurl).ok_or(ErrorCode::InvalidSiteurl)?;
-    let identifier = SiteIdentifier::from_url(siteurl).map_err(|e| ApiError {
+    let url = SiteUrl::parse(siteurl).map_err(|e| ApiError {
         code: ErrorCode::InvalidSiteurl,
         message: format!("The \"siteurl\" argument is not a site URL: {e}."),
     })?;
@@ -152,11 +152,14 @@ pub async fn provision(
         .local_user()
         .ok_or(ErrorCode::InvalidLocalUser)?
         .to_string();
+    // next_url is built from the caller's own URL, never from the one
+    // another partner may have registered (SPEC §11).
+    let base = url.base();
     let site = ProvisionSite::Url {
-        identifier,
-        url: siteurl.to_string(),
+        identifier: url.identifier().clone(),
+        url: url.as_str().to_string(),
     };
-    run(&state, caller, site, Some(local_user), &p).await
+    run(&state, caller, site, Some(local_user), &p, Some(base)).await
 }
 
 /// `POST /rest/v1.3/jpphp/{blog_id}/partner-provision`: the same rules for a
@@ -185,7 +188,15 @@ pub async fn partner_provision(
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
     let local_user = p.local_user().map(str::to_string);
-    run(&state, caller, ProvisionSite::BlogId(id), local_user, &p).await
+    run(
+        &state,
+        caller,
+        ProvisionSite::BlogId(id),
+        local_user,
+        &p,
+        None,
+    )
+    .await
 }
 
 async fn run(
@@ -194,6 +205,7 @@ async fn run(
     site: ProvisionSite,
     local_user: Option<String>,
     p: &ProvisionParams,
+    caller_base: Option<String>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
     // Plan resolution, once, at the edge: the store and the rules get the
     // resolved product.
@@ -241,7 +253,7 @@ async fn run(
     let next_url = if outcome.link_issued {
         format!("{}/authorize/{link_token}", state.public_url)
     } else {
-        site_admin_url(&outcome)
+        site_admin_url(caller_base, &outcome)
     };
     Ok(Json(ProvisionResponse {
         success: true,
@@ -254,13 +266,14 @@ async fn run(
     }))
 }
 
-/// Where a connected site's owner goes next: the site's Jetpack page.
-fn site_admin_url(o: &ProvisionOutcome) -> String {
-    let base = o.url.trim().trim_end_matches('/');
-    let base = if base.contains("://") {
-        base.to_string()
-    } else {
-        format!("https://{base}")
-    };
+/// Where a connected site's owner goes next: the site's Jetpack page, under
+/// the caller's own URL, or (by blog id) the stored one if it still passes
+/// today's checks (URLs stored by older releases may not), else the
+/// identifier's host and path.
+fn site_admin_url(caller_base: Option<String>, o: &ProvisionOutcome) -> String {
+    let base = caller_base.unwrap_or_else(|| match SiteUrl::parse(&o.url) {
+        Ok(u) if u.identifier() == &o.identifier => u.base(),
+        _ => SiteUrl::base_of(&o.identifier),
+    });
     format!("{base}/wp-admin/admin.php?page=jetpack")
 }

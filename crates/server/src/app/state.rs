@@ -1,15 +1,14 @@
 //! Application state: what every handler can reach. It names no endpoint,
 //! so endpoints can import it without an import circle through the router.
 
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-
-use axum::response::Response;
 
 use crate::crypto::SecretKey;
 use crate::domain::Catalogue;
 use crate::store::Store;
-use crate::throttle::{KeyedLimiter, PeerThrottle, RateSpec, Throttled};
+use crate::throttle::{KeyedLimiter, RateSpec};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -46,30 +45,21 @@ impl Deref for AppState {
     }
 }
 
-/// The token endpoint's abuse limits: guessing secrets costs a request each,
-/// and every success writes a token row.
+/// The token endpoint's failure budgets (SPEC §11): only a wrong secret
+/// uses them up, so guessing cannot lock the owner of a key out.
 pub struct TokenLimits {
-    /// Checked once the client id is read, before the secret is hashed.
+    /// Wrong secrets per client id.
     pub per_client: KeyedLimiter<String>,
-    /// Checked first, by the [`crate::throttle::per_peer`] middleware.
-    pub per_address: PeerThrottle,
+    /// Wrong secrets per client address (IPv6: per /64).
+    pub per_address: KeyedLimiter<IpAddr>,
 }
 
 impl TokenLimits {
-    /// Limits from the configured rates (`RateSpec::Off` disables one);
-    /// `reject` writes the answer to a throttled address (the token
-    /// endpoint's own error shape, [`crate::api::oauth::too_many_requests`]).
-    pub fn new(
-        per_client: RateSpec,
-        per_address: RateSpec,
-        reject: fn(Throttled) -> Response,
-    ) -> Self {
+    /// Limits from the configured rates (`RateSpec::Off` disables one).
+    pub fn new(per_client: RateSpec, per_address: RateSpec) -> Self {
         TokenLimits {
             per_client: KeyedLimiter::new(per_client),
-            per_address: PeerThrottle {
-                limiter: Arc::new(KeyedLimiter::new(per_address)),
-                reject,
-            },
+            per_address: KeyedLimiter::new(per_address),
         }
     }
 }

@@ -94,6 +94,7 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
     sqlx::any::install_default_drivers();
     match backend {
         Backend::Sqlite => {
+            super::files::make_private(url)?;
             let url = sqlite_url(url);
             // One writer: SQLite allows one write transaction at a time
             // anyway, and queueing in the pool is fairer and cheaper than

@@ -25,6 +25,7 @@
 
 pub mod copy;
 pub mod dialect;
+mod files;
 mod migrate;
 mod ops;
 #[macro_use]

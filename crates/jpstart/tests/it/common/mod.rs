@@ -125,6 +125,9 @@ impl Db {
 pub struct Opts {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Shell commands run before the server replaces the shell (`umask 022`,
+    /// `ulimit -n 64`): `sh -c 'PREFIX; exec jpstart serve ...'`.
+    pub shell: Option<String>,
 }
 
 impl Opts {
@@ -136,6 +139,27 @@ impl Opts {
     pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.env.push((k.into(), v.into()));
         self
+    }
+
+    /// See [`Opts::shell`].
+    pub fn shell(mut self, prefix: impl Into<String>) -> Self {
+        self.shell = Some(prefix.into());
+        self
+    }
+}
+
+/// `BIN` itself, or `sh -c 'PREFIX; exec BIN "$@"'` with `prefix`; `exec`
+/// keeps the process id, so killing the child kills the server.
+pub fn command_in_shell(prefix: Option<&str>) -> Command {
+    match prefix {
+        None => Command::new(BIN),
+        Some(prefix) => {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
+                .arg(format!("{prefix}; exec \"$0\" \"$@\""))
+                .arg(BIN);
+            cmd
+        }
     }
 }
 
@@ -154,7 +178,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: Db, opts: Opts) -> TestApp {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = command_in_shell(opts.shell.as_deref());
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -453,6 +477,26 @@ pub fn admin(db_url: &str, args: &[&str]) -> Result<Value, String> {
                 String::from_utf8_lossy(&out.stdout)
             )
         })
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// `jpstart admin --database-url URL ARGS` after the shell commands
+/// `prefix` (e.g. `umask 022`), as [`admin`].
+pub async fn admin_in_shell(prefix: &str, db_url: &str, args: &[&str]) -> Result<Value, String> {
+    let out = command_in_shell(Some(prefix))
+        .arg("admin")
+        .arg("--database-url")
+        .arg(db_url)
+        .args(args)
+        .env_remove("JPSTART_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run jpstart admin");
+    if out.status.success() {
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("admin printed no JSON ({e})"))
     } else {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }

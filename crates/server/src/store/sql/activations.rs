@@ -13,7 +13,7 @@ use super::{live_at, SqlStore, Tx};
 use crate::clock::Timestamp;
 use crate::domain::lifecycle::{self, PendingActivation, Transition};
 use crate::domain::provision::{
-    self, ActivationPlan, NewActivation, ProvisionContext, ProvisionPlan,
+    self, ActivationPlan, NewActivation, ProvisionContext, ProvisionPlan, SiteReset,
 };
 use crate::domain::rules::LiveActivation;
 use crate::domain::{
@@ -223,6 +223,23 @@ impl SqlStore {
                 .execute(&mut **tx)
                 .await?;
         }
+        // A fresh registration takes the URL given (checked, SPEC §11), so
+        // that no URL stored before URLs were checked outlives it.
+        let mut url = site.url.clone();
+        if let (
+            Some(SiteReset {
+                new_registration: true,
+            }),
+            ProvisionSite::Url { url: given, .. },
+        ) = (plan.reset, &req.site)
+        {
+            sqlx::query("UPDATE sites SET url = $2 WHERE blog_id = $1")
+                .bind(site.blog_id)
+                .bind(given.as_str())
+                .execute(&mut **tx)
+                .await?;
+            url = given.clone();
+        }
         if let Some(user) = &req.local_user {
             sqlx::query("UPDATE sites SET local_user = $2 WHERE blog_id = $1")
                 .bind(site.blog_id)
@@ -257,7 +274,7 @@ impl SqlStore {
         Ok(ProvisionOutcome {
             blog_id: blog,
             identifier: site.identifier()?,
-            url: site.url.clone(),
+            url,
             connected: plan.connected,
             link_issued: plan.link_expires_at.is_some(),
             activation,
