@@ -58,6 +58,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             request_timeout: args.request_timeout,
         },
         bench_routes: args.bench_routes,
+        // `|| args.sandbox` once the sandbox exists: it runs on the test clock.
+        test_clock: args.test_clock,
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

@@ -21,7 +21,7 @@ use tokio_rustls::{rustls, TlsAcceptor};
 use tower::ServiceExt;
 
 use crate::app::{self, AppState, Inner};
-use crate::clock::Clock;
+use crate::clock::{self, Clock, TestClock};
 use crate::config::{Config, TlsFiles};
 use crate::crypto::{self, KeyError};
 use crate::store::{self, StoreError};
@@ -77,6 +77,13 @@ pub async fn run(
         .trim_end_matches('/')
         .to_string();
     let clock = Clock::system();
+    let test_clock = config
+        .test_clock
+        .then(|| TestClock::new(store.clone(), clock.clone()));
+    if let Some(tc) = &test_clock {
+        let at = tc.refresh().await?;
+        tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
+    }
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -92,20 +99,34 @@ pub async fn run(
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
     });
-    let sweeper = tokio::spawn(sweep(store, clock));
+    let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
+    let mut router = app::router(state);
+    if let Some(tc) = test_clock {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            tc,
+            clock::refresh_per_request,
+        ));
+    }
     on_bound(addr, scheme);
     let header_timeout = config.limits.header_timeout;
-    let result = serve(listener, app::router(state), tls, header_timeout, shutdown).await;
+    let result = serve(listener, router, tls, header_timeout, shutdown).await;
     sweeper.abort();
     result
 }
 
 /// Marks expired pending activations in the background; requests also do it
 /// for the site they touch, so this only keeps `admin activations` current.
-async fn sweep(store: Arc<dyn store::Store>, clock: Clock) {
+/// On the test clock, each sweep first reads where it stands.
+async fn sweep(store: Arc<dyn store::Store>, clock: Clock, test_clock: Option<TestClock>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
+        if let Some(tc) = &test_clock {
+            if let Err(e) = tc.refresh().await {
+                tracing::warn!(error = %e, "reading the test clock failed");
+                continue;
+            }
+        }
         if let Err(e) = store.expire_pending(clock.now().as_millis()).await {
             tracing::warn!(error = %e, "expiry sweep failed");
         }
