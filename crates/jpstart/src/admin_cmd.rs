@@ -3,11 +3,13 @@
 
 use std::process::ExitCode;
 
-use jpstart_server::admin::{Admin, AdminError};
+use jpstart_server::admin::{Admin, AdminError, ClockStep};
 use jpstart_server::store::copy::copy_database;
 use serde::Serialize;
 
-use crate::cli::{AdminArgs, AdminCommand, KeyCommand, PartnerCommand, SiteCommand, TokenCommand};
+use crate::cli::{
+    AdminArgs, AdminCommand, ClockCommand, KeyCommand, PartnerCommand, SiteCommand, TokenCommand,
+};
 
 pub async fn run(args: AdminArgs) -> ExitCode {
     match dispatch(args).await {
@@ -77,6 +79,14 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         }
         AdminCommand::Activations { site, partner } => {
             json(admin.activations(site.as_deref(), partner).await?)
+        }
+        AdminCommand::Clock(command) => {
+            let step = match command {
+                ClockCommand::Show => ClockStep::Show,
+                ClockCommand::Advance { duration } => ClockStep::Advance(duration),
+                ClockCommand::Set { time } => ClockStep::Set(time),
+            };
+            json(admin.clock(step).await?)
         }
         AdminCommand::Backup { .. } => Err(AdminError::Invalid("backup was handled above".into())),
     }

@@ -106,6 +106,11 @@ pub struct ServeArgs {
     /// is set). SQLite default: `<dbfile>.key`, generated on first start.
     #[arg(long, env = "JPSTART_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// Run on the test clock kept in the database, moved by `jpstart admin
+    /// clock` and shared by every server on the database (tests; the
+    /// sandbox will imply it). Costs one query per request: off by default.
+    #[arg(long, env = "JPSTART_TEST_CLOCK", value_parser = clap::builder::BoolishValueParser::new())]
+    pub test_clock: bool,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -211,6 +216,12 @@ pub enum AdminCommand {
         #[arg(long)]
         partner: Option<i64>,
     },
+    /// The test clock servers started with --test-clock run on (SPEC §9).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin clock show\n  jpstart admin clock advance 15d\n  jpstart admin clock set 2027-01-01T00:00:00Z\n\nPrints {\"now\":ISO8601,\"offset_s\":N}. The clock moves forward only, for every server\non the database at once; servers without --test-clock ignore it."
+    )]
+    Clock(ClockCommand),
     /// Online backup of an SQLite database into a new FILE (the server may
     /// keep running), with its key file as FILE.key.
     #[command(
@@ -220,6 +231,30 @@ pub enum AdminCommand {
         /// Where to write the copy; must not exist yet.
         file: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClockCommand {
+    /// Print the clock.
+    #[command(after_help = "Example:\n  jpstart admin clock show")]
+    Show,
+    /// Move the clock forward by a duration (15d, 2h, 30s).
+    #[command(after_help = "Example:\n  jpstart admin clock advance 15d")]
+    Advance {
+        #[arg(value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+    },
+    /// Move the clock forward to a time (ISO 8601; refused if in its past).
+    #[command(after_help = "Example:\n  jpstart admin clock set 2027-01-01T00:00:00Z")]
+    Set {
+        #[arg(value_parser = parse_time)]
+        time: jpstart_server::clock::Timestamp,
+    },
+}
+
+fn parse_time(s: &str) -> Result<jpstart_server::clock::Timestamp, String> {
+    jpstart_server::clock::Timestamp::parse_iso8601(s)
+        .ok_or_else(|| format!("{s:?} is not an ISO 8601 time (e.g. 2027-01-01T00:00:00Z)"))
 }
 
 #[derive(Debug, Subcommand)]

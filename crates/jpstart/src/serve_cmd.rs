@@ -60,6 +60,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             max_connections_per_address: args.max_connections_per_address as usize,
         },
         bench_routes: args.bench_routes,
+        // `|| args.sandbox` once the sandbox exists: it runs on the test clock.
+        test_clock: args.test_clock,
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

@@ -10,7 +10,7 @@ use jpstart_types::wire::{AdminActivation, KeyCredentials, TokenResponse};
 use jpstart_types::{KeyId, PartnerId, ProductSlug, SiteRef};
 
 use crate::auth::PARTNER_SCOPE;
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockError, ClockState, TestClock, Timestamp};
 use crate::domain::{ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
@@ -305,6 +305,33 @@ impl Admin {
             })
             .collect())
     }
+
+    /// `jpstart admin clock`: reads or moves the test clock kept in the
+    /// database. Servers in test-clock mode follow it at once; the other
+    /// commands of `admin`, like servers without the mode, stay on the
+    /// system time.
+    pub async fn clock(&self, step: ClockStep) -> Result<ClockState, AdminError> {
+        let tc = TestClock::new(self.store.clone(), Clock::system());
+        let moved = match step {
+            ClockStep::Show => tc.refresh().await.map_err(ClockError::from),
+            ClockStep::Advance(by) => tc.advance(by).await,
+            ClockStep::Set(to) => tc.set(to).await,
+        };
+        moved.map_err(|e| match e {
+            ClockError::Store(e) => AdminError::Store(e),
+            refused => AdminError::Invalid(refused.to_string()),
+        })
+    }
+}
+
+/// What `jpstart admin clock` does.
+#[derive(Debug, Clone, Copy)]
+pub enum ClockStep {
+    Show,
+    /// Forward by a duration.
+    Advance(std::time::Duration),
+    /// Forward to a time (refused if it is in the clock's past).
+    Set(Timestamp),
 }
 
 /// A site on the command line: blog id, identifier or URL.

@@ -24,6 +24,10 @@ pub struct Config {
     pub limits: Limits,
     /// Serve the benchmark floor route (`serve --bench-routes`, hidden).
     pub bench_routes: bool,
+    /// Run on the test clock kept in the database (`--test-clock`; the
+    /// sandbox implies it): read at the start of every request, so off by
+    /// default. See [`crate::clock::TestClock`].
+    pub test_clock: bool,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -87,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &self.secret_key)
             .field("limits", &self.limits)
             .field("bench_routes", &self.bench_routes)
+            .field("test_clock", &self.test_clock)
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +117,7 @@ mod tests {
             secret_key: KeySource::Hex(SecretString::new(hex)),
             limits: Limits::default(),
             bench_routes: false,
+            test_clock: false,
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

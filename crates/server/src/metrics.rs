@@ -1,9 +1,9 @@
-//! Request metrics in the Prometheus text format (version 0.0.4).
+//! Request metrics in the Prometheus text format (version 0.0.4), through
+//! `prometheus-client` (its registry, families and text encoder).
 //!
-//! A small registry of our own rather than the `metrics` +
-//! `metrics-exporter-prometheus` crates: three metric families with fixed
-//! labels need a map and a mutex, not a recorder framework and its
-//! dependency tree (a dozen more crates to build).
+//! `prometheus-client` rather than `metrics` + `metrics-exporter-prometheus`:
+//! three more crates to build against about fourteen, and no global recorder
+//! (each [`Metrics`] is its own registry, so unit tests do not share one).
 //!
 //! Requests are labelled by route *template* (`/rest/jpphp/{site}/status`),
 //! never by the raw path: a path carries site names and unknown paths are
@@ -11,14 +11,22 @@
 //! the router where the matched route is known, into a slot the outer
 //! [`track`] middleware put in the request.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -28,99 +36,113 @@ const BUCKETS: [f64; 12] = [
 /// The label of requests that matched no route (404s, OPTIONS).
 const UNMATCHED: &str = "unmatched";
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Labels in this order on the wire.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
 }
 
-#[derive(Default)]
-struct Registry {
-    /// (route, method, status) → requests answered.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// route → latency.
-    latency: BTreeMap<String, Histogram>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProductLabels {
+    product: String,
+}
+
+type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency,
+    live: Family<ProductLabels, Gauge>,
+    /// One scrape at a time: each replaces the whole live gauge family.
+    scrape: Mutex<()>,
 }
 
 /// The process's request metrics. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct Metrics(Arc<Mutex<Registry>>);
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: Latency = Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        let live = Family::<ProductLabels, Gauge>::default();
+        let mut registry = Registry::default();
+        // The encoder appends `_total` to a counter's name and a full stop
+        // to each help text.
+        registry.register(
+            "jpstart_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "jpstart_http_request_duration_seconds",
+            "Time from request to response head, by route template",
+            latency.clone(),
+        );
+        registry.register(
+            "jpstart_live_activations",
+            "Live (pending or active) activations, by product",
+            live.clone(),
+        );
+        Metrics(Arc::new(Inner {
+            registry,
+            requests,
+            latency,
+            live,
+            scrape: Mutex::new(()),
+        }))
+    }
+}
 
 /// Where [`record_route`] leaves the matched route for [`track`].
 #[derive(Clone, Default)]
 struct RouteSlot(Arc<OnceLock<String>>);
 
 impl Metrics {
-    fn observe(&self, route: String, method: String, status: u16, seconds: f64) {
-        // A poisoned lock only means another request panicked mid-update;
-        // the counters are still usable.
-        let mut r = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *r.requests
-            .entry((route.clone(), method, status))
-            .or_default() += 1;
-        let h = r.latency.entry(route).or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
+    fn observe(&self, route: String, method: &'static str, status: u16, seconds: f64) {
+        self.0
+            .latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(seconds);
+        self.0
+            .requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status,
+            })
+            .inc();
     }
 
     /// The exposition text: request counts and latency, then the live
-    /// activations the caller read from the store (product → count).
+    /// activations the caller read from the store (product → count; a
+    /// product absent from it has none and is not listed).
     pub fn render(&self, live_by_product: &[(String, i64)]) -> String {
-        let r = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = String::new();
-        out.push_str("# HELP jpstart_http_requests_total HTTP requests answered, by route template, method and status.\n");
-        out.push_str("# TYPE jpstart_http_requests_total counter\n");
-        for ((route, method, status), n) in &r.requests {
-            let _ = writeln!(
-                out,
-                "jpstart_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                escape(route),
-                escape(method)
-            );
-        }
-        out.push_str("# HELP jpstart_http_request_duration_seconds Time from request to response head, by route template.\n");
-        out.push_str("# TYPE jpstart_http_request_duration_seconds histogram\n");
-        for (route, h) in &r.latency {
-            let route = escape(route);
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "jpstart_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "jpstart_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "jpstart_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "jpstart_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.count
-            );
-        }
-        out.push_str(
-            "# HELP jpstart_live_activations Live (pending or active) activations, by product.\n",
-        );
-        out.push_str("# TYPE jpstart_live_activations gauge\n");
+        // A poisoned lock only means another scrape panicked; the families
+        // are still usable.
+        let _one = self.0.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        self.0.live.clear();
         for (product, n) in live_by_product {
-            let _ = writeln!(
-                out,
-                "jpstart_live_activations{{product=\"{}\"}} {n}",
-                escape(product)
-            );
+            self.0
+                .live
+                .get_or_create(&ProductLabels {
+                    product: product.clone(),
+                })
+                .set(*n);
         }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.0.registry);
         out
     }
 }
@@ -140,17 +162,10 @@ fn method_label(m: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Label values: backslash, double quote and newline escaped.
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 /// Outermost middleware: times every request and counts its final status.
 pub async fn track(State(metrics): State<Metrics>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = method_label(req.method()).to_string();
+    let method = method_label(req.method());
     let slot = RouteSlot::default();
     req.extensions_mut().insert(slot.clone());
     let res = next.run(req).await;
@@ -194,13 +209,16 @@ mod tests {
     #[test]
     fn renders_counts_histogram_and_gauge() {
         let m = Metrics::default();
-        m.observe("/a".into(), "GET".into(), 200, 0.003);
-        m.observe("/a".into(), "GET".into(), 200, 2.0);
-        m.observe("/a".into(), "POST".into(), 400, 0.0005);
+        m.observe("/a".into(), "GET", 200, 0.003);
+        m.observe("/a".into(), "GET", 200, 2.0);
+        m.observe("/a".into(), "POST", 400, 0.0005);
         let text = m.render(&[("premium".into(), 3), ("odd\"slug".into(), 1)]);
-        assert!(text.contains(
-            "jpstart_http_requests_total{route=\"/a\",method=\"GET\",status=\"200\"} 2\n"
-        ));
+        assert!(
+            text.contains(
+                "jpstart_http_requests_total{route=\"/a\",method=\"GET\",status=\"200\"} 2\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains(
             "jpstart_http_requests_total{route=\"/a\",method=\"POST\",status=\"400\"} 1\n"
         ));
@@ -216,5 +234,24 @@ mod tests {
         assert!(text.contains("jpstart_http_request_duration_seconds_count{route=\"/a\"} 3\n"));
         assert!(text.contains("jpstart_live_activations{product=\"premium\"} 3\n"));
         assert!(text.contains("jpstart_live_activations{product=\"odd\\\"slug\"} 1\n"));
+        assert!(
+            text.contains("# TYPE jpstart_http_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE jpstart_http_request_duration_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE jpstart_live_activations gauge\n"),
+            "{text}"
+        );
+        // The gauge is what the last scrape read, nothing older.
+        let text = m.render(&[("premium".into(), 2)]);
+        assert!(
+            text.contains("jpstart_live_activations{product=\"premium\"} 2\n"),
+            "{text}"
+        );
+        assert!(!text.contains("odd"), "{text}");
     }
 }

@@ -25,7 +25,7 @@ use tower::ServiceExt;
 
 use crate::app::router::router;
 use crate::app::state::{AppState, Inner, TokenLimits};
-use crate::clock::Clock;
+use crate::clock::{self, Clock, TestClock};
 use crate::config::{Config, TlsFiles};
 use crate::connections::{self, ConnLimits, Registry, Ticket, TrackedBody};
 use crate::crypto::{self, KeyError};
@@ -82,6 +82,13 @@ pub async fn run(
         .trim_end_matches('/')
         .to_string();
     let clock = Clock::system();
+    let test_clock = config
+        .test_clock
+        .then(|| TestClock::new(store.clone(), clock.clone()));
+    if let Some(tc) = &test_clock {
+        let at = tc.refresh().await?;
+        tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
+    }
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -97,13 +104,20 @@ pub async fn run(
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
     });
-    let sweeper = tokio::spawn(sweep(store, clock));
+    let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
+    let mut app = router(state);
+    if let Some(tc) = test_clock {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            tc,
+            clock::refresh_per_request,
+        ));
+    }
     on_bound(addr, scheme);
     let conns = Registry::new(connection_limits(&config.limits));
     let header_timeout = config.limits.header_timeout;
     let result = serve(
         listener,
-        router(state),
+        app,
         tls,
         Connections {
             registry: conns,
@@ -118,10 +132,17 @@ pub async fn run(
 
 /// Marks expired pending activations in the background; requests also do it
 /// for the site they touch, so this only keeps `admin activations` current.
-async fn sweep(store: Arc<dyn store::Store>, clock: Clock) {
+/// On the test clock, each sweep first reads where it stands.
+async fn sweep(store: Arc<dyn store::Store>, clock: Clock, test_clock: Option<TestClock>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
+        if let Some(tc) = &test_clock {
+            if let Err(e) = tc.refresh().await {
+                tracing::warn!(error = %e, "reading the test clock failed");
+                continue;
+            }
+        }
         if let Err(e) = store.expire_pending(clock.now()).await {
             tracing::warn!(error = %e, "expiry sweep failed");
         }

@@ -399,6 +399,16 @@ pub struct AdminActivation {
     pub partner_tracking_id: Option<String>,
 }
 
+/// The test clock (SPEC §9), as `jpstart admin clock` prints it: the
+/// server's now (RFC 3339, to the second) and how far it runs ahead of the
+/// system time, in whole seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClockState {
+    pub now: String,
+    pub offset_s: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,19 +128,27 @@ both_backends! {
         if db.backend == Backend::Sqlite {
             return;
         }
-        let app = TestApp::spawn_with(db, Opts::default().arg("--pending-ttl").arg("2s")).await;
+        let app = TestApp::spawn_with(db, Opts::default().test_clock()).await;
         let p = app.partner("Acme").await;
         provision_ok(&app, &p.token, "sweep.example", "personal").await;
         app.admin(&["site", "connect", "sweep.example"]).unwrap();
-        // Dropping the connection makes the next product pending, for 2 s.
+        // Dropping the connection makes the next product pending.
         provision_with(&app, &p.token, "sweep.example", "jetpack-scan", &[("force_connect", "1")]).await;
-        // Writing the first cancel event (the active plan's) takes 3 s: the
-        // sweep (every second) runs meanwhile, after the scan has expired.
+        // Writing the first cancel event (the active plan's) takes 3 s. A
+        // second into it the clock moves past the scan's expiry (the cancel
+        // started before: for it, the scan is live), and the sweep (every
+        // second) runs meanwhile.
         execute(&app.db, "CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS \
             $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$").await;
         execute(&app.db, "CREATE TRIGGER test_slow BEFORE INSERT ON events FOR EACH ROW \
             WHEN (NEW.to_state = 'cancelled' AND NEW.from_state = 'active') EXECUTE FUNCTION test_slow()").await;
-        let (status, body) = app.cancel(&p.token, "sweep.example", &[("cancel-all", "1")]).await;
+        let cancel = app.cancel(&p.token, "sweep.example", &[("cancel-all", "1")]);
+        let move_clock = async {
+            // Process timing: let the cancel reach its slow insert first.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            app.advance_clock("15d");
+        };
+        let ((status, body), ()) = tokio::join!(cancel, move_clock);
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["activations"][0]["product"], "personal", "{body}");
         assert_eq!(body["pending_activations"][0]["product"], "jetpack-scan", "{body}");

@@ -51,10 +51,8 @@ fn id_of(list: &serde_json::Value, site: &str, product: &str) -> i64 {
 
 both_backends! {
     async fn one_event_per_transition_and_no_rewriting_history(db: Db) {
-        let app = TestApp::spawn(db).await;
-        // A second server on the same database whose pending activations
-        // expire after a second: the expiry step without waiting 14 days.
-        let short = TestApp::spawn_with(app.db.share(), Opts::default().arg("--pending-ttl").arg("1s")).await;
+        // On the test clock: the expiry step without waiting 14 days.
+        let app = TestApp::spawn_with(db, Opts::default().test_clock()).await;
         let p = app.partner("Host").await;
         let key = format!("key:{}", p.key_id);
         let (site, other) = ("events.example", "expires.example");
@@ -70,7 +68,8 @@ both_backends! {
         let (status, body) = app.cancel(&p.token, site, &[]).await;
         assert_eq!(body["success"], true, "{status} {body}");
         // expire: pending → expired
-        pending(&short, &p.token, "https://expires.example", "jetpack-scan").await;
+        pending(&app, &p.token, "https://expires.example", "jetpack-scan").await;
+        app.advance_clock("15d");
         eventually("the short-lived activation expires", || async {
             let list = app.admin(&["activations", "--site", other]).unwrap();
             (list[0]["state"] == "expired").then_some(())

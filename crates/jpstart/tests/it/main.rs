@@ -22,6 +22,7 @@ mod cancel;
 mod cancel_faults;
 mod cli;
 mod client;
+mod clock;
 mod concurrency;
 mod crash;
 mod credentials;

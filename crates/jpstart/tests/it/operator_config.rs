@@ -123,15 +123,16 @@ both_backends! {
         assert!(err.starts_with("jpstart admin: catalogue /nonexistent/catalog.json:"), "{err}");
     }
 
-    /// `JPSTART_LISTEN`, `JPSTART_DATABASE_URL`, `JPSTART_PUBLIC_URL` and
-    /// `JPSTART_PENDING_TTL` work without any flag.
+    /// `JPSTART_LISTEN`, `JPSTART_DATABASE_URL`, `JPSTART_PUBLIC_URL`,
+    /// `JPSTART_PENDING_TTL` and `JPSTART_TEST_CLOCK` work without any flag.
     async fn serve_takes_its_settings_from_the_environment(db: Db) {
         let public = "https://jpstart.example.net/base";
         let (_child, base) = serve_from_env(&[
             ("JPSTART_LISTEN", "127.0.0.1:0"),
             ("JPSTART_DATABASE_URL", &db.url),
             ("JPSTART_PUBLIC_URL", public),
-            ("JPSTART_PENDING_TTL", "1s"),
+            ("JPSTART_PENDING_TTL", "2d"),
+            ("JPSTART_TEST_CLOCK", "1"),
         ])
         .await;
         assert!(base.starts_with("http://127.0.0.1:") && !base.ends_with(":8080"), "{base}");
@@ -140,14 +141,17 @@ both_backends! {
         let body = provision_pending(&base, &token, "env.example").await;
         let next = body["next_url"].as_str().unwrap();
         assert!(next.starts_with(&format!("{public}/authorize/")), "{body}");
-        // One second later the pending activation has expired.
+        // Two days later (on the test clock) the pending activation has
+        // expired, not one day later.
         let client = reqwest::Client::new();
-        eventually("the 1s pending TTL expires the activation", || async {
+        let products = || async {
             let res = client.get(format!("{base}/rest/v1.4/jpphp/env.example/status")).bearer_auth(&token).send().await.unwrap();
-            let (_, st) = json(res).await;
-            st["products"].as_array().unwrap().is_empty().then_some(())
-        })
-        .await;
+            json(res).await.1["products"].as_array().unwrap().len()
+        };
+        admin(&db.url, &["clock", "advance", "1d"]).unwrap();
+        assert_eq!(products().await, 1, "expired before its 2 days");
+        admin(&db.url, &["clock", "advance", "1d"]).unwrap();
+        assert_eq!(products().await, 0, "the 2d pending TTL expires the activation");
         // ... in the database the server was told to use.
         eventually("the operator sees it expired", || async {
             let list = admin(&db.url, &["activations", "--site", "env.example"]).unwrap();

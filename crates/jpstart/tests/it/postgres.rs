@@ -184,7 +184,7 @@ async fn admin_migrate_copies_an_embedded_database() {
         .await
         .unwrap();
     let tables = report["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 10, "{report}");
+    assert_eq!(tables.len(), 11, "{report}");
     for t in tables {
         let name = t["table"].as_str().unwrap();
         let q = format!("SELECT COUNT(*) FROM {name}");

@@ -80,10 +80,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match state.store.live_by_product(state.clock.now()).await {
         Ok(live) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
             state.metrics.render(&live),
         )
             .into_response(),

@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "credentials",
     "auth_links",
     "partner_redirects",
+    "test_clock",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

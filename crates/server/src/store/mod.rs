@@ -31,6 +31,7 @@ mod ops;
 #[macro_use]
 pub mod retry;
 pub mod sql;
+mod test_clock;
 mod types;
 
 use std::sync::Arc;
@@ -230,6 +231,20 @@ pub trait Store: Send + Sync + 'static {
     /// the server keeps serving (SQLite `VACUUM INTO`). PostgreSQL refuses:
     /// `pg_dump` is the tool there.
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError>;
+
+    // --- The test clock (crate::clock, SPEC §9) ---
+
+    /// The offset of the test clock kept in the database, in milliseconds
+    /// (0 until moved). Only servers in test-clock mode apply it.
+    async fn clock_offset(&self) -> Result<i64, StoreError>;
+
+    /// Adds `by_ms` (not negative: refused) to the kept offset in one
+    /// statement; returns the new offset.
+    async fn advance_clock_offset(&self, by_ms: i64) -> Result<i64, StoreError>;
+
+    /// Sets the kept offset to `offset_ms` unless that would move the clock
+    /// back: `Ok(new offset)`, or `Err(current offset)`, left as it was.
+    async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

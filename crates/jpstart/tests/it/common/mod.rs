@@ -141,6 +141,12 @@ impl Opts {
         self
     }
 
+    /// `--test-clock`: the server runs on the clock `admin clock` moves
+    /// (see [`TestApp::advance_clock`]).
+    pub fn test_clock(self) -> Self {
+        self.arg("--test-clock")
+    }
+
     /// See [`Opts::shell`].
     pub fn shell(mut self, prefix: impl Into<String>) -> Self {
         self.shell = Some(prefix.into());
@@ -343,6 +349,15 @@ impl TestApp {
     /// or its one-line error.
     pub fn admin(&self, args: &[&str]) -> Result<Value, String> {
         admin(&self.db.url, args)
+    }
+
+    /// `jpstart admin clock advance DURATION` (`15d`, `2s`) on this server's
+    /// database: every server on it started with `--test-clock` runs that
+    /// much later from its next request on. Business time only: no sleep.
+    /// Returns the clock as printed (`{"now","offset_s"}`).
+    pub fn advance_clock(&self, by: &str) -> Value {
+        self.admin(&["clock", "advance", by])
+            .unwrap_or_else(|e| panic!("admin clock advance {by}: {e}"))
     }
 
     /// The blog id of a site (blog id, identifier or URL), as

@@ -266,6 +266,18 @@ impl Store for SqlStore {
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
         self.backup_impl(path).await
     }
+
+    async fn clock_offset(&self) -> Result<i64, StoreError> {
+        self.clock_offset_impl().await
+    }
+
+    async fn advance_clock_offset(&self, by_ms: i64) -> Result<i64, StoreError> {
+        self.advance_clock_offset_impl(by_ms).await
+    }
+
+    async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError> {
+        self.raise_clock_offset_impl(offset_ms).await
+    }
 }
 
 #[cfg(test)]
