@@ -19,32 +19,24 @@ pub const TEST_SECRET_KEY: &str =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// Runs each `async fn name(db: Db) { ... }` once per backend, as
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres` (see [`jpstart_testkit::both_backends!`]).
 #[macro_export]
 macro_rules! both_backends {
-    ($($(#[$meta:meta])* async fn $name:ident($db:ident: Db) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-                $(#[$meta])*
-                async fn run($db: $crate::common::Db) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run($crate::common::Db::sqlite()).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    match $crate::common::Db::postgres().await {
-                        Some(db) => run(db).await,
-                        None => $crate::common::postgres_skipped(),
-                    }
-                }
-            }
-        )*
+    ($($t:tt)*) => {
+        jpstart_testkit::both_backends!($crate::common::Db => $($t)*);
     };
+}
+
+impl jpstart_testkit::Backends for Db {
+    const SUITE: &'static str = "integration tests";
+
+    async fn sqlite() -> Db {
+        Db::sqlite()
+    }
+
+    async fn postgres() -> Option<Db> {
+        Db::postgres().await
+    }
 }
 
 /// The PostgreSQL half of a test did not run. Said once per test binary,
@@ -52,7 +44,7 @@ macro_rules! both_backends {
 /// family, so a plain `cargo test` shows the line. With
 /// `JPSTART_TEST_REQUIRE_POSTGRES` set (CI), skipping is a failure.
 pub fn postgres_skipped() {
-    jpstart_testkit::postgres_skipped("integration tests");
+    jpstart_testkit::postgres_skipped(<Db as jpstart_testkit::Backends>::SUITE);
 }
 
 /// A database of its own for one test.
