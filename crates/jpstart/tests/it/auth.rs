@@ -304,15 +304,18 @@ async fn secrets_are_stored_as_digests() {
     }
 }
 
-/// The served catalogue, verbose and brief, compared with
-/// `snapshots/errors.json` and `snapshots/errors-brief.json`, so that a
-/// change to the wire shows in review. `UPDATE_SNAPSHOTS=1` rewrites them.
+/// The served catalogue, verbose and brief, as served byte for byte, in the
+/// insta snapshots `snapshots/it__auth__errors.snap` and
+/// `snapshots/it__auth__errors-brief.snap`, so that a change to the wire
+/// shows in review. After an intended change:
+/// `INSTA_UPDATE=always cargo test -p jpstart --test it errors_catalogue_snapshot`,
+/// then review the diff. Under `CI=true` insta writes nothing and a mismatch fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_catalogue_snapshot() {
     let app = TestApp::spawn(Db::sqlite()).await;
-    for (query, file) in [
-        ("?verbose=1&pretty=1", "errors.json"),
-        ("?pretty=1", "errors-brief.json"),
+    for (query, name) in [
+        ("?verbose=1&pretty=1", "errors"),
+        ("?pretty=1", "errors-brief"),
     ] {
         let res = app
             .request(Method::GET, &format!("/rest/v1.3/jpphp/errors{query}"))
@@ -320,24 +323,7 @@ async fn errors_catalogue_snapshot() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
-        let text = format!("{}\n", res.text().await.unwrap());
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/it/snapshots")
-            .join(file);
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| !v.is_empty()) {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &text).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it",
-                path.display()
-            )
-        });
-        assert!(
-            want == text,
-            "the error catalogue changed; if intended, run UPDATE_SNAPSHOTS=1 cargo test --test it errors_catalogue_snapshot and review the diff\n--- snapshot {file}\n{want}\n--- served\n{text}"
-        );
+        let text = res.text().await.unwrap();
+        insta::assert_snapshot!(name, text);
     }
 }
