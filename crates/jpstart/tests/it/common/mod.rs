@@ -6,7 +6,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jpstart_types::wire::{
+    AdminActivation, CancelResponse, ErrorBody, KeyCredentials, ProvisionResponse, StatusV14,
+};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -340,17 +345,13 @@ impl TestApp {
     }
 
     async fn with_token(&self, v: Value) -> Partner {
-        let client_id = v["client_id"].as_str().expect("client_id").to_string();
-        let client_secret = v["client_secret"]
-            .as_str()
-            .expect("client_secret")
-            .to_string();
-        let token = self.token(&client_id, &client_secret).await;
+        let creds: KeyCredentials = decode(&v);
+        let token = self.token(&creds.client_id, &creds.client_secret).await;
         Partner {
-            partner_id: v["partner_id"].as_u64().expect("partner_id"),
-            key_id: v["key_id"].as_u64().expect("key_id"),
-            client_id,
-            client_secret,
+            partner_id: creds.partner_id,
+            key_id: creds.key_id,
+            client_id: creds.client_id,
+            client_secret: creds.client_secret,
             token,
         }
     }
@@ -415,6 +416,44 @@ impl TestApp {
                 .expect("status"),
         )
         .await
+    }
+
+    /// A provision that must succeed (200), its answer decoded.
+    pub async fn provision_ok(&self, token: &str, fields: &[(&str, &str)]) -> ProvisionResponse {
+        let (status, body) = self.provision(token, fields).await;
+        ok(status, &body)
+    }
+
+    /// A cancellation that must succeed (200), its answer decoded.
+    pub async fn cancel_ok(
+        &self,
+        token: &str,
+        site: &str,
+        fields: &[(&str, &str)],
+    ) -> CancelResponse {
+        let (status, body) = self.cancel(token, site, fields).await;
+        ok(status, &body)
+    }
+
+    /// A v1.4 status that must succeed (200), its answer decoded.
+    pub async fn status_ok(&self, token: &str, site: &str) -> StatusV14 {
+        let (status, body) = self.status(token, site).await;
+        ok(status, &body)
+    }
+
+    /// `jpstart admin ARGS` that must succeed, its JSON decoded.
+    pub fn admin_as<T: DeserializeOwned + Serialize>(&self, args: &[&str]) -> T {
+        let v = self
+            .admin(args)
+            .unwrap_or_else(|e| panic!("admin {args:?}: {e}"));
+        decode(&v)
+    }
+
+    /// `jpstart admin activations ARGS`, decoded.
+    pub fn activations(&self, args: &[&str]) -> Vec<AdminActivation> {
+        let mut all = vec!["activations"];
+        all.extend_from_slice(args);
+        self.admin_as(&all)
     }
 }
 
@@ -492,7 +531,12 @@ pub async fn json(res: reqwest::Response) -> (StatusCode, Value) {
 /// Asserts the documented error body: status, code, and the four keys in
 /// order (`error`, `message`, `error_code`, `error_message`), and that the
 /// code is in the served error catalogue.
-pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want_status: u16,
+    want_code: &str,
+) -> ErrorBody {
     assert_eq!(status.as_u16(), want_status, "status of {body}");
     let obj = body
         .as_object()
@@ -511,4 +555,28 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_cod
         catalogue.iter().any(|(c, _)| *c == want_code),
         "{want_code} is not in the error catalogue"
     );
+    decode(body)
+}
+
+/// A JSON answer decoded into its wire type, strictly: encoding the value
+/// again must give the same JSON back, so that the decode fails on a key the
+/// type does not know (serde would drop it), a missing key or another type.
+/// Key order is not compared (`serde_json::Map` equality ignores it); tests
+/// of the exact order use [`keys`].
+pub fn decode<T: DeserializeOwned + Serialize>(body: &Value) -> T {
+    let name = std::any::type_name::<T>();
+    let typed: T = serde_json::from_value(body.clone())
+        .unwrap_or_else(|e| panic!("not a {name} ({e}): {body}"));
+    let again = serde_json::to_value(&typed).expect("encode");
+    assert_eq!(
+        &again, body,
+        "{name} does not carry exactly the keys of {body}"
+    );
+    typed
+}
+
+/// The body of an answer that must be a 200, decoded (see [`decode`]).
+pub fn ok<T: DeserializeOwned + Serialize>(status: StatusCode, body: &Value) -> T {
+    assert_eq!(status, 200, "{body}");
+    decode(body)
 }
