@@ -75,8 +75,7 @@ both_backends! {
         ];
         for (fields, needle) in ssh_cases {
             let (status, text, body) = post_creds(&app, &p.token, &blog, "ssh", fields).await;
-            assert_error(status, &body, 400, "invalid_credentials");
-            let msg = body["message"].as_str().unwrap();
+            let msg = assert_error(status, &body, 400, "invalid_credentials").message;
             assert!(msg.contains(needle), "{fields:?}: {msg:?} lacks {needle:?}");
             assert!(!text.contains("pw"), "password echoed: {text}");
         }
@@ -89,8 +88,7 @@ both_backends! {
         ];
         for (fields, needle) in ftp_cases {
             let (status, _, body) = post_creds(&app, &p.token, &blog, "ftp", fields).await;
-            assert_error(status, &body, 400, "invalid_credentials");
-            let msg = body["message"].as_str().unwrap();
+            let msg = assert_error(status, &body, 400, "invalid_credentials").message;
             assert!(msg.contains(needle), "{fields:?}: {msg:?} lacks {needle:?}");
         }
         assert!(!has_creds(&app, &p.token, &blog).await, "a refusal stored something");
@@ -98,8 +96,8 @@ both_backends! {
         // Unknown blog id: 403 invalid_blog, with the id in the message.
         let (status, _, body) =
             post_creds(&app, &p.token, "987654", "ssh", &[("ssh_user", "u"), ("ssh_pass", "pw")]).await;
-        assert_error(status, &body, 403, "invalid_blog");
-        assert_eq!(body["message"], "The blog ID 987654 is invalid");
+        let err = assert_error(status, &body, 403, "invalid_blog");
+        assert_eq!(err.message, "The blog ID 987654 is invalid");
         let (status, _, body) =
             post_creds(&app, &p.token, "987654", "ftp", &[("ftp_user", "u"), ("ftp_host", "h")]).await;
         assert_error(status, &body, 403, "invalid_blog");

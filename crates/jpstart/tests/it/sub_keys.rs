@@ -118,8 +118,8 @@ both_backends! {
             assert_eq!(status, 200, "{body}");
         }
         let (status, body) = provision(&app, &sub, "s3.example", "premium").await;
-        assert_error(status, &body, 400, "activation_limit_reached");
-        assert_eq!(body["message"], "This key has reached its activation limit for product premium");
+        let err = assert_error(status, &body, 400, "activation_limit_reached");
+        assert_eq!(err.message, "This key has reached its activation limit for product premium");
         // No limit given: 0.
         for plan in ["personal", "jetpack-scan"] {
             let (status, body) = provision(&app, &sub, "s4.example", plan).await;
@@ -187,8 +187,8 @@ both_backends! {
         let long = "n".repeat(201);
         let (status, text) = new_key(&app, &p.token, &[("name", &long)]).await;
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert_error(status, &body, 400, "invalid_key_name");
-        assert_eq!(body["message"], want);
+        let err = assert_error(status, &body, 400, "invalid_key_name");
+        assert_eq!(err.message, want);
         // No token: the auth errors.
         let res = app.request(reqwest::Method::POST, NEW).form(&[("name", "K")]).send().await.unwrap();
         let (status, body) = json(res).await;
