@@ -564,15 +564,20 @@ pub fn assert_error(
 /// Key order is not compared (`serde_json::Map` equality ignores it); tests
 /// of the exact order use [`keys`].
 pub fn decode<T: DeserializeOwned + Serialize>(body: &Value) -> T {
+    try_decode(body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`decode`] as a `Result`, for property tests that report a failure
+/// instead of panicking.
+pub fn try_decode<T: DeserializeOwned + Serialize>(body: &Value) -> Result<T, String> {
     let name = std::any::type_name::<T>();
-    let typed: T = serde_json::from_value(body.clone())
-        .unwrap_or_else(|e| panic!("not a {name} ({e}): {body}"));
-    let again = serde_json::to_value(&typed).expect("encode");
-    assert_eq!(
-        &again, body,
-        "{name} does not carry exactly the keys of {body}"
-    );
-    typed
+    let typed: T =
+        serde_json::from_value(body.clone()).map_err(|e| format!("not a {name} ({e}): {body}"))?;
+    let again = serde_json::to_value(&typed).map_err(|e| format!("{name}: {e}"))?;
+    if &again != body {
+        return Err(format!("{name} does not carry exactly the keys of {body}"));
+    }
+    Ok(typed)
 }
 
 /// The body of an answer that must be a 200, decoded (see [`decode`]).
