@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use jpstart_types::wire::{
     AdminActivation, CancelResponse, ErrorBody, KeyCredentials, ProvisionResponse, StatusV14,
+    TokenResponse,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -371,10 +372,7 @@ impl TestApp {
             .expect("token request");
         let (status, body) = json(res).await;
         assert_eq!(status, 200, "token: {body}");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        decode::<TokenResponse>(&body).access_token
     }
 
     /// `POST /rest/v1.3/jpphp/provision` with form fields.
@@ -547,15 +545,16 @@ pub fn assert_error(
         ["error", "message", "error_code", "error_message"],
         "key order of {body}"
     );
-    assert_eq!(body["error"], want_code, "{body}");
-    assert_eq!(body["error_code"], want_code, "{body}");
-    assert_eq!(body["message"], body["error_message"], "{body}");
+    let err: ErrorBody = decode(body);
+    assert_eq!(err.error, want_code, "{body}");
+    assert_eq!(err.error_code, want_code, "{body}");
+    assert_eq!(err.message, err.error_message, "{body}");
     let catalogue = jpstart_server::api::errors::catalogue();
     assert!(
         catalogue.iter().any(|(c, _)| *c == want_code),
         "{want_code} is not in the error catalogue"
     );
-    decode(body)
+    err
 }
 
 /// A JSON answer decoded into its wire type, strictly: encoding the value
