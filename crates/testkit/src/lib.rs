@@ -1,7 +1,8 @@
 //! Test support shared by the integration suite (`crates/jpstart/tests/it`)
 //! and the store contract suite (`crates/server/tests/store_contract`): a
 //! fresh PostgreSQL database per test in the cluster that
-//! `JPSTART_TEST_POSTGRES_URL` names, and the notice when there is none.
+//! `JPSTART_TEST_POSTGRES_URL` names, the notice when there is none, and
+//! [`both_backends!`], which runs a test once per backend.
 
 #![allow(clippy::expect_used)] // test support: a failed setup is a failed test
 
@@ -110,6 +111,75 @@ pub fn postgres_skipped(suite: &str) {
     if std::env::var_os(REQUIRE_ENV).is_some() {
         panic!("{REQUIRE_ENV} is set but {POSTGRES_ENV} is not");
     }
+}
+
+/// A suite's per-test fixture on a database of its own, one constructor per
+/// backend; [`both_backends!`] calls them.
+pub trait Backends: Sized {
+    /// The suite's name in the skip notice ("the PostgreSQL half of the …").
+    const SUITE: &'static str;
+
+    /// The fixture on a fresh SQLite database.
+    fn sqlite() -> impl std::future::Future<Output = Self>;
+
+    /// The fixture on a fresh PostgreSQL database, `None` when
+    /// `JPSTART_TEST_POSTGRES_URL` is unset.
+    fn postgres() -> impl std::future::Future<Output = Option<Self>>;
+}
+
+/// Runs a test once per backend, as `name::sqlite` and `name::postgres`,
+/// on the fixture type `F` (a [`Backends`]); without PostgreSQL the second
+/// half reports itself skipped (or fails under `JPSTART_TEST_REQUIRE_POSTGRES`).
+/// The calling crate needs `tokio` with its `macros` feature.
+///
+/// Two forms:
+/// - `both_backends!(F => async fn name(fx: F) { ... } ...)`: the bodies
+///   inline (attributes on each kept);
+/// - `both_backends!(F => fns name, other)`: `async fn name(fx: F)` defined
+///   beside the call.
+#[macro_export]
+macro_rules! both_backends {
+    ($fx:ty => fns $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(<$fx as $crate::Backends>::sqlite().await).await
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match <$fx as $crate::Backends>::postgres().await {
+                        Some(fx) => super::$name(fx).await,
+                        None => $crate::postgres_skipped(<$fx as $crate::Backends>::SUITE),
+                    }
+                }
+            }
+        )*
+    };
+    ($fx:ty => $($(#[$meta:meta])* async fn $name:ident($arg:ident: $argty:ty) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                $(#[$meta])*
+                async fn run($arg: $argty) $body
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(<$fx as $crate::Backends>::sqlite().await).await
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match <$fx as $crate::Backends>::postgres().await {
+                        Some(fx) => run(fx).await,
+                        None => $crate::postgres_skipped(<$fx as $crate::Backends>::SUITE),
+                    }
+                }
+            }
+        )*
+    };
 }
 
 #[cfg(test)]

@@ -208,12 +208,52 @@ mod tests {
     }
 
     proptest! {
+        /// Any text: no panic, and whatever parses is the normal form of
+        /// its input (trimmed; slugs lower-cased), which parses back to
+        /// itself (parse ∘ print = id) and agrees with a model of the rules.
         #[test]
-        fn parsers_never_panic(s in "\\PC{0,80}") {
-            let _ = ProductSlug::parse(&s);
-            let _ = ClientId::parse(&s);
-            let _ = ClientSecret::parse(&s);
-            let _ = AccessToken::parse(&s);
+        fn parsers_normalise_once(s in prop_oneof![
+            "\\PC{0,80}",
+            "[ \t]{0,2}[A-Za-z0-9_-]{0,70}[ \t]{0,2}",
+            "[!-~]{0,260}",
+        ]) {
+            let slug_model = {
+                let t = s.trim().to_ascii_lowercase();
+                let ok = (1..=64).contains(&t.len())
+                    && t.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
+                ok.then_some(t)
+            };
+            match ProductSlug::parse(&s) {
+                Ok(slug) => {
+                    prop_assert_eq!(Some(slug.as_str()), slug_model.as_deref());
+                    prop_assert_eq!(&ProductSlug::parse(&slug.to_string()).unwrap(), &slug);
+                }
+                Err(_) => prop_assert_eq!(slug_model, None),
+            }
+            let id_model = {
+                let t = s.trim();
+                let ok = (1..=64).contains(&t.len())
+                    && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                ok.then_some(t)
+            };
+            match ClientId::parse(&s) {
+                Ok(id) => {
+                    prop_assert_eq!(Some(id.as_str()), id_model);
+                    prop_assert_eq!(&ClientId::parse(&id.to_string()).unwrap(), &id);
+                }
+                Err(_) => prop_assert_eq!(id_model, None),
+            }
+            // Secrets are taken as they are, never trimmed or folded.
+            let secret_ok = (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+            match ClientSecret::parse(&s) {
+                Ok(secret) => prop_assert!(secret_ok && secret.expose() == s),
+                Err(_) => prop_assert!(!secret_ok),
+            }
+            let token_ok = (16..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric());
+            match AccessToken::parse(&s) {
+                Ok(token) => prop_assert!(token_ok && token.expose() == s),
+                Err(_) => prop_assert!(!token_ok),
+            }
         }
 
         /// Tokens and secrets: whatever parses reads back unchanged, also

@@ -486,17 +486,31 @@ mod tests {
     }
 
     proptest! {
+        /// Any text: no panic, and whatever parses is a normal form:
+        /// normalising it again (as an identifier, or as a URL) changes
+        /// nothing, and a site ref prints as text that parses back to it.
         #[test]
-        fn never_panics(s in "\\PC{0,60}") {
+        fn normalising_is_idempotent(s in prop_oneof![
+            "\\PC{0,60}",
+            "(https?://)?[a-zA-Z0-9.:-]{1,20}(/[a-zA-Z0-9._~:-]{0,6}){0,3}/?",
+            "[a-z0-9.-]{1,12}(::[a-zA-Z0-9._~:-]{0,6}){0,3}",
+        ]) {
             // Whatever is accepted links with http or https only.
             if let Ok(u) = SiteUrl::parse(&s) {
                 let base = u.base().to_ascii_lowercase();
                 prop_assert!(base.starts_with("http://") || base.starts_with("https://"), "{}", base);
                 prop_assert!(!u.as_str().contains(['?', '#']));
             }
-            let _ = SiteIdentifier::from_url(&s);
-            let _ = SiteIdentifier::parse(&s);
-            let _ = SiteRef::parse(&s);
+            if let Ok(id) = SiteIdentifier::from_url(&s) {
+                prop_assert_eq!(&SiteIdentifier::parse(id.as_str()).unwrap(), &id);
+                prop_assert!(!id.as_str().contains('/'), "{}", id);
+            }
+            if let Ok(id) = SiteIdentifier::parse(&s) {
+                prop_assert_eq!(&SiteIdentifier::parse(&id.to_string()).unwrap(), &id);
+            }
+            if let Ok(r) = SiteRef::parse(&s) {
+                prop_assert_eq!(&SiteRef::parse(&r.to_string()).unwrap(), &r);
+            }
         }
 
         #[test]
@@ -530,10 +544,24 @@ mod tests {
 
         /// Any run of digits is a blog id or an error (zero, too large),
         /// never a panic and never an identifier.
+        /// Agreement with a model: a blog id is 1..=i64::MAX, whatever the
+        /// leading zeros.
         #[test]
         fn digits_are_never_identifiers(d in "[0-9]{1,30}") {
-            prop_assert!(!matches!(SiteRef::parse(&d), Ok(SiteRef::Identifier(_))));
-            let _ = BlogId::parse(&d);
+            let model = d
+                .parse::<u128>()
+                .ok()
+                .filter(|n| (1..=i64::MAX as u128).contains(n));
+            match SiteRef::parse(&d) {
+                Ok(SiteRef::BlogId(id)) => prop_assert_eq!(Some(u128::from(id.get())), model),
+                Ok(SiteRef::Identifier(i)) => prop_assert!(false, "{} taken for an identifier", i),
+                Err(SiteRefError::InvalidBlogId(s)) => {
+                    prop_assert_eq!(model, None);
+                    prop_assert_eq!(s, d.clone());
+                }
+                Err(e) => prop_assert!(false, "{:?}", e),
+            }
+            prop_assert_eq!(BlogId::parse(&d).ok().map(|id| u128::from(id.get())), model);
         }
 
         /// A site ref of an identifier prints as the identifier and parses

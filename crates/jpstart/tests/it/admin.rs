@@ -1,6 +1,7 @@
 //! Issue: server foundation (SPEC §6): the operator's commands, their exact
 //! JSON on stdout, and their one-line failures.
 
+use jpstart_types::wire::{AdminActivation, KeyCredentials, StatusV14};
 use serde_json::{json as j, Value};
 
 use crate::common::*;
@@ -29,47 +30,47 @@ fn fails(app: &TestApp, args: &[&str]) -> String {
     stderr.trim_end().to_string()
 }
 
-fn assert_credentials(v: &Value, partner_id: u64) {
+fn assert_credentials(v: &Value, partner_id: u64) -> KeyCredentials {
     assert_eq!(
         keys(v),
         ["partner_id", "key_id", "client_id", "client_secret"],
         "{v}"
     );
-    assert_eq!(v["partner_id"], partner_id);
+    let creds: KeyCredentials = decode(v);
+    assert_eq!(creds.partner_id, partner_id);
     // client_id is the key id, as text (the documented `partner-keys/new`
     // response has it as a string).
-    assert_eq!(v["client_id"], v["key_id"].as_u64().unwrap().to_string());
-    let secret = v["client_secret"].as_str().unwrap();
+    assert_eq!(creds.client_id, creds.key_id.to_string());
+    let secret = &creds.client_secret;
     assert!(
         secret.len() >= 32 && secret.bytes().all(|b| b.is_ascii_alphanumeric()),
         "{secret}"
     );
+    creds
 }
 
 both_backends! {
     async fn admin_shapes(db: Db) {
         let app = TestApp::spawn(db).await;
         let created = ok(&app, &["partner", "create", "--name", "Example Hosting"]);
-        let pid = created["partner_id"].as_u64().unwrap();
-        assert_credentials(&created, pid);
+        let pid = decode::<KeyCredentials>(&created).partner_id;
+        let created = assert_credentials(&created, pid);
         let pid_s = pid.to_string();
 
         let key = ok(&app, &["key", "create", "--partner", &pid_s, "--name", "staging", "--test", "--limit", "premium=2", "--limit", "jetpack-scan=0"]);
-        assert_credentials(&key, pid);
-        assert_ne!(key["key_id"], created["key_id"]);
-        assert_ne!(key["client_secret"], created["client_secret"]);
-        let key_s = key["key_id"].as_u64().unwrap().to_string();
+        let key = assert_credentials(&key, pid);
+        assert_ne!(key.key_id, created.key_id);
+        assert_ne!(key.client_secret, created.client_secret);
+        let key_s = key.key_id.to_string();
         // The new key's credentials get a token; its limit is enforced.
-        let token = app
-            .token(key["client_id"].as_str().unwrap(), key["client_secret"].as_str().unwrap())
-            .await;
+        let token = app.token(&key.client_id, &key.client_secret).await;
         let (status, body) = app
             .provision(&token, &[("siteurl", "https://scan.example"), ("local_user", "a"), ("plan", "jetpack-scan")])
             .await;
         assert_error(status, &body, 400, "activation_limit_reached");
 
-        assert_eq!(ok(&app, &["key", "disable", &key_s]), j!({"key_id": key["key_id"], "disabled": true}));
-        assert_eq!(ok(&app, &["key", "enable", &key_s]), j!({"key_id": key["key_id"], "disabled": false}));
+        assert_eq!(ok(&app, &["key", "disable", &key_s]), j!({"key_id": key.key_id, "disabled": true}));
+        assert_eq!(ok(&app, &["key", "enable", &key_s]), j!({"key_id": key.key_id, "disabled": false}));
         assert_eq!(ok(&app, &["token", "revoke", "--token", &token]), j!({"revoked": 1}));
         assert_eq!(ok(&app, &["token", "revoke", "--key", &key_s]), j!({"revoked": 0}));
 
@@ -79,17 +80,15 @@ both_backends! {
             .provision(&p.token, &[("siteurl", "https://Shop.Example/demo/"), ("local_user", "a"), ("plan", "premium")])
             .await;
         assert_eq!(status, 200, "{body}");
-        let acts = ok(&app, &["activations"]);
-        assert_eq!(acts.as_array().unwrap().len(), 1, "{acts}");
+        // Strict decode: every row has exactly the documented keys.
+        let acts: Vec<AdminActivation> = decode(&ok(&app, &["activations"]));
+        assert_eq!(acts.len(), 1, "{acts:?}");
         let a = &acts[0];
-        for k in ["blog_id", "site", "product", "state", "key_id"] {
-            assert!(a.get(k).is_some(), "activation has no {k}: {a}");
-        }
-        assert_eq!(a["site"], "shop.example::demo");
-        assert_eq!(a["product"], "premium");
-        assert_eq!(a["state"], "pending");
-        assert_eq!(a["key_id"], p.key_id);
-        let blog_id = a["blog_id"].as_u64().unwrap();
+        assert_eq!(a.site, "shop.example::demo");
+        assert_eq!(a.product, "premium");
+        assert_eq!(a.state, "pending");
+        assert_eq!(a.key_id, Some(p.key_id));
+        let blog_id = a.blog_id;
 
         let connected = ok(&app, &["site", "connect", "shop.example::demo"]);
         assert_eq!(keys(&connected), ["blog_id", "site", "was_connected", "activated"]);
@@ -102,16 +101,15 @@ both_backends! {
         assert_eq!((&again["was_connected"], &again["activated"]), (&j!(true), &j!([])));
         ok(&app, &["site", "connect", "https://shop.example/demo"]);
 
-        let acts = ok(&app, &["activations", "--site", "shop.example::demo"]);
-        assert_eq!(acts[0]["state"], "active");
-        let mine = ok(&app, &["activations", "--partner", &p.partner_id.to_string()]);
-        assert_eq!(mine.as_array().unwrap().len(), 1);
+        let acts: Vec<AdminActivation> = decode(&ok(&app, &["activations", "--site", "shop.example::demo"]));
+        assert_eq!(acts[0].state, "active");
+        let mine: Vec<AdminActivation> = decode(&ok(&app, &["activations", "--partner", &p.partner_id.to_string()]));
+        assert_eq!(mine.len(), 1);
         assert_eq!(ok(&app, &["activations", "--partner", &pid_s]), j!([]));
         assert_eq!(ok(&app, &["activations", "--site", "other.example"]), j!([]));
-        let (status, st) = app.status(&p.token, &blog_id.to_string()).await;
-        assert_eq!(status, 200);
-        assert_eq!(st["blog"]["is_connected"], true);
-        assert_eq!(st["products"][0]["is_pending"], false);
+        let st: StatusV14 = app.status_ok(&p.token, &blog_id.to_string()).await;
+        assert!(st.blog.is_connected, "{st:?}");
+        assert!(!st.products[0].is_pending, "{st:?}");
     }
 
     async fn admin_failures(db: Db) {

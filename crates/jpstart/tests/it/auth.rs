@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use jpstart_server::domain::errors::{ErrorCode, OAuthErrorCode};
+use jpstart_types::wire::{ErrorsResponse, OAuthErrorBody, TokenResponse, VerboseErrorsResponse};
 use reqwest::Method;
 use serde_json::{json as j, Value};
 
@@ -50,8 +51,9 @@ async fn token_request(app: &TestApp, fields: &[(&str, &str)]) -> (reqwest::Stat
 fn assert_oauth_error(status: reqwest::StatusCode, body: &Value, code: &str) {
     assert_eq!(status, 400, "{body}");
     assert_eq!(keys(body), ["error", "error_description"], "{body}");
-    assert_eq!(body["error"], code, "{body}");
-    assert!(!body["error_description"].as_str().unwrap().is_empty());
+    let err: OAuthErrorBody = decode(body);
+    assert_eq!(err.error, code, "{body}");
+    assert!(!err.error_description.is_empty(), "{body}");
 }
 
 both_backends! {
@@ -80,8 +82,8 @@ both_backends! {
         assert_eq!(app.admin(&["key", "disable", &id]).unwrap(), j!({"key_id": p.key_id, "disabled": true}));
         for (method, path) in AUTHENTICATED {
             let (status, body) = call(&app, method, path, Some(&format!("Bearer {}", p.token))).await;
-            assert_error(status, &body, 400, "partner_key_disabled");
-            assert_eq!(body["message"], "This key is disabled.");
+            let err = assert_error(status, &body, 400, "partner_key_disabled");
+            assert_eq!(err.message, "This key is disabled.");
         }
         // Another partner's key is unaffected.
         assert_eq!(app.post(VERIFY, &other.token).send().await.unwrap().status(), 200);
@@ -99,19 +101,18 @@ both_backends! {
     async fn token_of_another_scope(db: Db) {
         let app = TestApp::spawn(db).await;
         let p = app.partner("Acme").await;
-        let minted = app
-            .admin(&["token", "create", "--key", &p.key_id.to_string(), "--scope", "other"])
-            .unwrap();
-        assert_eq!(minted["scope"], "other");
-        let token = minted["access_token"].as_str().unwrap();
+        let minted: TokenResponse = app
+            .admin_as(&["token", "create", "--key", &p.key_id.to_string(), "--scope", "other"]);
+        assert_eq!(minted.scope, "other");
+        let token = minted.access_token.as_str();
         for (method, path) in AUTHENTICATED {
             let (status, body) = call(&app, method, path, Some(&format!("Bearer {token}"))).await;
-            assert_error(status, &body, 403, "invalid_scope");
-            assert_eq!(body["message"], "This token is not authorized to provision partner sites");
+            let err = assert_error(status, &body, 403, "invalid_scope");
+            assert_eq!(err.message, "This token is not authorized to provision partner sites");
         }
         // The admin can mint a partner token as well.
-        let minted = app.admin(&["token", "create", "--key", &p.key_id.to_string()]).unwrap();
-        let token = minted["access_token"].as_str().unwrap();
+        let minted: TokenResponse = app.admin_as(&["token", "create", "--key", &p.key_id.to_string()]);
+        let token = minted.access_token.as_str();
         assert_eq!(app.post(VERIFY, token).send().await.unwrap().status(), 200);
     }
 
@@ -163,7 +164,8 @@ both_backends! {
         assert_eq!(headers[reqwest::header::CONTENT_TYPE], "application/json");
         let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(keys(&body), ["access_token", "token_type", "blog_id", "blog_url", "scope"]);
-        let token = body["access_token"].as_str().unwrap();
+        let body: TokenResponse = decode(&body);
+        let token = body.access_token.as_str();
         assert!(token.len() >= 32 && token.bytes().all(|b| b.is_ascii_alphanumeric()), "{token}");
         assert_eq!(
             text,
@@ -179,8 +181,7 @@ both_backends! {
             ("client_id", &p.client_id),
             ("client_secret", &p.client_secret),
         ]).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["scope"], "jetpack-partner");
+        assert_eq!(ok::<TokenResponse>(status, &body).scope, "jetpack-partner");
         // Secrets and tokens never reach the log.
         let logs = app.logs();
         assert!(!logs.contains(&p.client_secret) && !logs.contains(token), "{logs}");
@@ -234,41 +235,44 @@ both_backends! {
             let req = app.request(Method::GET, &format!("/rest/v1.3/jpphp/errors{q}"));
             async move { json(req.send().await.unwrap()).await }
         };
-        let (status, brief) = get("").await;
-        assert_eq!(status, 200);
-        assert_eq!(keys(&brief), ["errors"]);
-        let brief = brief["errors"].as_object().unwrap();
+        let (status, body) = get("").await;
+        assert_eq!(keys(&body), ["errors"]);
+        let brief = ok::<ErrorsResponse>(status, &body).errors;
         let all_codes: Vec<&str> = ErrorCode::ALL
             .iter()
             .map(|c| c.code())
             .chain(OAuthErrorCode::ALL.iter().map(|c| c.code()))
             .collect();
         for code in &all_codes {
-            let d = brief.get(*code).unwrap_or_else(|| panic!("{code} missing"));
-            assert!(!d.as_str().unwrap().is_empty(), "{code}");
+            let d = brief.get(code).unwrap_or_else(|| panic!("{code} missing"));
+            assert!(!d.is_empty(), "{code}");
         }
-        assert_eq!(brief.len(), ErrorCode::ALL.len() + 3, "invalid_scope is listed once");
+        assert_eq!(brief.0.len(), ErrorCode::ALL.len() + 3, "invalid_scope is listed once");
         for q in ["?verbose", "?verbose=", "?verbose=0", "?verbose=1", "?pretty=0&verbose=false"] {
-            let (status, verbose) = get(q).await;
-            assert_eq!(status, 200);
-            let verbose = verbose["errors"].as_object().unwrap();
-            assert_eq!(verbose.len(), brief.len(), "{q}");
+            let (status, body) = get(q).await;
+            let verbose = ok::<VerboseErrorsResponse>(status, &body).errors;
+            assert_eq!(verbose.0.len(), brief.0.len(), "{q}");
             for code in &all_codes {
-                let e = &verbose[*code];
-                assert_eq!(keys(e), ["description", "cause", "solution"], "{code}");
-                for k in ["description", "cause", "solution"] {
-                    assert!(!e[k].as_str().unwrap().is_empty(), "{code}.{k}");
+                let e = verbose.get(code).unwrap_or_else(|| panic!("{code} missing"));
+                // The key order of each entry, as served.
+                assert_eq!(keys(&body["errors"][*code]), ["description", "cause", "solution"], "{code}");
+                for (k, v) in [("description", &e.description), ("cause", &e.cause), ("solution", &e.solution)] {
+                    assert!(!v.is_empty(), "{code}.{k}");
                 }
                 // Verbose keeps the description; brief sends upstream's
                 // message template (OAuth codes have none: their description).
+                let brief_text = brief.get(code).map(String::as_str);
                 match ErrorCode::ALL.iter().find(|c| c.code() == *code) {
-                    Some(c) => assert_eq!(brief[*code], c.template(), "{code}"),
-                    None => assert_eq!(e["description"], brief[*code], "{code}"),
+                    Some(c) => assert_eq!(brief_text, Some(c.template()), "{code}"),
+                    None => assert_eq!(brief_text, Some(e.description.as_str()), "{code}"),
                 }
             }
         }
-        assert_eq!(brief["activation_limit_reached"], "This key has reached its activation limit for product %s");
-        assert_eq!(brief["invalid_client"].as_str().map(|s| s.is_empty()), Some(false));
+        assert_eq!(
+            brief.get("activation_limit_reached").map(String::as_str),
+            Some("This key has reached its activation limit for product %s")
+        );
+        assert_eq!(brief.get("invalid_client").map(String::is_empty), Some(false));
         // POST answers too, and the version range is 1.3+.
         let res = app.request(Method::POST, "/rest/v1.4/jpphp/errors").send().await.unwrap();
         assert_eq!(res.status(), 200);
@@ -283,10 +287,8 @@ both_backends! {
 async fn secrets_are_stored_as_digests() {
     let app = TestApp::spawn(Db::sqlite()).await;
     let p = app.partner("Acme").await;
-    let minted = app
-        .admin(&["token", "create", "--key", &p.key_id.to_string()])
-        .unwrap();
-    let minted = minted["access_token"].as_str().unwrap().to_string();
+    let minted: TokenResponse = app.admin_as(&["token", "create", "--key", &p.key_id.to_string()]);
+    let minted = minted.access_token;
     let path = PathBuf::from(app.db.url.strip_prefix("sqlite://").unwrap());
     let dir = path.parent().unwrap();
     let mut bytes = Vec::new();
@@ -304,15 +306,18 @@ async fn secrets_are_stored_as_digests() {
     }
 }
 
-/// The served catalogue, verbose and brief, compared with
-/// `snapshots/errors.json` and `snapshots/errors-brief.json`, so that a
-/// change to the wire shows in review. `UPDATE_SNAPSHOTS=1` rewrites them.
+/// The served catalogue, verbose and brief, as served byte for byte, in the
+/// insta snapshots `snapshots/it__auth__errors.snap` and
+/// `snapshots/it__auth__errors-brief.snap`, so that a change to the wire
+/// shows in review. After an intended change:
+/// `INSTA_UPDATE=always cargo test -p jpstart --test it errors_catalogue_snapshot`,
+/// then review the diff. Under `CI=true` insta writes nothing and a mismatch fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_catalogue_snapshot() {
     let app = TestApp::spawn(Db::sqlite()).await;
-    for (query, file) in [
-        ("?verbose=1&pretty=1", "errors.json"),
-        ("?pretty=1", "errors-brief.json"),
+    for (query, name) in [
+        ("?verbose=1&pretty=1", "errors"),
+        ("?pretty=1", "errors-brief"),
     ] {
         let res = app
             .request(Method::GET, &format!("/rest/v1.3/jpphp/errors{query}"))
@@ -320,24 +325,7 @@ async fn errors_catalogue_snapshot() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
-        let text = format!("{}\n", res.text().await.unwrap());
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/it/snapshots")
-            .join(file);
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| !v.is_empty()) {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &text).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; run with UPDATE_SNAPSHOTS=1 to create it",
-                path.display()
-            )
-        });
-        assert!(
-            want == text,
-            "the error catalogue changed; if intended, run UPDATE_SNAPSHOTS=1 cargo test --test it errors_catalogue_snapshot and review the diff\n--- snapshot {file}\n{want}\n--- served\n{text}"
-        );
+        let text = res.text().await.unwrap();
+        insta::assert_snapshot!(name, text);
     }
 }

@@ -1,9 +1,9 @@
 //! Issue 3: the authorization page over HTTP (`GET`/`POST /authorize/{token}`).
 //! The same page in a real browser: `authorize_browser.rs`.
 
+use jpstart_types::wire::{ProvisionResponse, StatusV14};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::common::*;
 
@@ -48,9 +48,9 @@ pub async fn pending(app: &TestApp, token: &str, siteurl: &str, plan: &str) -> S
             ],
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["auth_required"], true, "{body}");
-    let next = body["next_url"].as_str().unwrap().to_string();
+    let res: ProvisionResponse = ok(status, &body);
+    assert!(res.auth_required, "{body}");
+    let next = res.next_url;
     assert!(
         next.starts_with(&format!("{}/authorize/", app.base)),
         "{next}"
@@ -58,17 +58,11 @@ pub async fn pending(app: &TestApp, token: &str, siteurl: &str, plan: &str) -> S
     next
 }
 
-fn products(status: &Value) -> Vec<(String, bool)> {
-    status["products"]
-        .as_array()
-        .unwrap()
+fn products(status: &StatusV14) -> Vec<(String, bool)> {
+    status
+        .products
         .iter()
-        .map(|p| {
-            (
-                p["slug"].as_str().unwrap().to_string(),
-                p["is_pending"].as_bool().unwrap(),
-            )
-        })
+        .map(|p| (p.slug.clone(), p.is_pending))
         .collect()
 }
 
@@ -90,8 +84,8 @@ both_backends! {
         // Premium includes daily backups; realtime is a higher tier, so another partner may add it.
         let link_b = pending(&app, &b.token, "https://example.org/shop", "jetpack-backup-realtime").await;
         assert_ne!(link_a, link_b);
-        let (_, st) = app.status(&a.token, site).await;
-        assert_eq!(st["blog"]["is_connected"], false);
+        let st = app.status_ok(&a.token, site).await;
+        assert!(!st.blog.is_connected, "{st:?}");
         assert_eq!(products(&st), [("premium".into(), true), ("jetpack-backup-realtime".into(), true)]);
 
         let (status, headers, html) = page(app.client.get(&link_a).send().await.unwrap()).await;
@@ -102,8 +96,8 @@ both_backends! {
         assert!(html.contains("<code>premium</code>") && html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
         assert!(html.contains("<form method=\"post\">") && html.contains("id=\"approve\""), "{html}");
         // Showing the page changes nothing.
-        let (_, st) = app.status(&a.token, site).await;
-        assert_eq!(st["blog"]["is_connected"], false);
+        let st = app.status_ok(&a.token, site).await;
+        assert!(!st.blog.is_connected, "{st:?}");
 
         let (status, headers, html) = page(approve(&link_a, None).await).await;
         assert_eq!(status, 200, "{html}");
@@ -111,13 +105,12 @@ both_backends! {
         assert!(html.contains("<span id=\"site\">example.org::shop</span> is connected"), "{html}");
         assert!(html.contains("<ul id=\"activated\">") && html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
 
-        let (_, st) = app.status(&a.token, site).await;
-        assert_eq!(st["blog"]["is_connected"], true, "{st}");
+        let st = app.status_ok(&a.token, site).await;
+        assert!(st.blog.is_connected, "{st:?}");
         assert_eq!(products(&st), [("premium".into(), false), ("jetpack-backup-realtime".into(), false)]);
-        let rows = app.admin(&["activations", "--site", site]).unwrap();
-        for row in rows.as_array().unwrap() {
-            assert_eq!(row["state"], "active", "{row}");
-            assert!(row["activated_at"].is_string(), "{row}");
+        for row in app.activations(&["--site", site]) {
+            assert_eq!(row.state, "active", "{row:?}");
+            assert!(row.activated_at.is_some(), "{row:?}");
         }
 
         // Both links are spent: the site's links are used together.
@@ -134,12 +127,12 @@ both_backends! {
         let (status, body) = app
             .provision(&a.token, &[("siteurl", "https://example.org/shop"), ("local_user", "admin"), ("plan", "professional")])
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["auth_required"], false, "{body}");
+        let res: ProvisionResponse = ok(status, &body);
         // Built from this call's own siteurl, not the stored one (SPEC §11).
-        assert_eq!(body["next_url"], "https://example.org/shop/wp-admin/admin.php?page=jetpack", "{body}");
-        let (_, st) = app.status(&a.token, site).await;
-        assert!(products(&st).contains(&("professional".into(), false)), "{st}");
+        assert!(!res.auth_required, "{body}");
+        assert_eq!(res.next_url, "https://example.org/shop/wp-admin/admin.php?page=jetpack", "{body}");
+        let st = app.status_ok(&a.token, site).await;
+        assert!(products(&st).contains(&("professional".into(), false)), "{st:?}");
     }
 
     async fn unknown_links_are_refused_and_change_nothing(db: Db) {
@@ -157,8 +150,8 @@ both_backends! {
             let (status, _, html) = page(approve(url, None).await).await;
             assert_eq!(status, 404, "{url}: {html}");
         }
-        let (_, st) = app.status(&a.token, "refused.example").await;
-        assert_eq!(st["blog"]["is_connected"], false);
+        let st = app.status_ok(&a.token, "refused.example").await;
+        assert!(!st.blog.is_connected, "{st:?}");
         assert_eq!(products(&st), [("personal".into(), true)]);
         // The real link still works afterwards.
         let (status, _, _) = page(approve(&link, None).await).await;
@@ -200,8 +193,8 @@ both_backends! {
         assert_eq!(res.status(), 303);
         assert_eq!(res.headers()["location"], back);
         assert_eq!(res.headers()["referrer-policy"], "no-referrer");
-        let (_, st) = app.status(&a.token, "one.example").await;
-        assert_eq!(st["blog"]["is_connected"], true);
+        let st = app.status_ok(&a.token, "one.example").await;
+        assert!(st.blog.is_connected, "{st:?}");
 
         // As a query parameter of the POST too.
         let link = pending(&app, &a.token, "https://two.example", "premium").await;
@@ -227,8 +220,8 @@ both_backends! {
             let res = approve(&link, Some(bad)).await;
             assert_eq!(res.status(), 200, "{bad}");
             assert!(res.headers().get("location").is_none(), "{bad}");
-            let (_, st) = app.status(&a.token, &format!("bad{i}.example")).await;
-            assert_eq!(st["blog"]["is_connected"], true, "{bad}");
+            let st = app.status_ok(&a.token, &format!("bad{i}.example")).await;
+            assert!(st.blog.is_connected, "{bad}: {st:?}");
         }
 
         // Partner B's host-only prefix admits its own host, at a boundary only.

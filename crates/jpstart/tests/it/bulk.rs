@@ -36,16 +36,10 @@ fn results(path: &Path) -> Vec<csv::StringRecord> {
 
 /// Activations per (site, product), asserting none is doubled.
 fn assert_each_once(app: &TestApp, n: usize) {
-    let acts = app.admin(&["activations"]).unwrap();
-    let acts = acts.as_array().unwrap();
+    let acts = app.activations(&[]);
     let distinct: HashSet<(String, String)> = acts
         .iter()
-        .map(|a| {
-            (
-                a["site"].as_str().unwrap().to_string(),
-                a["product"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|a| (a.site.clone(), a.product.clone()))
         .collect();
     assert_eq!(acts.len(), n, "activations");
     assert_eq!(distinct.len(), n, "one activation per site");
@@ -148,7 +142,7 @@ both_backends! {
         let by_line = |l: &str| rows.iter().find(|r| &r[0] == l).unwrap().clone();
         assert_eq!((&by_line("5")[7], &by_line("5")[8]), ("error", "invalid_plan"));
         assert_eq!(&by_line("3")[7], "malformed");
-        assert_eq!(app.admin(&["activations"]).unwrap().as_array().unwrap().len(), 2);
+        assert_eq!(app.activations(&[]).len(), 2);
 
         // Resume: nothing left to do, nothing sent again.
         let run = jpstart(&["bulk", "provision", "--csv", input.to_str().unwrap(), "--resume"], &env).await;
@@ -187,8 +181,8 @@ both_backends! {
         let run = jpstart(&["bulk", "cancel", "--csv", input.to_str().unwrap()], &env).await;
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(run.stderr.contains("5 rows: 3 ok, 1 noop, 1 error"), "{}", run.stderr);
-        let acts = app.admin(&["activations"]).unwrap();
-        assert!(acts.as_array().unwrap().iter().all(|a| a["state"] == "cancelled"), "{acts}");
+        let acts = app.activations(&[]);
+        assert!(acts.iter().all(|a| a.state == "cancelled"), "{acts:?}");
         let rows = results(&dir.path().join("cancel.csv.results.csv"));
         let last = rows.iter().find(|r| &r[0] == "6").unwrap();
         assert_eq!((&last[5], &last[6]), ("error", "invalid_blog"));

@@ -1,6 +1,7 @@
 //! Issue 4: `partner-cancel`, every example of the two seed documents
 //! (`seeds/`: plan-cancellation, both versions) as a test (SPEC §5).
 
+use jpstart_types::wire::{AdminActivation, CancelResponse, CancelledActivation, TokenResponse};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -37,12 +38,11 @@ both_backends! {
             assert_eq!(again, blog, "{url}: the same site keeps its blog id");
             let (status, body) = app.cancel(&p.token, &blog.to_string(), &[]).await;
             assert_eq!((status.as_u16(), body), (200, json!({"success": true})), "{url}");
-            let (_, st) = app.status(&p.token, ident).await;
-            assert_eq!(st["products"], json!([]), "{url}");
+            let st = app.status_ok(&p.token, ident).await;
+            assert_eq!(st.products, [], "{url}");
         }
         // Each URL is its own site: cancelling one left the others' rows alone.
-        let all = app.admin(&["activations"]).unwrap();
-        assert_eq!(all.as_array().unwrap().len(), 8);
+        assert_eq!(app.activations(&[]).len(), 8);
     }
 
     /// The curl example: POST with only a bearer header and
@@ -85,8 +85,8 @@ both_backends! {
         app.admin(&["site", "grant", "https://granted.example", "--product", "premium"]).unwrap();
         app.admin(&["site", "grant", "https://granted.example", "--product", "jetpack-backup-daily"]).unwrap();
         let (status, body) = app.cancel(&a.token, "granted.example", &[]).await;
-        assert_error(status, &body, 400, "not_jps_plan");
-        assert_eq!(body["message"], "The plan for this site was not provisioned by Jetpack Start");
+        let err = assert_error(status, &body, 400, "not_jps_plan");
+        assert_eq!(err.message, "The plan for this site was not provisioned by Jetpack Start");
         let (status, body) = app.cancel(&a.token, "granted.example", &[("plan", "jetpack-backup-daily")]).await;
         assert_error(status, &body, 400, "not_jps_plan");
         // cancel-all names only the caller's activations: nothing of the operator's.
@@ -96,17 +96,16 @@ both_backends! {
 
         // 403 invalid_scope: a token of another scope.
         provision_ok(&app, &a.token, "scoped.example", "premium").await;
-        let minted = app.admin(&["token", "create", "--key", &a.key_id.to_string(), "--scope", "other"]).unwrap();
-        let other_scope = minted["access_token"].as_str().expect("access_token");
-        let (status, body) = app.cancel(other_scope, "scoped.example", &[]).await;
-        assert_error(status, &body, 403, "invalid_scope");
-        assert_eq!(body["message"], "This token is not authorized to provision partner sites");
+        let minted: TokenResponse = app.admin_as(&["token", "create", "--key", &a.key_id.to_string(), "--scope", "other"]);
+        let (status, body) = app.cancel(&minted.access_token, "scoped.example", &[]).await;
+        let err = assert_error(status, &body, 403, "invalid_scope");
+        assert_eq!(err.message, "This token is not authorized to provision partner sites");
         assert_eq!(states(&app, "scoped.example")[0].1, "pending");
 
         // 403 invalid_blog, with the id in the message.
         let (status, body) = app.cancel(&a.token, "999999", &[]).await;
-        assert_error(status, &body, 403, "invalid_blog");
-        assert_eq!(body["message"], "The blog ID 999999 is invalid");
+        let err = assert_error(status, &body, 403, "invalid_blog");
+        assert_eq!(err.message, "The blog ID 999999 is invalid");
 
         // 403 incorrect_partner_key: another partner's activation, by
         // identifier and by blog id, with and without `plan`.
@@ -114,8 +113,8 @@ both_backends! {
         for site in ["owned.example".to_string(), blog.to_string()] {
             for fields in [&[][..], &[("plan", "professional")][..]] {
                 let (status, body) = app.cancel(&b.token, &site, fields).await;
-                assert_error(status, &body, 403, "incorrect_partner_key");
-                assert_eq!(body["message"], CANCEL_MSG);
+                let err = assert_error(status, &body, 403, "incorrect_partner_key");
+                assert_eq!(err.message, CANCEL_MSG);
             }
         }
         // Another key of the same partner is another OAuth client: refused too.
@@ -127,8 +126,8 @@ both_backends! {
         // 400 invalid_plan for a slug not in the catalogue, whatever the site.
         for (site, all) in [("owned.example", "0"), ("unknown.example", "0"), ("999999", "0"), ("owned.example", "1")] {
             let (status, body) = app.cancel(&a.token, site, &[("plan", "gold"), ("cancel-all", all)]).await;
-            assert_error(status, &body, 400, "invalid_plan");
-            assert_eq!(body["message"], "gold is not a valid plan");
+            let err = assert_error(status, &body, 400, "invalid_plan");
+            assert_eq!(err.message, "gold is not a valid plan");
         }
         assert_eq!(states(&app, "owned.example")[0].1, "pending");
 
@@ -173,23 +172,25 @@ both_backends! {
         provision_ok(&app, &b.token, "example.com/other", "jetpack-scan").await;
         let before = activations(&app, "example.com::demo");
         assert_eq!(before.len(), 2);
-        assert_eq!((before[0]["state"].as_str(), before[1]["state"].as_str()), (Some("active"), Some("pending")));
+        assert_eq!((before[0].state.as_str(), before[1].state.as_str()), ("active", "pending"));
 
         let (status, body) = app.cancel(&a.token, "example.com::demo", &[("cancel-all", "true")]).await;
-        assert_eq!(status, 200, "{body}");
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["success", "activations", "pending_activations"]);
-        assert_eq!(body["success"], true);
-        let describe = |row: &Value| json!({
-            "activation_id": row["id"],
-            "product": row["product"],
-            "blog_id": blog,
-            "site": "example.com::demo",
-            "created": row["created_at"],
+        assert_eq!(keys(&body), ["success", "activations", "pending_activations"]);
+        let res: CancelResponse = ok(status, &body);
+        let describe = |row: &AdminActivation| CancelledActivation {
+            activation_id: row.id,
+            product: row.product.clone(),
+            blog_id: blog,
+            site: "example.com::demo".into(),
+            created: row.created_at.clone(),
+            partner_tracking_id: None,
+        };
+        assert_eq!(res, CancelResponse {
+            success: true,
+            activations: Some(vec![describe(&before[0])]),
+            pending_activations: Some(vec![describe(&before[1])]),
         });
-        assert_eq!(body["activations"], json!([describe(&before[0])]));
-        assert_eq!(body["pending_activations"], json!([describe(&before[1])]));
-        assert!(body["activations"][0]["created"].as_str().unwrap().ends_with('Z'));
+        assert!(res.activations.unwrap()[0].created.ends_with('Z'));
         assert!(states(&app, "example.com::demo").iter().all(|s| s.1 == "cancelled"));
         assert_eq!(states(&app, "example.com::other")[0].1, "pending");
         // Retry: nothing left; no arrays.
@@ -206,10 +207,9 @@ both_backends! {
         provision_ok(&app, &a.token, "shared.example", "personal").await;
         provision_ok(&app, &b.token, "shared.example", "jetpack-scan").await;
         provision_ok(&app, &a2.token, "shared.example", "jetpack-backup-realtime").await;
-        let (status, body) = app.cancel(&a.token, "shared.example", &[("cancel-all", "1")]).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["activations"], json!([]));
-        let pending: Vec<&str> = body["pending_activations"].as_array().unwrap().iter().map(|x| x["product"].as_str().unwrap()).collect();
+        let res = app.cancel_ok(&a.token, "shared.example", &[("cancel-all", "1")]).await;
+        assert_eq!(res.activations, Some(vec![]), "{res:?}");
+        let pending: Vec<&str> = res.pending_activations.iter().flatten().map(|x| x.product.as_str()).collect();
         assert_eq!(pending, ["personal"]);
         assert_eq!(states(&app, "shared.example"), [
             ("personal".into(), "cancelled".into(), Some(a.key_id)),
@@ -217,8 +217,8 @@ both_backends! {
             ("jetpack-backup-realtime".into(), "pending".into(), Some(a2.key_id)),
         ]);
         // `plan` is ignored beside cancel-all (all wins).
-        let (_, body) = app.cancel(&b.token, "shared.example", &[("cancel-all", "1"), ("plan", "premium")]).await;
-        assert_eq!(body["pending_activations"][0]["product"], "jetpack-scan");
+        let res = app.cancel_ok(&b.token, "shared.example", &[("cancel-all", "1"), ("plan", "premium")]).await;
+        assert_eq!(res.pending_activations.unwrap()[0].product, "jetpack-scan");
         assert_eq!(states(&app, "shared.example")[2].1, "pending");
     }
 
@@ -292,22 +292,22 @@ both_backends! {
         let p = app.partner("Acme").await;
         // Pending.
         provision_ok(&app, &p.token, "pending.example", "premium").await;
-        assert_eq!(app.status(&p.token, "pending.example").await.1["products"][0]["is_pending"], true);
+        assert!(app.status_ok(&p.token, "pending.example").await.products[0].is_pending);
         let (_, body) = app.cancel(&p.token, "pending.example", &[]).await;
         assert_eq!(body, json!({"success": true}));
         // Connected.
         provision_ok(&app, &p.token, "connected.example", "premium").await;
         app.admin(&["site", "connect", "connected.example"]).unwrap();
-        let (_, st) = app.status(&p.token, "connected.example").await;
-        assert_eq!((st["blog"]["is_connected"].clone(), st["products"][0]["is_pending"].clone()), (json!(true), json!(false)));
+        let st = app.status_ok(&p.token, "connected.example").await;
+        assert_eq!((st.blog.is_connected, st.products[0].is_pending), (true, false));
         let (_, body) = app.cancel(&p.token, "connected.example", &[]).await;
         assert_eq!(body, json!({"success": true}));
         // Disconnected: active, then the connection dropped by force_connect.
         provision_ok(&app, &p.token, "gone.example", "premium").await;
         app.admin(&["site", "connect", "gone.example"]).unwrap();
         provision_with(&app, &p.token, "gone.example", "premium", &[("force_connect", "1")]).await;
-        let (_, st) = app.status(&p.token, "gone.example").await;
-        assert_eq!((st["blog"]["is_connected"].clone(), st["products"][0]["is_pending"].clone()), (json!(false), json!(false)));
+        let st = app.status_ok(&p.token, "gone.example").await;
+        assert_eq!((st.blog.is_connected, st.products[0].is_pending), (false, false));
         let (_, body) = app.cancel(&p.token, "gone.example", &[]).await;
         assert_eq!(body, json!({"success": true}));
         for site in ["pending.example", "connected.example", "gone.example"] {
@@ -405,8 +405,8 @@ both_backends! {
         for body in [json!({"cancel-all": true}), json!({"cancel_all": "1"}), json!({"cancel-all": "TRUE"})] {
             provision_ok(&app, &p.token, "all.example", "jetpack-scan").await;
             let (status, res) = json(app.post(&cancel_path("all.example"), &p.token).json(&body).send().await.unwrap()).await;
-            assert_eq!(status, 200, "{res}");
-            assert_eq!(res["pending_activations"][0]["product"], "jetpack-scan", "{body}: {res}");
+            let typed: CancelResponse = ok(status, &res);
+            assert_eq!(typed.pending_activations.unwrap()[0].product, "jetpack-scan", "{body}: {res}");
         }
         // Anything else is false: without `plan` only the plans family.
         provision_ok(&app, &p.token, "all.example", "jetpack-scan").await;
@@ -421,8 +421,8 @@ both_backends! {
         let p = app.partner("Acme").await;
         provision_ok(&app, &p.token, "late.example", "premium").await;
         app.advance_clock("15d");
-        let (_, st) = app.status(&p.token, "late.example").await;
-        assert_eq!(st["products"], json!([]), "never expired: {st}");
+        let st = app.status_ok(&p.token, "late.example").await;
+        assert!(st.products.is_empty(), "never expired: {st:?}");
         let (_, body) = app.cancel(&p.token, "late.example", &[]).await;
         assert_eq!(body, json!({"success": false}));
         assert_eq!(states(&app, "late.example")[0].1, "expired");

@@ -2,6 +2,7 @@
 //! leaves nothing half-done. The fault is real: a trigger installed in the
 //! test's own database makes the server's second UPDATE fail.
 
+use jpstart_types::wire::CancelResponse;
 use serde_json::json;
 
 use crate::common::*;
@@ -25,14 +26,13 @@ both_backends! {
 
         let fault = inject(&app.db, Fault::CancelOf("jetpack-scan")).await;
         let (status, body) = app.cancel(&p.token, site, &[("cancel-all", "1")]).await;
-        assert_error(status, &body, 400, "invalid_input");
-        assert_eq!(body["message"], "Unable to delete subscription");
+        let err = assert_error(status, &body, 400, "invalid_input");
+        assert_eq!(err.message, "Unable to delete subscription");
         // Everything as it was: rows (personal was updated before the fault,
         // and rolled back) and the event log.
         assert_eq!(activations(&app, site), before);
         assert_eq!(count(&app.db, cancel_events).await, 0);
-        let (_, st) = app.status(&p.token, site).await;
-        assert_eq!(st["products"].as_array().unwrap().len(), 3);
+        assert_eq!(app.status_ok(&p.token, site).await.products.len(), 3);
         // The cause is logged, never sent.
         assert!(!body.to_string().contains("injected"));
         // (stderr is read by another task: give it a moment.)
@@ -56,9 +56,8 @@ both_backends! {
 
         // Repaired: the retry finishes the job.
         fault.remove(&app.db).await;
-        let (status, body) = app.cancel(&p.token, site, &[("cancel-all", "1")]).await;
-        assert_eq!(status, 200, "{body}");
-        let cancelled: Vec<&str> = body["activations"].as_array().unwrap().iter().map(|a| a["product"].as_str().unwrap()).collect();
+        let res = app.cancel_ok(&p.token, site, &[("cancel-all", "1")]).await;
+        let cancelled: Vec<&str> = res.activations.iter().flatten().map(|a| a.product.as_str()).collect();
         assert_eq!(cancelled, ["personal", "jetpack-scan"]);
         assert_eq!(live(&app), 0);
         assert_eq!(count(&app.db, cancel_events).await, 3);
@@ -102,13 +101,11 @@ both_backends! {
         let mut cancelled = Vec::new();
         for task in tasks {
             let (status, body) = task.await.unwrap();
-            assert_eq!(status, 200, "{body}");
-            for field in ["activations", "pending_activations"] {
-                for a in body[field].as_array().into_iter().flatten() {
-                    cancelled.push(a["product"].as_str().unwrap().to_string());
-                }
+            let res: CancelResponse = ok(status, &body);
+            for a in res.activations.iter().chain(&res.pending_activations).flatten() {
+                cancelled.push(a.product.clone());
             }
-            if body["success"] == true && body.get("activations").is_none() {
+            if res.success && res.activations.is_none() {
                 cancelled.push("premium".into());
             }
         }
@@ -142,16 +139,15 @@ both_backends! {
             $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$").await;
         execute(&app.db, "CREATE TRIGGER test_slow BEFORE INSERT ON events FOR EACH ROW \
             WHEN (NEW.to_state = 'cancelled' AND NEW.from_state = 'active') EXECUTE FUNCTION test_slow()").await;
-        let cancel = app.cancel(&p.token, "sweep.example", &[("cancel-all", "1")]);
+        let cancel = app.cancel_ok(&p.token, "sweep.example", &[("cancel-all", "1")]);
         let move_clock = async {
             // Process timing: let the cancel reach its slow insert first.
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             app.advance_clock("15d");
         };
-        let ((status, body), ()) = tokio::join!(cancel, move_clock);
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["activations"][0]["product"], "personal", "{body}");
-        assert_eq!(body["pending_activations"][0]["product"], "jetpack-scan", "{body}");
+        let (res, ()) = tokio::join!(cancel, move_clock);
+        assert_eq!(res.activations.as_ref().unwrap()[0].product, "personal", "{res:?}");
+        assert_eq!(res.pending_activations.as_ref().unwrap()[0].product, "jetpack-scan", "{res:?}");
         assert_eq!(states(&app, "sweep.example"), [
             ("personal".into(), "cancelled".into(), Some(p.key_id)),
             ("jetpack-scan".into(), "cancelled".into(), Some(p.key_id)),

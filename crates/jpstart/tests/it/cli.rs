@@ -2,6 +2,12 @@
 //! end: JSON on stdout and exit 0, error JSON on stderr and exit 1, usage
 //! errors exit 2.
 
+use jpstart_types::wire::{
+    ErrorBody, KeyCredentials, OAuthErrorBody, ProvisionResponse, StatusV13, StatusV14,
+    TokenResponse, UpgradePaths, VerboseErrorsResponse,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::common::*;
@@ -26,6 +32,16 @@ impl Run {
     pub fn error_json(&self) -> Value {
         serde_json::from_str(self.stderr.trim())
             .unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {:?}", self.stderr))
+    }
+
+    /// stdout decoded into its wire type (strictly, see [`decode`]).
+    pub fn json_as<T: DeserializeOwned + Serialize>(&self) -> T {
+        decode(&self.json())
+    }
+
+    /// stderr as the documented error body (strictly, see [`decode`]).
+    pub fn error_body(&self) -> ErrorBody {
+        decode(&self.error_json())
     }
 }
 
@@ -71,40 +87,41 @@ both_backends! {
 
         let run = jpstart(&["token"], &env).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        let token = run.json()["access_token"].as_str().unwrap().to_string();
+        let token = run.json_as::<TokenResponse>().access_token;
 
         let run = jpstart(&["provision", "--siteurl", "https://example.com/demo", "--local-user", "admin", "--plan", "premium", "--partner-tracking-id", "T-1"], &env).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        let body = run.json();
-        assert_eq!(body["success"], true);
-        assert_eq!(body["auth_required"], true);
+        let body: ProvisionResponse = run.json_as();
+        assert!(body.success && body.auth_required, "{body:?}");
         // Compact, key order as the API sent it.
         assert!(run.stdout.starts_with(r#"{"success":true,"auth_required":true,"next_url":""#), "{}", run.stdout);
-        let acts = app.admin(&["activations"]).unwrap();
-        assert_eq!(acts[0]["partner_tracking_id"], "T-1");
+        let acts = app.activations(&[]);
+        assert_eq!(acts[0].partner_tracking_id.as_deref(), Some("T-1"));
 
         // The token alone is enough too (flag or env).
         let by_token = [("JPSTART_API_URL", app.base.as_str()), ("JPSTART_TOKEN", token.as_str())];
         let run = jpstart(&["status", "https://example.com/demo"], &by_token).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(run.json()["products"][0]["slug"], "premium");
+        assert_eq!(run.json_as::<StatusV14>().products[0].slug, "premium");
         let run = jpstart(&["status", "example.com::demo", "--v13", "--api-url", &app.base, "--token", &token], &[]).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(run.json()["plan"], "premium");
+        assert_eq!(run.json_as::<StatusV13>().plan, "premium");
 
         let run = jpstart(&["upgrade-paths", "example.com::demo"], &env).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(run.json()["jetpack-plans"], serde_json::json!(["professional"]));
+        let paths: UpgradePaths = run.json_as();
+        assert_eq!(paths.get("jetpack-plans"), Some(&vec!["professional".to_string()]), "{paths:?}");
 
         let run = jpstart(&["errors", "--verbose"], &[("JPSTART_API_URL", app.base.as_str())]).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(run.json()["errors"]["invalid_blog"]["cause"].is_string());
+        let errors = run.json_as::<VerboseErrorsResponse>().errors;
+        assert!(errors.get("invalid_blog").is_some_and(|e| !e.cause.is_empty()), "{errors:?}");
 
         let run = jpstart(&["cancel", "https://example.com/demo", "--plan", "premium"], &env).await;
         assert_eq!((run.code, run.stdout.trim()), (0, r#"{"success":true}"#), "{}", run.stderr);
         let run = jpstart(&["cancel", "https://example.com/demo"], &env).await;
         assert_eq!((run.code, run.stdout.trim()), (0, r#"{"success":false}"#), "nothing left to cancel");
-        assert_eq!(app.admin(&["activations"]).unwrap()[0]["state"], "cancelled");
+        assert_eq!(app.activations(&[])[0].state, "cancelled");
     }
 
     async fn api_errors_exit_1_with_the_error_json_on_stderr(db: Db) {
@@ -115,25 +132,24 @@ both_backends! {
         let run = jpstart(&["cancel", "999999"], &env).await;
         assert_eq!(run.code, 1);
         assert_eq!(run.stdout, "");
-        let body = run.error_json();
-        assert_eq!(body["error"], "invalid_blog");
-        assert_eq!(body["message"], "The blog ID 999999 is invalid");
+        let body = run.error_body();
+        assert_eq!(body, ErrorBody::new("invalid_blog", "The blog ID 999999 is invalid"));
 
         let run = jpstart(&["provision", "--siteurl", "https://example.com", "--local-user", "admin", "--plan", "bogus"], &env).await;
         assert_eq!(run.code, 1);
-        assert_eq!(run.error_json()["error"], "invalid_plan");
+        assert_eq!(run.error_body().error, "invalid_plan");
 
         // Wrong secret: the token endpoint's RFC 6749 body.
         let mut wrong = env.clone();
         wrong[2].1 = "wrong";
         let run = jpstart(&["status", "example.com"], &wrong).await;
         assert_eq!(run.code, 1);
-        assert_eq!(run.error_json()["error"], "invalid_client");
+        assert_eq!(decode::<OAuthErrorBody>(&run.error_json()).error, "invalid_client");
 
         // Nobody listening: a client-side error in the same JSON shape.
         let run = jpstart(&["errors", "--api-url", "http://127.0.0.1:9", "--attempts", "1"], &[]).await;
         assert_eq!(run.code, 1);
-        assert_eq!(run.error_json()["error"], "http_request_failed");
+        assert_eq!(run.error_body().error, "http_request_failed");
     }
 
     async fn usage_errors_exit_2(db: Db) {
@@ -171,9 +187,9 @@ both_backends! {
         // HTTP, so the TLS handshake fails, which shows https was used.
         let run = jpstart(&["errors", "--attempts", "1"], &[("JETPACK_START_API_HOST", host.as_str())]).await;
         assert_eq!(run.code, 1);
-        let err = run.error_json();
-        assert_eq!(err["error"], "http_request_failed");
-        assert!(err["message"].as_str().unwrap().contains(&format!("https://{host}/rest/v1.3/jpphp/errors")), "{err}");
+        let err = run.error_body();
+        assert_eq!(err.error, "http_request_failed");
+        assert!(err.message.contains(&format!("https://{host}/rest/v1.3/jpphp/errors")), "{err:?}");
     }
 }
 
@@ -230,22 +246,22 @@ both_backends! {
             .arg(key.to_str().unwrap());
         let app = TestApp::spawn_with(db, opts).await;
         let host = app.base.strip_prefix("https://").expect("served over https").to_string();
-        let creds = app.admin(&["partner", "create", "--name", "Acme"]).unwrap();
+        let creds: KeyCredentials = app.admin_as(&["partner", "create", "--name", "Acme"]);
         let env = [
             ("JETPACK_START_API_HOST", host.as_str()),
             ("JPSTART_CA_CERT", cert.to_str().unwrap()),
-            ("JPSTART_PARTNER_ID", creds["client_id"].as_str().unwrap()),
-            ("JPSTART_PARTNER_SECRET", creds["client_secret"].as_str().unwrap()),
+            ("JPSTART_PARTNER_ID", creds.client_id.as_str()),
+            ("JPSTART_PARTNER_SECRET", creds.client_secret.as_str()),
         ];
         let run = jpstart(&["token"], &env).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(run.json()["token_type"], "bearer");
+        assert_eq!(run.json_as::<TokenResponse>().token_type, "bearer");
         let run = jpstart(&["provision", "--siteurl", "https://example.com", "--local-user", "admin", "--plan", "premium"], &env).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(app.admin(&["activations"]).unwrap().as_array().unwrap().len(), 1);
+        assert_eq!(app.activations(&[]).len(), 1);
         // Without the CA the certificate is refused: a transport error, exit 1.
         let run = jpstart(&["errors", "--attempts", "1"], &env[..1]).await;
         assert_eq!(run.code, 1);
-        assert_eq!(run.error_json()["error"], "http_request_failed");
+        assert_eq!(run.error_body().error, "http_request_failed");
     }
 }

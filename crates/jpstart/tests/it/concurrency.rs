@@ -6,16 +6,14 @@
 //! per site and family.
 
 use futures_util::future::join_all;
-use serde_json::Value;
+use jpstart_types::wire::{AdminActivation, ProvisionResponse};
 
 use crate::common::*;
 
 /// Live (pending or active) activations in `admin activations` output.
-fn live(v: &Value, product: &str) -> usize {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["product"] == product && (a["state"] == "pending" || a["state"] == "active"))
+fn live(v: &[AdminActivation], product: &str) -> usize {
+    v.iter()
+        .filter(|a| a.product == product && (a.state == "pending" || a.state == "active"))
         .count()
 }
 
@@ -35,13 +33,13 @@ both_backends! {
         assert_eq!(ok, 5, "successes: {results:?}");
         assert_eq!(refused.len(), 35);
         for (status, body) in refused {
-            assert_error(*status, body, 400, "activation_limit_reached");
-            assert_eq!(body["message"], "This key has reached its activation limit for product premium");
+            let err = assert_error(*status, body, 400, "activation_limit_reached");
+            assert_eq!(err.message, "This key has reached its activation limit for product premium");
         }
         let pid = p.partner_id.to_string();
-        let acts = app.admin(&["activations", "--partner", &pid]).unwrap();
-        assert_eq!(live(&acts, "premium"), 5, "{acts}");
-        assert_eq!(acts.as_array().unwrap().len(), 5, "no stray activations: {acts}");
+        let acts = app.activations(&["--partner", &pid]);
+        assert_eq!(live(&acts, "premium"), 5, "{acts:?}");
+        assert_eq!(acts.len(), 5, "no stray activations: {acts:?}");
     }
 
     async fn concurrent_identical_provisions_make_one_activation(db: Db) {
@@ -53,10 +51,10 @@ both_backends! {
             let results = join_all((0..n).map(|_| app.provision(&p.token, &fields))).await;
             for (status, body) in &results {
                 assert_eq!(*status, 200, "{body}\nlog:\n{}", app.logs());
-                assert_eq!(body["success"], true, "{body}");
+                assert!(decode::<ProvisionResponse>(body).success, "{body}");
             }
-            let acts = app.admin(&["activations", "--site", site]).unwrap();
-            assert_eq!(acts.as_array().unwrap().len(), 1, "{n} concurrent: {acts}");
+            let acts = app.activations(&["--site", site]);
+            assert_eq!(acts.len(), 1, "{n} concurrent: {acts:?}");
             assert_eq!(live(&acts, "premium"), 1);
         }
     }
@@ -74,7 +72,7 @@ both_backends! {
         for (status, body) in results.iter().filter(|(s, _)| *s != 200) {
             assert_error(*status, body, 400, "product_owned_by_another_partner");
         }
-        let acts = app.admin(&["activations", "--site", "contested.example"]).unwrap();
-        assert_eq!(acts.as_array().unwrap().len(), 1, "{acts}");
+        let acts = app.activations(&["--site", "contested.example"]);
+        assert_eq!(acts.len(), 1, "{acts:?}");
     }
 }

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jpstart_types::wire::{AdminActivation, CancelResponse, ErrorBody, ProvisionResponse};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -184,13 +185,13 @@ async fn client(
                     Ok(_) if status.is_server_error() => Outcome::Unknown,
                     Ok(body) if status == 200 => match op {
                         Op::Provision => {
-                            assert_eq!(body["success"], true, "{body}");
+                            assert!(decode::<ProvisionResponse>(&body).success, "{body}");
                             Outcome::Provisioned
                         }
-                        Op::Cancel => Outcome::Cancelled(body["success"] == true),
+                        Op::Cancel => Outcome::Cancelled(decode::<CancelResponse>(&body).success),
                     },
                     Ok(body) => {
-                        let code = body["error"].as_str().unwrap_or("").to_string();
+                        let code = decode::<ErrorBody>(&body).error;
                         let expected = match op {
                             Op::Provision => "product_owned_by_another_partner",
                             Op::Cancel => "incorrect_partner_key",
@@ -245,28 +246,27 @@ both_backends! {
         let elapsed = started.elapsed();
 
         // --- The invariant check ---
-        let acts = admin(&db.url, &["activations"]).unwrap();
-        let acts = acts.as_array().unwrap();
+        let acts: Vec<AdminActivation> = decode(&admin(&db.url, &["activations"]).unwrap());
         let mut actual: BTreeMap<(u64, String), State> = BTreeMap::new();
         let mut live_per_site: BTreeMap<String, u32> = BTreeMap::new();
-        for a in acts {
-            assert_eq!(a["product"], PRODUCT, "{a}");
-            let key = a["key_id"].as_u64().expect("a partner key made every activation");
-            let site = a["site"].as_str().unwrap().to_string();
+        for a in &acts {
+            assert_eq!(a.product, PRODUCT, "{a:?}");
+            let key = a.key_id.expect("a partner key made every activation");
+            let site = a.site.clone();
             let s = actual.entry((key, site.clone())).or_insert(State { rows: 0, live: false, cancelled: 0 });
             s.rows += 1;
-            match a["state"].as_str().unwrap() {
+            match a.state.as_str() {
                 "pending" => {
                     assert!(!s.live, "two live activations of one key on {site}: {acts:?}");
                     s.live = true;
-                    assert!(a["ended_at"].is_null(), "{a}");
+                    assert!(a.ended_at.is_none(), "{a:?}");
                     *live_per_site.entry(site).or_default() += 1;
                 }
                 "cancelled" => {
                     s.cancelled += 1;
-                    assert!(a["ended_at"].is_string(), "{a}");
+                    assert!(a.ended_at.is_some(), "{a:?}");
                 }
-                other => panic!("unexpected state {other}: {a}"),
+                other => panic!("unexpected state {other}: {a:?}"),
             }
         }
         for (site, n) in &live_per_site {
@@ -308,7 +308,7 @@ both_backends! {
         // "Ever": replaying the history in order, no site had two live
         // activations of the family at any point (the writes to one site
         // are serialised, so id order is commit order per site).
-        let site_of: BTreeMap<i64, &str> = acts.iter().map(|a| (a["id"].as_i64().unwrap(), a["site"].as_str().unwrap())).collect();
+        let site_of: BTreeMap<i64, &str> = acts.iter().map(|a| (i64::try_from(a.id).unwrap(), a.site.as_str())).collect();
         let mut live_now: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
         for r in &rows {
             let (id, to): (i64, String) = (r.get(0), r.get(2));
@@ -322,18 +322,18 @@ both_backends! {
         }
         let created = (None, "pending".to_string());
         let cancelled = (Some("pending".to_string()), "cancelled".to_string());
-        for a in acts {
-            let id = a["id"].as_i64().unwrap();
-            let want = match a["state"].as_str().unwrap() {
+        for a in &acts {
+            let id = i64::try_from(a.id).unwrap();
+            let want = match a.state.as_str() {
                 "pending" => vec![created.clone()],
                 _ => vec![created.clone(), cancelled.clone()],
             };
-            assert_eq!(events.remove(&id).unwrap_or_default(), want, "events of {a}");
+            assert_eq!(events.remove(&id).unwrap_or_default(), want, "events of {a:?}");
         }
         assert!(events.is_empty(), "events of no activation: {events:?}");
         // Sites are registered only by provisions: none without an activation.
         let sites: i64 = sqlx::query("SELECT COUNT(*) FROM sites").fetch_one(&mut conn).await.unwrap().get(0);
-        let with_acts = acts.iter().map(|a| a["site"].as_str().unwrap()).collect::<BTreeSet<_>>().len();
+        let with_acts = acts.iter().map(|a| a.site.as_str()).collect::<BTreeSet<_>>().len();
         assert_eq!(sites as usize, with_acts, "a site without its activation");
         conn.close().await.unwrap();
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use jpstart_types::wire::{ProvisionResponse, StatusV13};
 use reqwest::multipart::Form;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -48,11 +49,10 @@ async fn post_creds(
 }
 
 async fn has_creds(app: &TestApp, token: &str, site: &str) -> bool {
-    let (status, body) = app.status(token, site).await;
-    assert_eq!(status, 200, "{body}");
-    body["blog"]["has_backups_credentials"]
-        .as_bool()
-        .expect("flag")
+    app.status_ok(token, site)
+        .await
+        .blog
+        .has_backups_credentials
 }
 
 both_backends! {
@@ -75,8 +75,7 @@ both_backends! {
         ];
         for (fields, needle) in ssh_cases {
             let (status, text, body) = post_creds(&app, &p.token, &blog, "ssh", fields).await;
-            assert_error(status, &body, 400, "invalid_credentials");
-            let msg = body["message"].as_str().unwrap();
+            let msg = assert_error(status, &body, 400, "invalid_credentials").message;
             assert!(msg.contains(needle), "{fields:?}: {msg:?} lacks {needle:?}");
             assert!(!text.contains("pw"), "password echoed: {text}");
         }
@@ -89,8 +88,7 @@ both_backends! {
         ];
         for (fields, needle) in ftp_cases {
             let (status, _, body) = post_creds(&app, &p.token, &blog, "ftp", fields).await;
-            assert_error(status, &body, 400, "invalid_credentials");
-            let msg = body["message"].as_str().unwrap();
+            let msg = assert_error(status, &body, 400, "invalid_credentials").message;
             assert!(msg.contains(needle), "{fields:?}: {msg:?} lacks {needle:?}");
         }
         assert!(!has_creds(&app, &p.token, &blog).await, "a refusal stored something");
@@ -98,8 +96,8 @@ both_backends! {
         // Unknown blog id: 403 invalid_blog, with the id in the message.
         let (status, _, body) =
             post_creds(&app, &p.token, "987654", "ssh", &[("ssh_user", "u"), ("ssh_pass", "pw")]).await;
-        assert_error(status, &body, 403, "invalid_blog");
-        assert_eq!(body["message"], "The blog ID 987654 is invalid");
+        let err = assert_error(status, &body, 403, "invalid_blog");
+        assert_eq!(err.message, "The blog ID 987654 is invalid");
         let (status, _, body) =
             post_creds(&app, &p.token, "987654", "ftp", &[("ftp_user", "u"), ("ftp_host", "h")]).await;
         assert_error(status, &body, 403, "invalid_blog");
@@ -138,8 +136,8 @@ both_backends! {
         ).await;
         assert_eq!((status.as_u16(), text.as_str()), (200, r#"{"success":true}"#));
         // The deprecated status shape carries the flag too.
-        let (_, v13) = json(app.get(&format!("/rest/v1.3/jpphp/{blog}/status"), &p.token).send().await.unwrap()).await;
-        assert_eq!(v13["has_backups_credentials"], true, "{v13}");
+        let (status, v13) = json(app.get(&format!("/rest/v1.3/jpphp/{blog}/status"), &p.token).send().await.unwrap()).await;
+        assert!(ok::<StatusV13>(status, &v13).has_backups_credentials, "{v13}");
     }
 
     async fn provision_reports_ssh_and_ftp(db: Db) {
@@ -155,43 +153,39 @@ both_backends! {
 
         // No credentials sent: no ssh_*/ftp_* keys at all.
         let (status, body) = app.provision(&p.token, &with("https://none.example", &[])).await;
-        assert_eq!(status, 200, "{body}");
-        for k in ["ssh_set", "ssh_error", "ftp_set", "ftp_error"] {
-            assert!(body.get(k).is_none(), "{k} in {body}");
-        }
+        let res: ProvisionResponse = ok(status, &body);
+        assert_eq!((res.ssh_set, res.ssh_error, res.ftp_set, res.ftp_error), (None, None, None, None), "{body}");
         assert!(!has_creds(&app, &p.token, "none.example").await);
 
         // Valid SSH: set, empty error, and the keys follow the documented ones.
         let (status, body) = app
             .provision(&p.token, &with("https://ssh.example", &[("ssh_user", "u"), ("ssh_pass", "pw")]))
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["ssh_set"], true);
-        assert_eq!(body["ssh_error"], "");
-        assert!(body.get("ftp_set").is_none(), "{body}");
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["success", "auth_required", "next_url", "ssh_set", "ssh_error"]);
+        let res: ProvisionResponse = ok(status, &body);
+        assert_eq!((res.ssh_set, res.ssh_error.as_deref()), (Some(true), Some("")), "{body}");
+        assert_eq!(res.ftp_set, None, "{body}");
+        assert_eq!(keys(&body), ["success", "auth_required", "next_url", "ssh_set", "ssh_error"]);
         assert!(has_creds(&app, &p.token, "ssh.example").await);
 
         // Invalid SSH does not fail the provision: it is reported.
         let (status, body) = app
             .provision(&p.token, &with("https://badssh.example", &[("ssh_user", "u"), ("ssh_port", "22")]))
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["success"], true);
-        assert_eq!(body["ssh_set"], false);
-        assert!(body["ssh_error"].as_str().unwrap().contains("needs \"ssh_pass\" or \"ssh_private_key\""), "{body}");
+        let res: ProvisionResponse = ok(status, &body);
+        assert!(res.success, "{body}");
+        assert_eq!(res.ssh_set, Some(false), "{body}");
+        assert!(res.ssh_error.unwrap().contains("needs \"ssh_pass\" or \"ssh_private_key\""), "{body}");
         assert!(!has_creds(&app, &p.token, "badssh.example").await);
-        let acts = app.admin(&["activations", "--site", "badssh.example"]).unwrap();
-        assert_eq!(acts.as_array().unwrap().len(), 1, "the product was provisioned: {acts}");
+        let acts = app.activations(&["--site", "badssh.example"]);
+        assert_eq!(acts.len(), 1, "the product was provisioned: {acts:?}");
 
         // FTP at provision: the host defaults to the site's.
         let (status, body) = app
             .provision(&p.token, &with("https://ftp.example", &[("ftp_user", "u"), ("ftp_pass", "pw")]))
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!((body["ftp_set"].clone(), body["ftp_error"].clone()), (Value::Bool(true), Value::from("")));
-        assert!(body.get("ssh_set").is_none(), "{body}");
+        let res: ProvisionResponse = ok(status, &body);
+        assert_eq!((res.ftp_set, res.ftp_error.as_deref()), (Some(true), Some("")), "{body}");
+        assert_eq!(res.ssh_set, None, "{body}");
         assert!(has_creds(&app, &p.token, "ftp.example").await);
 
         // Both, one good and one bad.
@@ -200,12 +194,10 @@ both_backends! {
                 ("ssh_user", "u"), ("ssh_pass", "pw"), ("ftp_user", "u"), ("ftp_port", "0"),
             ]))
             .await;
-        assert_eq!(status, 200, "{body}");
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["success", "auth_required", "next_url", "ssh_set", "ssh_error", "ftp_set", "ftp_error"]);
-        assert_eq!(body["ssh_set"], true);
-        assert_eq!(body["ftp_set"], false);
-        assert!(body["ftp_error"].as_str().unwrap().contains("\"ftp_port\""), "{body}");
+        assert_eq!(keys(&body), ["success", "auth_required", "next_url", "ssh_set", "ssh_error", "ftp_set", "ftp_error"]);
+        let res: ProvisionResponse = ok(status, &body);
+        assert_eq!((res.ssh_set, res.ftp_set), (Some(true), Some(false)), "{body}");
+        assert!(res.ftp_error.unwrap().contains("\"ftp_port\""), "{body}");
 
         // A refused provision stores nothing.
         let (status, body) = app
@@ -236,8 +228,8 @@ both_backends! {
                 ("ftp_user", "u"), ("ftp_pass", ftp_pass),
             ])
             .await;
-        assert_eq!(body["ssh_set"], true, "{body}");
-        assert_eq!(body["ftp_set"], true, "{body}");
+        let res: ProvisionResponse = decode(&body);
+        assert_eq!((res.ssh_set, res.ftp_set), (Some(true), Some(true)), "{body}");
         let blog = app.blog_id("leak.example").to_string();
         bodies.push(body.to_string());
         // Refused at provision: the error text must not quote the secret.
@@ -247,7 +239,7 @@ both_backends! {
                 ("ssh_user", "u"), ("ssh_pass", ssh_pass), ("ssh_port", "nope"),
             ])
             .await;
-        assert_eq!(body["ssh_set"], false, "{body}");
+        assert_eq!(decode::<ProvisionResponse>(&body).ssh_set, Some(false), "{body}");
         bodies.push(body.to_string());
         for (kind, fields) in [
             ("ssh", vec![("ssh_user", "u"), ("ssh_pass", ssh_pass), ("ssh_private_key", ssh_key)]),

@@ -1,6 +1,7 @@
 //! Issue 3: every activation state change is written to the append-only
 //! event log, read here straight from the test's database.
 
+use jpstart_types::wire::{AdminActivation, CancelResponse};
 use sqlx::Row;
 
 use crate::authorize::{approve, page, pending};
@@ -39,14 +40,12 @@ fn ev(id: i64, from: Option<&str>, to: &str, actor: &str) -> Event {
     )
 }
 
-fn id_of(list: &serde_json::Value, site: &str, product: &str) -> i64 {
-    list.as_array()
-        .unwrap()
+fn id_of(list: &[AdminActivation], site: &str, product: &str) -> i64 {
+    let a = list
         .iter()
-        .find(|a| a["site"] == site && a["product"] == product)
-        .unwrap_or_else(|| panic!("{site}/{product} not in {list}"))["id"]
-        .as_i64()
-        .unwrap()
+        .find(|a| a.site == site && a.product == product)
+        .unwrap_or_else(|| panic!("{site}/{product} not in {list:?}"));
+    i64::try_from(a.id).unwrap()
 }
 
 both_backends! {
@@ -66,17 +65,17 @@ both_backends! {
         assert_eq!(status, 200);
         // cancel: active → cancelled
         let (status, body) = app.cancel(&p.token, site, &[]).await;
-        assert_eq!(body["success"], true, "{status} {body}");
+        assert!(ok::<CancelResponse>(status, &body).success, "{status} {body}");
         // expire: pending → expired
         pending(&app, &p.token, "https://expires.example", "jetpack-scan").await;
         app.advance_clock("15d");
         eventually("the short-lived activation expires", || async {
-            let list = app.admin(&["activations", "--site", other]).unwrap();
-            (list[0]["state"] == "expired").then_some(())
+            let list = app.activations(&["--site", other]);
+            (list[0].state == "expired").then_some(())
         })
         .await;
 
-        let list = app.admin(&["activations"]).unwrap();
+        let list = app.activations(&[]);
         let personal = id_of(&list, site, "personal");
         let premium = id_of(&list, site, "premium");
         let scan = id_of(&list, other, "jetpack-scan");
@@ -96,8 +95,8 @@ both_backends! {
         assert_eq!(log, want);
         // Each transition matches the activation's final state.
         for (id, state) in [(personal, "superseded"), (premium, "cancelled"), (scan, "expired")] {
-            let row = list.as_array().unwrap().iter().find(|a| a["id"] == id).unwrap();
-            assert_eq!(row["state"], state, "{row}");
+            let row = list.iter().find(|a| i64::try_from(a.id).unwrap() == id).unwrap();
+            assert_eq!(row.state, state, "{row:?}");
         }
 
         // The log is append-only: the database refuses to rewrite or delete it.

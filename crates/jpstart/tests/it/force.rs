@@ -1,6 +1,6 @@
 //! Issue 3: `force_connect`, `force_register` (SPEC §5) and partner tracking ids.
 
-use serde_json::Value;
+use jpstart_types::wire::{ProductStatusV14, ProvisionResponse, StatusV14};
 use sqlx::Row;
 
 use crate::authorize::{approve, page};
@@ -32,18 +32,16 @@ async fn connected_site(app: &TestApp, token: &str, siteurl: &str, site: &str) -
         .await;
     assert_eq!(status, 200, "{body}");
     app.admin(&["site", "connect", site]).unwrap();
-    let (_, st) = app.status(token, site).await;
-    assert_eq!(st["blog"]["is_connected"], true, "{st}");
+    let st = app.status_ok(token, site).await;
+    assert!(st.blog.is_connected, "{st:?}");
     app.blog_id(site)
 }
 
-fn product<'a>(st: &'a Value, slug: &str) -> &'a Value {
-    st["products"]
-        .as_array()
-        .unwrap()
+fn product<'a>(st: &'a StatusV14, slug: &str) -> &'a ProductStatusV14 {
+    st.products
         .iter()
-        .find(|p| p["slug"] == slug)
-        .unwrap_or_else(|| panic!("{slug} not in {st}"))
+        .find(|p| p.slug == slug)
+        .unwrap_or_else(|| panic!("{slug} not in {st:?}"))
 }
 
 both_backends! {
@@ -53,29 +51,28 @@ both_backends! {
         let site = "force-connect.example";
         let blog_id = connected_site(&app, &p.token, "https://force-connect.example", site).await;
         // Without the flag a connected site needs no authorization.
-        let (_, body) = app.provision(&p.token, &[("siteurl", "https://force-connect.example"), ("local_user", "admin"), ("plan", "jetpack-backup-realtime")]).await;
-        assert_eq!(body["auth_required"], false, "{body}");
+        let body = app.provision_ok(&p.token, &[("siteurl", "https://force-connect.example"), ("local_user", "admin"), ("plan", "jetpack-backup-realtime")]).await;
+        assert!(!body.auth_required, "{body:?}");
 
-        let (status, body) = app
-            .provision(&p.token, &[("siteurl", "https://force-connect.example"), ("local_user", "admin"), ("plan", "professional"), ("force_connect", "1")])
+        let body = app
+            .provision_ok(&p.token, &[("siteurl", "https://force-connect.example"), ("local_user", "admin"), ("plan", "professional"), ("force_connect", "1")])
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["auth_required"], true, "{body}");
+        assert!(body.auth_required, "{body:?}");
         assert_eq!(app.blog_id("force-connect.example"), blog_id);
-        let link = body["next_url"].as_str().unwrap();
-        assert!(link.contains("/authorize/"), "{body}");
-        let (_, st) = app.status(&p.token, site).await;
-        assert_eq!(st["blog"]["is_connected"], false, "{st}");
-        assert_eq!(product(&st, "professional")["is_pending"], true, "{st}");
+        let link = body.next_url.as_str();
+        assert!(link.contains("/authorize/"), "{body:?}");
+        let st = app.status_ok(&p.token, site).await;
+        assert!(!st.blog.is_connected, "{st:?}");
+        assert!(product(&st, "professional").is_pending, "{st:?}");
         // What was already active stays active.
-        assert_eq!(product(&st, "jetpack-backup-realtime")["is_pending"], false, "{st}");
+        assert!(!product(&st, "jetpack-backup-realtime").is_pending, "{st:?}");
         assert_eq!(registration(&app.db, site).await, (blog_id as i64, 1));
 
         let (status, _, _) = page(approve(link, None).await).await;
         assert_eq!(status, 200);
-        let (_, st) = app.status(&p.token, site).await;
-        assert_eq!(st["blog"]["is_connected"], true, "{st}");
-        assert_eq!(product(&st, "professional")["is_pending"], false, "{st}");
+        let st = app.status_ok(&p.token, site).await;
+        assert!(st.blog.is_connected, "{st:?}");
+        assert!(!product(&st, "professional").is_pending, "{st:?}");
     }
 
     async fn force_register_bumps_the_registration_and_keeps_the_blog_id(db: Db) {
@@ -90,20 +87,19 @@ both_backends! {
             let (status, body) = app
                 .provision(&p.token, &[("siteurl", "https://force-register.example/wp/"), ("local_user", "admin"), ("plan", "premium"), ("force_register", flag)])
                 .await;
-            assert_eq!(status, 200, "{body}");
-            assert_eq!(body["auth_required"], true, "{body}");
+            assert!(ok::<ProvisionResponse>(status, &body).auth_required, "{body}");
             assert_eq!(app.blog_id(site), blog_id, "the blog id is kept: {body}");
             assert_eq!(registration(&app.db, site).await, (blog_id as i64, n));
         }
-        let (_, st) = app.status(&p.token, site).await;
-        assert_eq!(st["blog"]["is_connected"], false, "{st}");
+        let st = app.status_ok(&p.token, site).await;
+        assert!(!st.blog.is_connected, "{st:?}");
         // The same product stays one activation, still active.
-        let list = app.admin(&["activations", "--site", site]).unwrap();
-        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-        assert_eq!(list[0]["state"], "active", "{list}");
+        let list = app.activations(&["--site", site]);
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0].state, "active", "{list:?}");
         // A false flag changes nothing.
-        let (_, body) = app.provision(&p.token, &[("siteurl", "https://force-register.example/wp"), ("local_user", "admin"), ("plan", "premium"), ("force_register", "0")]).await;
-        assert_eq!(body["auth_required"], true, "{body}");
+        let body = app.provision_ok(&p.token, &[("siteurl", "https://force-register.example/wp"), ("local_user", "admin"), ("plan", "premium"), ("force_register", "0")]).await;
+        assert!(body.auth_required, "{body:?}");
         assert_eq!(registration(&app.db, site).await, (blog_id as i64, 3));
     }
 
@@ -127,11 +123,11 @@ both_backends! {
             assert_eq!(status, 200, "{body}");
         }
         let pid = p.partner_id.to_string();
-        let list = app.admin(&["activations", "--partner", &pid]).unwrap();
-        let by_site = |s: &str| list.as_array().unwrap().iter().find(|a| a["site"] == s).unwrap().clone();
-        assert_eq!(by_site("t1.example")["partner_tracking_id"], "track-under 1");
-        assert_eq!(by_site("t2.example")["partner_tracking_id"], "track-dash");
-        assert!(by_site("t3.example")["partner_tracking_id"].is_null());
+        let list = app.activations(&["--partner", &pid]);
+        let by_site = |s: &str| list.iter().find(|a| a.site == s).unwrap().partner_tracking_id.clone();
+        assert_eq!(by_site("t1.example").as_deref(), Some("track-under 1"));
+        assert_eq!(by_site("t2.example").as_deref(), Some("track-dash"));
+        assert_eq!(by_site("t3.example"), None);
     }
 }
 

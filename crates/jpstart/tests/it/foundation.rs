@@ -1,6 +1,7 @@
 //! Issue: server foundation (SPEC §2): routing, versions, output flags,
 //! CORS, help and limits, over HTTP against the real binary.
 
+use jpstart_types::wire::{ProvisionResponse, StatusV13, StatusV14};
 use reqwest::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json as j, Value};
@@ -57,8 +58,8 @@ both_backends! {
             let res = app.request(method.clone(), path).send().await.unwrap();
             let (status, headers, text) = raw(res).await;
             let body: Value = serde_json::from_str(&text).unwrap();
-            assert_error(status, &body, 405, "not_allowed");
-            assert_eq!(body["message"], "Method not allowed");
+            let err = assert_error(status, &body, 405, "not_allowed");
+            assert_eq!(err.message, "Method not allowed");
             // Exactly upstream's methods: not the HEAD axum adds to GET.
             let allowed = headers[ALLOW].to_str().unwrap();
             assert_eq!(allowed, allow, "{method} {path}");
@@ -131,7 +132,7 @@ both_backends! {
                 .unwrap();
             let (status, body) = json(res).await;
             assert_eq!(status, 200, "provision on v{v}: {body}");
-            assert_eq!(body["success"], true);
+            assert!(decode::<ProvisionResponse>(&body).success, "{body}");
         }
         for v in ["1.2", "1.3"] {
             let (status, body) = json(
@@ -155,7 +156,7 @@ both_backends! {
                 ],
                 "v{v}: {body}"
             );
-            assert_eq!(body["plan"], "personal");
+            assert_eq!(decode::<StatusV13>(&body).plan, "personal");
         }
         for v in ["1.4", "1.5"] {
             let (status, body) = json(
@@ -167,7 +168,7 @@ both_backends! {
             .await;
             assert_eq!(status, 200);
             assert_eq!(keys(&body), ["blog", "products"], "v{v}: {body}");
-            assert_eq!(body["products"][0]["slug"], "personal");
+            assert_eq!(decode::<StatusV14>(&body).products[0].slug, "personal");
         }
         let res = app.get("/rest/v1.1/jpphp/v.example/status", &p.token).send().await.unwrap();
         assert_eq!(res.status(), 404);
@@ -382,8 +383,8 @@ both_backends! {
                 .unwrap(),
         )
         .await;
-        assert_error(status, &body, 413, "request_too_large");
-        assert_eq!(body["message"], "The request body is larger than 65536 bytes");
+        let err = assert_error(status, &body, 413, "request_too_large");
+        assert_eq!(err.message, "The request body is larger than 65536 bytes");
         assert_eq!(app.admin(&["activations"]).unwrap(), j!([]));
         // Just under the limit is fine.
         let ok = format!("siteurl=https://big.example&local_user=a&pad={}", "x".repeat(60 * 1024));

@@ -31,9 +31,9 @@ async fn a_site_segment_that_is_not_utf8_is_invalid_site() {
             .await
             .unwrap();
         let (status, body) = json(res).await;
-        crate::common::assert_error(status, &body, 400, "invalid_site");
+        let err = crate::common::assert_error(status, &body, 400, "invalid_site");
         assert_eq!(
-            body["message"], "The site in the path is not a valid site identifier",
+            err.message, "The site in the path is not a valid site identifier",
             "{method} {path}"
         );
     }

@@ -1,6 +1,9 @@
 //! Issue 8: one partner never reaches another's activations, and a key with
 //! limits gets only what its limits allow.
 
+use jpstart_types::wire::{
+    CancelResponse, PartnerKeyCreated, ProvisionResponse, StatusV13, StatusV14,
+};
 use serde_json::Value;
 
 use crate::common::*;
@@ -10,31 +13,31 @@ const SSH_PASS: &str = "Isolated-pass-0b9e";
 const SSH_HOST: &str = "ssh-host-4d2a.example";
 
 fn state_of(app: &TestApp, site: &str) -> Vec<(String, String, u64)> {
-    let acts = app.admin(&["activations", "--site", site]).unwrap();
-    acts.as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["product"].as_str().unwrap().to_string(),
-                a["state"].as_str().unwrap().to_string(),
-                a["key_id"].as_u64().unwrap(),
-            )
-        })
+    app.activations(&["--site", site])
+        .into_iter()
+        .map(|a| (a.product, a.state, a.key_id.unwrap()))
         .collect()
 }
 
-/// Every `is_provisioned_by_calling_partner` in a status body, in either
-/// shape.
-fn calling_flags(body: &Value) -> Vec<bool> {
-    let mut out = Vec::new();
-    if let Some(v) = body.get("is_provisioned_by_calling_partner") {
-        out.push(v.as_bool().unwrap());
+/// Every `is_provisioned_by_calling_partner` in a status body, in the
+/// shape of its version (1.3: the plan's and each product's).
+fn calling_flags(version: &str, body: &Value) -> Vec<bool> {
+    if version == "1.3" {
+        let st: StatusV13 = decode(body);
+        std::iter::once(st.is_provisioned_by_calling_partner)
+            .chain(
+                st.products
+                    .iter()
+                    .map(|p| p.is_provisioned_by_calling_partner),
+            )
+            .collect()
+    } else {
+        let st: StatusV14 = decode(body);
+        st.products
+            .iter()
+            .map(|p| p.is_provisioned_by_calling_partner)
+            .collect()
     }
-    for p in body["products"].as_array().into_iter().flatten() {
-        out.push(p["is_provisioned_by_calling_partner"].as_bool().unwrap());
-    }
-    out
 }
 
 both_backends! {
@@ -46,8 +49,7 @@ both_backends! {
             ("siteurl", "https://owned.example"), ("local_user", "admin"), ("plan", "premium"),
             ("ssh_user", SSH_USER), ("ssh_pass", SSH_PASS), ("ssh_host", SSH_HOST),
         ]).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["ssh_set"], true, "{body}");
+        assert_eq!(ok::<ProvisionResponse>(status, &body).ssh_set, Some(true), "{body}");
         let (status, _) = app.provision(&a.token, &[("siteurl", "https://owned.example"), ("local_user", "admin"), ("plan", "jetpack-backup-realtime")]).await;
         assert_eq!(status, 200);
         let before = state_of(&app, "owned.example");
@@ -63,7 +65,11 @@ both_backends! {
         assert_error(status, &body, 403, "incorrect_partner_key");
         for fields in [&[][..], &[("cancel-all", "1")][..]] {
             let (status, body) = app.cancel(&b.token, "owned.example", fields).await;
-            assert!(status == 200 && body["success"] == false || status == 403, "{fields:?}: {status} {body}");
+            let refused = match status.as_u16() {
+                200 => !decode::<CancelResponse>(&body).success,
+                s => s == 403,
+            };
+            assert!(refused, "{fields:?}: {status} {body}");
         }
         assert_eq!(state_of(&app, "owned.example"), before, "nothing changed");
         // Provisioning over it is refused too.
@@ -78,11 +84,11 @@ both_backends! {
                 let path = format!("/rest/v{version}/jpphp/{site}/status");
                 let (status, theirs) = json(app.get(&path, &b.token).send().await.unwrap()).await;
                 assert_eq!(status, 200, "{theirs}");
-                let flags = calling_flags(&theirs);
+                let flags = calling_flags(version, &theirs);
                 assert_eq!(flags.len(), 2, "{theirs}");
                 assert!(flags.iter().all(|f| !f), "intruder sees {theirs}");
                 let (_, mine) = json(app.get(&path, &a.token).send().await.unwrap()).await;
-                assert!(calling_flags(&mine).iter().all(|f| *f), "owner sees {mine}");
+                assert!(calling_flags(version, &mine).iter().all(|f| *f), "owner sees {mine}");
                 bodies.push(theirs.to_string());
                 bodies.push(mine.to_string());
             }
@@ -108,7 +114,7 @@ both_backends! {
         }
         // The owner still can cancel.
         let (status, body) = app.cancel(&a.token, "owned.example", &[("plan", "premium")]).await;
-        assert_eq!((status.as_u16(), &body["success"]), (200, &Value::Bool(true)), "{body}");
+        assert!(ok::<CancelResponse>(status, &body).success, "{body}");
     }
 
     async fn a_sub_key_sees_only_what_its_limits_allow(db: Db) {
@@ -124,8 +130,8 @@ both_backends! {
             return;
         }
         let (status, created) = json(res).await;
-        assert_eq!(status, 200, "{created}");
-        let sub = app.token(created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap()).await;
+        let created: PartnerKeyCreated = ok(status, &created);
+        let sub = app.token(&created.client_id, created.client_secret.expose()).await;
         for (token, site) in [(&parent.token, "parent.example"), (&other.token, "other.example")] {
             let (status, body) = app.provision(token, &[("siteurl", &format!("https://{site}")), ("local_user", "a"), ("plan", "premium")]).await;
             assert_eq!(status, 200, "{body}");
@@ -153,11 +159,11 @@ both_backends! {
         }
         // Status is per partner: its parent's product is its partner's.
         let (_, body) = app.status(&sub, "parent.example").await;
-        assert_eq!(calling_flags(&body), [true], "{body}");
+        assert_eq!(calling_flags("1.4", &body), [true], "{body}");
         let (_, body) = app.status(&sub, "other.example").await;
-        assert_eq!(calling_flags(&body), [false], "{body}");
+        assert_eq!(calling_flags("1.4", &body), [false], "{body}");
         let (_, body) = app.status(&other.token, "shop1.example").await;
-        assert_eq!(calling_flags(&body), [false], "{body}");
+        assert_eq!(calling_flags("1.4", &body), [false], "{body}");
     }
 
     async fn a_limited_key_gets_only_what_its_limits_allow(db: Db) {
@@ -188,9 +194,9 @@ both_backends! {
         // Status is by partner: the sibling's product is the partner's own,
         // another partner's is not.
         let (_, body) = app.status(&sub.token, "parent.example").await;
-        assert_eq!(calling_flags(&body), [true], "{body}");
+        assert_eq!(calling_flags("1.4", &body), [true], "{body}");
         let (_, body) = app.status(&sub.token, "other.example").await;
-        assert_eq!(calling_flags(&body), [false], "{body}");
+        assert_eq!(calling_flags("1.4", &body), [false], "{body}");
         // Freeing the slot lets it provision again.
         let (status, body) = app.cancel(&sub.token, "sub1.example", &[("plan", "premium")]).await;
         assert_eq!(status, 200, "{body}");
@@ -201,6 +207,5 @@ both_backends! {
 
 /// The blog id of a site, from the operator's activations list.
 fn blog_id(app: &TestApp, site: &str) -> String {
-    let acts = app.admin(&["activations", "--site", site]).unwrap();
-    acts[0]["blog_id"].as_u64().unwrap().to_string()
+    app.activations(&["--site", site])[0].blog_id.to_string()
 }

@@ -61,7 +61,7 @@ both_backends! {
             .send().await.unwrap();
         assert_eq!(res.status(), 200);
         responses.push(whole(res).await);
-        let blog = app.admin(&["activations", "--site", "leaky.example"]).unwrap()[0]["blog_id"].as_u64().unwrap();
+        let blog = app.activations(&["--site", "leaky.example"])[0].blog_id;
         for (kind, fields) in [
             ("ssh", vec![("ssh_user", "u"), ("ssh_pass", SSH_PASS)]),
             ("ssh", vec![("ssh_user", "u"), ("ssh_private_key", ssh_key.as_str()), ("ssh_port", "bad")]),

@@ -2,6 +2,7 @@
 //! site, reading raw responses, the operator's view of activations, and
 //! injecting a fault into the test's own database.
 
+use jpstart_types::wire::{AdminActivation, ProvisionResponse};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -30,7 +31,7 @@ pub async fn provision_with(
     fields.extend_from_slice(extra);
     let (status, body) = app.provision(token, &fields).await;
     assert_eq!(status, 200, "provision {plan} to {url}: {body}");
-    assert_eq!(body["success"], true, "{body}");
+    assert!(decode::<ProvisionResponse>(&body).success, "{body}");
     app.blog_id(&siteurl)
 }
 
@@ -60,24 +61,15 @@ pub async fn upgrade_paths(app: &TestApp, token: &str, site: &str) -> (StatusCod
 }
 
 /// `jpstart admin activations --site SITE`.
-pub fn activations(app: &TestApp, site: &str) -> Vec<Value> {
-    match app.admin(&["activations", "--site", site]) {
-        Ok(Value::Array(rows)) => rows,
-        other => panic!("admin activations: {other:?}"),
-    }
+pub fn activations(app: &TestApp, site: &str) -> Vec<AdminActivation> {
+    app.activations(&["--site", site])
 }
 
 /// `(product, state, key_id)` of every activation of a site, in id order.
 pub fn states(app: &TestApp, site: &str) -> Vec<(String, String, Option<u64>)> {
     activations(app, site)
         .iter()
-        .map(|a| {
-            (
-                a["product"].as_str().expect("product").to_string(),
-                a["state"].as_str().expect("state").to_string(),
-                a["key_id"].as_u64(),
-            )
-        })
+        .map(|a| (a.product.clone(), a.state.clone(), a.key_id))
         .collect()
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use jpstart_types::wire::{AdminActivation, KeyCredentials, OAuthErrorBody};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,12 +62,10 @@ async fn assert_throttled(res: reqwest::Response) {
     let body: Value = res.json().await.unwrap();
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["error", "error_description"], "{body}");
-    assert_eq!(body["error"], "too_many_requests");
+    let err: OAuthErrorBody = decode(&body);
+    assert_eq!(err.error, "too_many_requests");
     assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{retry} seconds")),
+        err.error_description.contains(&format!("{retry} seconds")),
         "{body}"
     );
 }
@@ -146,7 +145,7 @@ both_backends! {
                 ok
             })
         };
-        let before = app.admin(&["activations"]).unwrap();
+        let before = app.activations(&[]);
         let out = app.admin(&["backup", file.to_str().unwrap()]).unwrap();
         assert_eq!(out["database"], file.to_str().unwrap(), "{out}");
         assert_eq!(out["key"], format!("{}.key", file.display()), "{out}");
@@ -159,7 +158,7 @@ both_backends! {
             }
         }
         assert_eq!(load.await.unwrap(), 30, "the server kept serving");
-        let after = app.admin(&["activations"]).unwrap();
+        let after = app.activations(&[]);
         // A second backup to the same file is refused, and changes nothing.
         let len = std::fs::metadata(&file).unwrap().len();
         let err = app.admin(&["backup", file.to_str().unwrap()]).unwrap_err();
@@ -174,26 +173,25 @@ both_backends! {
         // A new server on the copy has everything acknowledged before the
         // backup began, and nothing that was not committed when it ended.
         let restored = TestApp::spawn(restored_db).await;
-        let copy = restored.admin(&["activations"]).unwrap();
-        let ids = |v: &Value| v.as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect::<Vec<_>>();
+        let copy = restored.activations(&[]);
+        let ids = |v: &[AdminActivation]| v.iter().map(|a| a.id).collect::<Vec<_>>();
         let (copy_ids, before_ids, after_ids) = (ids(&copy), ids(&before), ids(&after));
-        assert!(before_ids.iter().all(|id| copy_ids.contains(id)), "{copy} lacks some of {before}");
-        assert!(copy_ids.iter().all(|id| after_ids.contains(id)), "{copy} vs {after}");
-        let b4 = copy.as_array().unwrap().iter().find(|a| a["site"] == "b4.example").unwrap();
-        assert_eq!(b4["state"], "cancelled");
+        assert!(before_ids.iter().all(|id| copy_ids.contains(id)), "{copy:?} lacks some of {before:?}");
+        assert!(copy_ids.iter().all(|id| after_ids.contains(id)), "{copy:?} vs {after:?}");
+        let b4 = copy.iter().find(|a| a.site == "b4.example").unwrap();
+        assert_eq!(b4.state, "cancelled");
         // The partner's token works on the restored server.
-        let (status, body) = restored.status(&p.token, "b0.example").await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["products"][0]["slug"], "premium", "{body}");
+        let st = restored.status_ok(&p.token, "b0.example").await;
+        assert_eq!(st.products[0].slug, "premium", "{st:?}");
     }
 
     async fn token_endpoint_is_rate_limited_per_client_id(db: Db) {
         let app = TestApp::spawn_with(db, Opts::default()
             .arg("--token-rate-limit").arg("1/min:3")
             .arg("--token-rate-limit-per-address").arg("0")).await;
-        let a = app.admin(&["partner", "create", "--name", "A"]).unwrap();
-        let b = app.admin(&["partner", "create", "--name", "B"]).unwrap();
-        let (a_id, b_id) = (a["client_id"].as_str().unwrap(), b["client_id"].as_str().unwrap());
+        let a: KeyCredentials = app.admin_as(&["partner", "create", "--name", "A"]);
+        let b: KeyCredentials = app.admin_as(&["partner", "create", "--name", "B"]);
+        let (a_id, b_id) = (a.client_id.as_str(), b.client_id.as_str());
         // Guessing secrets: each wrong one counts.
         for _ in 0..3 {
             let res = token_request(&app, a_id, "wrong").await;
@@ -202,10 +200,10 @@ both_backends! {
         // Over the burst: wrong secrets are refused, but the right one still
         // gets its token (SPEC §11: guessing must not lock the owner out).
         assert_throttled(token_request(&app, a_id, "wrong").await).await;
-        let res = token_request(&app, a_id, a["client_secret"].as_str().unwrap()).await;
+        let res = token_request(&app, a_id, &a.client_secret).await;
         assert_eq!(res.status(), 200);
         // Another client id is not affected.
-        let res = token_request(&app, b_id, b["client_secret"].as_str().unwrap()).await;
+        let res = token_request(&app, b_id, &b.client_secret).await;
         assert_eq!(res.status(), 200);
         // The limit is exact: three wrong secrets for B, then B is refused too.
         for _ in 0..3 {
@@ -238,8 +236,8 @@ both_backends! {
             .send().await.unwrap();
         let (status, body) = json(res).await;
         assert_error(status, &body, 413, "request_too_large");
-        let acts = app.admin(&["activations"]).unwrap();
-        assert_eq!(acts.as_array().unwrap().len(), 0, "{acts}");
+        let acts = app.activations(&[]);
+        assert_eq!(acts.len(), 0, "{acts:?}");
     }
 }
 
@@ -361,18 +359,14 @@ async fn slow_bodies_time_out() {
     assert!(start.elapsed() < Duration::from_secs(3));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    assert_error(
+    let err = assert_error(
         reqwest::StatusCode::REQUEST_TIMEOUT,
         &body,
         408,
         "request_timeout",
     );
-    assert_eq!(
-        body["message"],
-        "The request was not completed within 500ms"
-    );
-    let acts = app.admin(&["activations"]).unwrap();
-    assert_eq!(acts.as_array().unwrap().len(), 0);
+    assert_eq!(err.message, "The request was not completed within 500ms");
+    assert_eq!(app.activations(&[]).len(), 0);
 }
 
 /// PostgreSQL only: an SQLite file is opened once and `SELECT 1` never

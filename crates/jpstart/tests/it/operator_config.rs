@@ -4,7 +4,9 @@
 
 use std::process::Stdio;
 
-use serde_json::Value;
+use jpstart_types::wire::{
+    AdminActivation, KeyCredentials, ProvisionResponse, StatusV14, TokenResponse,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::*;
@@ -39,24 +41,24 @@ async fn serve_from_env(env: &[(&str, &str)]) -> (tokio::process::Child, String)
 
 /// A partner token, by the documented token request.
 async fn token(base: &str, db_url: &str) -> String {
-    let p = admin(db_url, &["partner", "create", "--name", "Acme"]).unwrap();
+    let p: KeyCredentials =
+        decode(&admin(db_url, &["partner", "create", "--name", "Acme"]).unwrap());
     let res = reqwest::Client::new()
         .post(format!("{base}/oauth2/token"))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", p["client_id"].as_str().unwrap()),
-            ("client_secret", p["client_secret"].as_str().unwrap()),
+            ("client_id", p.client_id.as_str()),
+            ("client_secret", p.client_secret.as_str()),
             ("scope", "jetpack-partner"),
         ])
         .send()
         .await
         .unwrap();
     let (status, body) = json(res).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+    ok::<TokenResponse>(status, &body).access_token
 }
 
-async fn provision_pending(base: &str, token: &str, site: &str) -> Value {
+async fn provision_pending(base: &str, token: &str, site: &str) -> ProvisionResponse {
     let res = reqwest::Client::new()
         .post(format!("{base}/rest/v1.3/jpphp/provision"))
         .bearer_auth(token)
@@ -69,8 +71,7 @@ async fn provision_pending(base: &str, token: &str, site: &str) -> Value {
         .await
         .unwrap();
     let (status, body) = json(res).await;
-    assert_eq!(status, 200, "{body}");
-    body
+    ok(status, &body)
 }
 
 /// A catalogue with one plan family of its own slugs.
@@ -101,8 +102,8 @@ both_backends! {
         let err = app.admin(&["site", "grant", "granted.example", "--product", "gold"]).unwrap_err();
         assert!(err.contains("gold"), "{err}");
 
-        let key = app.admin(&["--catalog", &file, "key", "create", "--partner", &pid, "--limit", "gold=1"]).unwrap();
-        let token = app.token(key["client_id"].as_str().unwrap(), key["client_secret"].as_str().unwrap()).await;
+        let key: KeyCredentials = app.admin_as(&["--catalog", &file, "key", "create", "--partner", &pid, "--limit", "gold=1"]);
+        let token = app.token(&key.client_id, &key.client_secret).await;
         let (s, body) = app.provision(&token, &[("siteurl", "https://one.example"), ("local_user", "u"), ("plan", "gold")]).await;
         assert_eq!(s, 200, "{body}");
         let (s, body) = app.provision(&token, &[("siteurl", "https://two.example"), ("local_user", "u"), ("plan", "gold")]).await;
@@ -115,8 +116,8 @@ both_backends! {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let (_, status) = app.status(&p.token, "granted.example").await;
-        assert_eq!(status["products"][0]["slug"], "gold", "{status}");
+        let status = app.status_ok(&p.token, "granted.example").await;
+        assert_eq!(status.products[0].slug, "gold", "{status:?}");
 
         // A broken catalogue is a one-line failure naming the file.
         let err = app.admin(&["--catalog", "/nonexistent/catalog.json", "activations"]).unwrap_err();
@@ -139,14 +140,15 @@ both_backends! {
         // The database is the one named: admin on it sees the same data.
         let token = token(&base, &db.url).await;
         let body = provision_pending(&base, &token, "env.example").await;
-        let next = body["next_url"].as_str().unwrap();
-        assert!(next.starts_with(&format!("{public}/authorize/")), "{body}");
+        let next = body.next_url.as_str();
+        assert!(next.starts_with(&format!("{public}/authorize/")), "{body:?}");
         // Two days later (on the test clock) the pending activation has
         // expired, not one day later.
         let client = reqwest::Client::new();
         let products = || async {
             let res = client.get(format!("{base}/rest/v1.4/jpphp/env.example/status")).bearer_auth(&token).send().await.unwrap();
-            json(res).await.1["products"].as_array().unwrap().len()
+            let (status, st) = json(res).await;
+            ok::<StatusV14>(status, &st).products.len()
         };
         admin(&db.url, &["clock", "advance", "1d"]).unwrap();
         assert_eq!(products().await, 1, "expired before its 2 days");
@@ -154,8 +156,8 @@ both_backends! {
         assert_eq!(products().await, 0, "the 2d pending TTL expires the activation");
         // ... in the database the server was told to use.
         eventually("the operator sees it expired", || async {
-            let list = admin(&db.url, &["activations", "--site", "env.example"]).unwrap();
-            (list[0]["state"] == "expired").then_some(())
+            let list: Vec<AdminActivation> = decode(&admin(&db.url, &["activations", "--site", "env.example"]).unwrap());
+            (list[0].state == "expired").then_some(())
         })
         .await;
     }
@@ -165,7 +167,7 @@ both_backends! {
         let app = TestApp::spawn_with(db, Opts::default().arg("--public-url").arg("https://flag.example.org")).await;
         let p = app.partner("Acme").await;
         let body = provision_pending(&app.base, &p.token, "flag.example").await;
-        assert!(body["next_url"].as_str().unwrap().starts_with("https://flag.example.org/authorize/"), "{body}");
+        assert!(body.next_url.starts_with("https://flag.example.org/authorize/"), "{body:?}");
     }
 
     /// The human log format writes no colour codes into a pipe or file.

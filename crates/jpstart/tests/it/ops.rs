@@ -1,6 +1,7 @@
 //! Issue: server foundation (SPEC §6): serving over TLS, draining on
 //! SIGTERM, JSON logs.
 
+use jpstart_types::wire::{KeyCredentials, ProvisionResponse, TokenResponse};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::Value;
@@ -10,11 +11,8 @@ use crate::common::*;
 const VERIFY: &str = "/rest/v1.3/jpphp/partner-keys/verify";
 
 fn credentials(app: &TestApp) -> (String, String) {
-    let v = app.admin(&["partner", "create", "--name", "Acme"]).unwrap();
-    (
-        v["client_id"].as_str().unwrap().to_string(),
-        v["client_secret"].as_str().unwrap().to_string(),
-    )
+    let v: KeyCredentials = app.admin_as(&["partner", "create", "--name", "Acme"]);
+    (v.client_id, v.client_secret)
 }
 
 fn token_form(id: &str, secret: &str) -> String {
@@ -55,12 +53,12 @@ both_backends! {
             .await
             .unwrap();
         let (status, body) = json(res).await;
-        assert_eq!(status, 200, "{body}");
-        let token = body["access_token"].as_str().unwrap();
+        let token = ok::<TokenResponse>(status, &body).access_token;
+        let token = token.as_str();
         let res = client.post(app.url(VERIFY)).bearer_auth(token).send().await.unwrap();
         assert_eq!(res.status(), 200);
         // Links handed out use the https scheme too.
-        let (_, body) = json(
+        let (status, body) = json(
             client
                 .post(app.url("/rest/v1.3/jpphp/provision"))
                 .bearer_auth(token)
@@ -70,7 +68,7 @@ both_backends! {
                 .unwrap(),
         )
         .await;
-        assert!(body["next_url"].as_str().unwrap().starts_with(&app.base), "{body}");
+        assert!(ok::<ProvisionResponse>(status, &body).next_url.starts_with(&app.base), "{body}");
         // A client that does not trust the certificate is refused.
         assert!(app.client.post(app.url(VERIFY)).send().await.is_err());
         // Plain HTTP on the TLS port gets no HTTP answer.
@@ -107,8 +105,7 @@ both_backends! {
         tx.send(Ok(rest.as_bytes().to_vec())).await.unwrap();
         drop(tx);
         let (status, body) = in_flight.await.unwrap();
-        assert_eq!(status, 200, "{body}");
-        assert!(body["access_token"].is_string());
+        assert!(!ok::<TokenResponse>(status, &body).access_token.is_empty(), "{body}");
         let exit = app.wait_exit().await;
         assert_eq!(exit.code(), Some(0), "{}", app.logs());
     }

@@ -4,21 +4,16 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use jpstart_types::wire::{ErrorBody, ProvisionResponse, TokenResponse};
+
 use crate::common::*;
 
 /// `(product, state)` of every activation of a site, per `admin activations`.
 fn activations(app: &TestApp, site: &str) -> Vec<(String, String)> {
-    let v = app.admin(&["activations", "--site", site]).unwrap();
-    let mut out: Vec<(String, String)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["product"].as_str().unwrap().to_string(),
-                a["state"].as_str().unwrap().to_string(),
-            )
-        })
+    let mut out: Vec<(String, String)> = app
+        .activations(&["--site", site])
+        .into_iter()
+        .map(|a| (a.product, a.state))
         .collect();
     out.sort();
     out
@@ -34,16 +29,9 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn assert_message(body: &Value, want: &str) {
-    assert_eq!(body["message"], want, "{body}");
-    assert_eq!(body["error_message"], want, "{body}");
-}
-
-fn keys(body: &Value) -> Vec<&str> {
-    body.as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
+    let err: ErrorBody = decode(body);
+    assert_eq!(err.message, want, "{body}");
+    assert_eq!(err.error_message, want, "{body}");
 }
 
 both_backends! {
@@ -65,8 +53,7 @@ both_backends! {
         }
         for bad in ["https://", "http://exa mple.com", "https:///path-only"] {
             let (status, body) = app.provision(t, &[("siteurl", bad), ("local_user", "admin")]).await;
-            assert_error(status, &body, 400, "invalid_siteurl");
-            let msg = body["message"].as_str().unwrap();
+            let msg = assert_error(status, &body, 400, "invalid_siteurl").message;
             assert!(msg.starts_with("The \"siteurl\" argument is not a site URL"), "{bad}: {msg}");
         }
         for fields in [
@@ -101,24 +88,22 @@ both_backends! {
         let (status, body) = app
             .provision(&p.token, &[("siteurl", "https://bare.example/blog"), ("local_user", "admin")])
             .await;
-        assert_eq!(status, 200, "{body}");
         assert_eq!(keys(&body), ["success", "auth_required", "next_url"]);
-        assert_eq!(body["success"], true);
-        assert_eq!(body["auth_required"], true);
+        let res: ProvisionResponse = ok(status, &body);
+        assert!(res.success && res.auth_required, "{body}");
         let blog = app.blog_id("bare.example::blog");
         assert!(blog > 0);
         for site in [blog.to_string(), "bare.example::blog".to_string()] {
-            let (status, body) = app.status(&p.token, &site).await;
-            assert_eq!(status, 200, "{body}");
-            assert_eq!(body["blog"]["is_connected"], false);
-            assert_eq!(body["products"], serde_json::json!([]));
+            let st = app.status_ok(&p.token, &site).await;
+            assert!(!st.blog.is_connected, "{st:?}");
+            assert_eq!(st.products, []);
         }
         assert!(activations(&app, "bare.example::blog").is_empty());
         // Registering again keeps the blog id.
-        let (_, again) = app
-            .provision(&p.token, &[("siteurl", "http://BARE.example/blog/"), ("local_user", "admin")])
+        let again = app
+            .provision_ok(&p.token, &[("siteurl", "http://BARE.example/blog/"), ("local_user", "admin")])
             .await;
-        assert_eq!(again["success"], true, "{again}");
+        assert!(again.success, "{again:?}");
         assert_eq!(app.blog_id("bare.example::blog"), blog);
     }
 
@@ -128,16 +113,15 @@ both_backends! {
         let fields = [("siteurl", "https://retry.example"), ("local_user", "admin"), ("plan", "premium")];
         let mut blogs = Vec::new();
         for _ in 0..3 {
-            let (status, body) = app.provision(&p.token, &fields).await;
-            assert_eq!(status, 200, "{body}");
-            assert_eq!(body["auth_required"], true);
+            let res = app.provision_ok(&p.token, &fields).await;
+            assert!(res.auth_required, "{res:?}");
             blogs.push(app.blog_id("retry.example"));
         }
         assert!(blogs.iter().all(|b| *b == blogs[0]), "{blogs:?}");
         assert_eq!(activations(&app, "retry.example"), pairs(&[("premium", "pending")]));
-        let (_, status) = app.status(&p.token, "retry.example").await;
-        assert_eq!(status["products"].as_array().unwrap().len(), 1, "{status}");
-        assert_eq!(status["products"][0]["is_pending"], true);
+        let status = app.status_ok(&p.token, "retry.example").await;
+        assert_eq!(status.products.len(), 1, "{status:?}");
+        assert!(status.products[0].is_pending, "{status:?}");
     }
 
     async fn upgrade_supersedes_and_downgrade_is_refused(db: Db) {
@@ -162,9 +146,9 @@ both_backends! {
             assert_error(status, &body, 400, "plan_downgrade_disallowed");
             assert_message(&body, "Can not automatically downgrade plans. Contact support.");
         }
-        let (_, st) = app.status(&p.token, "up.example").await;
-        let live: Vec<&str> = st["products"].as_array().unwrap().iter().map(|x| x["slug"].as_str().unwrap()).collect();
-        assert_eq!(live, ["professional"], "{st}");
+        let st = app.status_ok(&p.token, "up.example").await;
+        let live: Vec<&str> = st.products.iter().map(|x| x.slug.as_str()).collect();
+        assert_eq!(live, ["professional"], "{st:?}");
     }
 
     async fn included_and_other_partner_products_are_refused(db: Db) {
@@ -211,8 +195,8 @@ both_backends! {
         assert_eq!(prov("https://two.example", "personal").await.0, 200);
         assert_eq!(prov("https://one.example", "premium").await.0, 200);
         // Limits count live activations: a cancellation frees the slot.
-        let (status, body) = app.cancel(&k.token, "one.example", &[]).await;
-        assert_eq!((status.as_u16(), body["success"].clone()), (200, Value::Bool(true)), "{body}");
+        let res = app.cancel_ok(&k.token, "one.example", &[]).await;
+        assert!(res.success, "{res:?}");
         let (status, body) = prov("https://three.example", "premium").await;
         assert_eq!(status, 200, "{body}");
     }
@@ -223,9 +207,9 @@ both_backends! {
         let (status, body) = app
             .provision(&p.token, &[("siteurl", "https://conn.example/blog/"), ("local_user", "admin"), ("plan", "personal")])
             .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["auth_required"], true);
-        let next = body["next_url"].as_str().unwrap();
+        let res: ProvisionResponse = ok(status, &body);
+        assert!(res.auth_required, "{body}");
+        let next = res.next_url.as_str();
         assert!(next.starts_with(&format!("{}/", app.base)), "authorization page on jpstart: {next}");
 
         app.admin(&["site", "connect", "conn.example::blog"]).unwrap();
@@ -233,27 +217,26 @@ both_backends! {
         let (status, body) = app
             .provision(&p.token, &[("siteurl", "https://conn.example/blog"), ("local_user", "admin"), ("plan", "premium")])
             .await;
-        assert_eq!(status, 200, "{body}");
         assert_eq!(keys(&body), ["success", "auth_required", "next_url"]);
-        assert_eq!(body["success"], true);
-        assert_eq!(body["auth_required"], false);
-        assert_eq!(body["next_url"], "https://conn.example/blog/wp-admin/admin.php?page=jetpack");
+        let res: ProvisionResponse = ok(status, &body);
+        assert!(res.success && !res.auth_required, "{body}");
+        assert_eq!(res.next_url, "https://conn.example/blog/wp-admin/admin.php?page=jetpack");
         assert_eq!(
             activations(&app, "conn.example::blog"),
             pairs(&[("personal", "superseded"), ("premium", "active")])
         );
-        let (_, st) = app.status(&p.token, "conn.example::blog").await;
-        assert_eq!(st["blog"]["is_connected"], true);
-        assert_eq!(st["products"][0]["is_pending"], false);
+        let st = app.status_ok(&p.token, "conn.example::blog").await;
+        assert!(st.blog.is_connected, "{st:?}");
+        assert!(!st.products[0].is_pending, "{st:?}");
     }
 
     async fn partner_provision_by_blog_id(db: Db) {
         let app = TestApp::spawn(db).await;
         let p = app.partner("Acme").await;
-        let (_, body) = app
-            .provision(&p.token, &[("siteurl", "https://plugin.example"), ("local_user", "admin")])
+        let res = app
+            .provision_ok(&p.token, &[("siteurl", "https://plugin.example"), ("local_user", "admin")])
             .await;
-        assert_eq!(body["success"], true, "{body}");
+        assert!(res.success, "{res:?}");
         let blog = app.blog_id("plugin.example");
         // The Jetpack plugin sends a JSON body without a content type.
         let send = |path: String, body: &'static str| {
@@ -266,8 +249,7 @@ both_backends! {
             .await
             .unwrap();
         let (status, body) = json(res).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["success"], true);
+        assert!(ok::<ProvisionResponse>(status, &body).success, "{body}");
         assert_eq!(keys(&body), ["success", "auth_required", "next_url"]);
         assert_eq!(activations(&app, "plugin.example"), pairs(&[("premium", "pending")]));
         // The same rules apply: a bad plan, a downgrade.
@@ -296,8 +278,8 @@ both_backends! {
         let (status, body) = app.provision("NotAToken123", &fields).await;
         assert_error(status, &body, 403, "invalid_token");
         let kid = p.key_id.to_string();
-        let other = app.admin(&["token", "create", "--key", &kid, "--scope", "global"]).unwrap();
-        let (status, body) = app.provision(other["access_token"].as_str().unwrap(), &fields).await;
+        let other: TokenResponse = app.admin_as(&["token", "create", "--key", &kid, "--scope", "global"]);
+        let (status, body) = app.provision(&other.access_token, &fields).await;
         assert_error(status, &body, 403, "invalid_scope");
         assert_message(&body, "This token is not authorized to provision partner sites");
         app.admin(&["key", "disable", &kid]).unwrap();

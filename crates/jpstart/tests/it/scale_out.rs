@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use jpstart_types::wire::ProvisionResponse;
 use sqlx::Connection;
 
 use crate::common::*;
@@ -63,7 +64,10 @@ async fn two_servers_one_database() {
         let mut ok = 0;
         for (status, body) in &results {
             if status.as_u16() == 200 {
-                assert_eq!(body["success"], true, "round {round}: {body}");
+                assert!(
+                    decode::<ProvisionResponse>(body).success,
+                    "round {round}: {body}"
+                );
                 ok += 1;
             } else {
                 assert_error(*status, body, 400, "activation_limit_reached");
@@ -110,7 +114,10 @@ async fn two_servers_one_database() {
                 a.logs(),
                 b.logs()
             );
-            assert_eq!(body["success"], true, "round {round}: {body}");
+            assert!(
+                decode::<ProvisionResponse>(body).success,
+                "round {round}: {body}"
+            );
             blog_ids.push(a.blog_id(&site));
         }
         blog_ids.dedup();
@@ -125,12 +132,8 @@ async fn two_servers_one_database() {
 
         // 3. A cancel through the servers is seen by status through each.
         let site_path = blog_id.to_string();
-        let (status, body) = b.status(&owner.token, &site_path).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(
-            body["products"][0]["slug"], "premium",
-            "round {round}: {body}"
-        );
+        let st = b.status_ok(&owner.token, &site_path).await;
+        assert_eq!(st.products[0].slug, "premium", "round {round}: {st:?}");
         // Concurrent identical cancels through both servers: one state change.
         let calls = (0..IDENTICAL).map(|i| {
             let app = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -151,13 +154,8 @@ async fn two_servers_one_database() {
         .unwrap();
         assert_eq!(cancelled, 1, "round {round}: cancelled exactly once");
         for app in [&a, &b] {
-            let (status, body) = app.status(&owner.token, &site_path).await;
-            assert_eq!(status, 200, "{body}");
-            assert_eq!(
-                body["products"],
-                serde_json::json!([]),
-                "round {round}: status after cancel"
-            );
+            let st = app.status_ok(&owner.token, &site_path).await;
+            assert_eq!(st.products, [], "round {round}: status after cancel");
         }
     }
 

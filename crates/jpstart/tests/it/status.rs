@@ -2,6 +2,7 @@
 //! `upgrade-paths` (SPEC §5). Responses are compared as whole texts, so key
 //! order is checked too.
 
+use jpstart_types::wire::TokenResponse;
 use reqwest::Method;
 
 use crate::common::*;
@@ -96,24 +97,24 @@ both_backends! {
         provision_ok(&app, &a.token, "known.example", "personal").await;
         for version in ["1.4", "1.3"] {
             let (s, body) = call(&app, Method::GET, &format!("/rest/v{version}/jpphp/999999/status"), &a.token).await;
-            assert_error(s, &body, 403, "invalid_blog");
-            assert_eq!(body["message"], "The blog ID 999999 is invalid");
+            let err = assert_error(s, &body, 403, "invalid_blog");
+            assert_eq!(err.message, "The blog ID 999999 is invalid");
             let (s, body) = call(&app, Method::GET, &format!("/rest/v{version}/jpphp/unknown.example::x/status"), &a.token).await;
-            assert_error(s, &body, 403, "invalid_blog");
-            assert_eq!(body["message"], "The blog ID unknown.example::x is invalid");
+            let err = assert_error(s, &body, 403, "invalid_blog");
+            assert_eq!(err.message, "The blog ID unknown.example::x is invalid");
         }
-        let minted = app.admin(&["token", "create", "--key", &a.key_id.to_string(), "--scope", "other"]).unwrap();
-        let other_scope = minted["access_token"].as_str().unwrap();
+        let minted: TokenResponse = app.admin_as(&["token", "create", "--key", &a.key_id.to_string(), "--scope", "other"]);
+        let other_scope = minted.access_token.as_str();
         for version in ["1.4", "1.3"] {
             let (s, body) = call(&app, Method::GET, &format!("/rest/v{version}/jpphp/known.example/status"), other_scope).await;
-            assert_error(s, &body, 403, "invalid_scope");
-            assert_eq!(body["message"], "This token is not authorized to provision partner sites");
+            let err = assert_error(s, &body, 403, "invalid_scope");
+            assert_eq!(err.message, "This token is not authorized to provision partner sites");
         }
         app.admin(&["key", "disable", &a.key_id.to_string()]).unwrap();
         for version in ["1.4", "1.3"] {
             let (s, body) = call(&app, Method::GET, &format!("/rest/v{version}/jpphp/known.example/status"), &a.token).await;
-            assert_error(s, &body, 400, "partner_key_disabled");
-            assert_eq!(body["message"], "This key is disabled.");
+            let err = assert_error(s, &body, 400, "partner_key_disabled");
+            assert_eq!(err.message, "This key is disabled.");
         }
     }
 
@@ -152,8 +153,8 @@ both_backends! {
             r#"{"jetpack-backup":[],"jetpack-plans":[],"jetpack-scan":[],"jetpack-anti-spam":[]}"#);
         // Errors.
         let (s, body) = upgrade_paths(&app, &a.token, "999999").await;
-        assert_error(s, &body, 403, "invalid_blog");
-        assert_eq!(body["message"], "The blog ID 999999 is invalid");
+        let err = assert_error(s, &body, 403, "invalid_blog");
+        assert_eq!(err.message, "The blog ID 999999 is invalid");
         let (s, body) = json(app.request(Method::GET, "/rest/v1.3/jpphp/fresh.example/upgrade-paths").send().await.unwrap()).await;
         assert_error(s, &body, 403, "authorization_required");
     }

@@ -1,6 +1,6 @@
 //! Issue 3: `POST /rest/v1.3/jpphp/partner-keys/new` — a reseller's sub-key.
 
-use jpstart_types::wire::PartnerKeyCreated;
+use jpstart_types::wire::{AdminActivation, CancelResponse, PartnerKeyCreated, UpgradePaths};
 use serde_json::Value;
 use sqlx::Row;
 
@@ -66,19 +66,19 @@ both_backends! {
         want.extend(LIMIT_KEYS);
         want.extend(["notes", "client_id", "client_secret"]);
         assert_eq!(keys, want, "{text}");
-        let id = body["id"].as_u64().expect("id is a number");
-        assert_eq!(body["name"], "My Key");
-        assert_eq!(body["allowed_premium_plans"], "2");
-        assert_eq!(body["allowed_jetpack-scan_plans"], "1");
-        assert_eq!(body["allowed_personal_plans"], "0");
-        assert!(body["notes"].is_null());
-        assert_eq!(body["client_id"], id.to_string());
-        let secret = body["client_secret"].as_str().unwrap().to_string();
+        // Strict: encoding it again gives the same JSON, so each limit is a
+        // string on the wire, as upstream sends it.
+        let typed: PartnerKeyCreated = decode(&body);
+        let id = typed.id;
+        assert_eq!(typed.name, "My Key");
+        assert_eq!(typed.limits.get("premium"), Some(&2));
+        assert_eq!(typed.limits.get("jetpack-scan"), Some(&1));
+        assert_eq!(typed.limits.get("personal"), Some(&0));
+        assert_eq!(typed.notes, None);
+        assert_eq!(typed.client_id, id.to_string());
+        let secret = typed.client_secret.expose().to_string();
         assert_eq!(secret.len(), 64);
         assert!(text.starts_with(&format!("{{\"id\":{id},\"name\":\"My Key\",\"allowed_jetpack-backup-daily_plans\":\"0\",")), "{text}");
-        // The shared wire type reads it back.
-        let typed: PartnerKeyCreated = serde_json::from_str(&text).unwrap();
-        assert_eq!(typed.limits.get("premium"), Some(&2));
 
         // Its credentials work.
         let token = app.token(&id.to_string(), &secret).await;
@@ -118,8 +118,8 @@ both_backends! {
             assert_eq!(status, 200, "{body}");
         }
         let (status, body) = provision(&app, &sub, "s3.example", "premium").await;
-        assert_error(status, &body, 400, "activation_limit_reached");
-        assert_eq!(body["message"], "This key has reached its activation limit for product premium");
+        let err = assert_error(status, &body, 400, "activation_limit_reached");
+        assert_eq!(err.message, "This key has reached its activation limit for product premium");
         // No limit given: 0.
         for plan in ["personal", "jetpack-scan"] {
             let (status, body) = provision(&app, &sub, "s4.example", plan).await;
@@ -130,22 +130,24 @@ both_backends! {
         assert_eq!(status, 200);
         // Cancelling frees a slot.
         let (status, body) = app.cancel(&sub, "s1.example", &[]).await;
-        assert_eq!((status.as_u16(), body["success"].clone()), (200, Value::Bool(true)), "{body}");
+        assert!(ok::<CancelResponse>(status, &body).success, "{body}");
         let (status, body) = provision(&app, &sub, "s3.example", "premium").await;
         assert_eq!(status, 200, "{body}");
         // upgrade-paths offers the sub-key only what it may provision: its
         // two premium slots are taken (s2, s3), so nothing until one frees.
         let sub_paths = || async {
-            json(app.get("/rest/v1.3/jpphp/fresh.example/upgrade-paths", &sub).send().await.unwrap()).await.1
+            let (status, body) = json(app.get("/rest/v1.3/jpphp/fresh.example/upgrade-paths", &sub).send().await.unwrap()).await;
+            ok::<UpgradePaths>(status, &body)
         };
+        let none: &[String] = &[];
         let paths = sub_paths().await;
-        assert_eq!(paths["jetpack-plans"], serde_json::json!([]), "{paths}");
-        assert_eq!(paths["jetpack-scan"], serde_json::json!([]), "{paths}");
+        assert_eq!(paths.get("jetpack-plans").map(Vec::as_slice), Some(none), "{paths:?}");
+        assert_eq!(paths.get("jetpack-scan").map(Vec::as_slice), Some(none), "{paths:?}");
         let (status, body) = app.cancel(&sub, "s3.example", &[]).await;
         assert_eq!(status, 200, "{body}");
         let paths = sub_paths().await;
-        assert_eq!(paths["jetpack-plans"], serde_json::json!(["premium"]), "{paths}");
-        assert_eq!(paths["jetpack-scan"], serde_json::json!([]), "{paths}");
+        assert_eq!(paths.get("jetpack-plans"), Some(&vec!["premium".to_string()]), "{paths:?}");
+        assert_eq!(paths.get("jetpack-scan").map(Vec::as_slice), Some(none), "{paths:?}");
         // The parent key is not restricted by its sub-key's limits.
         let (status, body) = provision(&app, &p.token, "parent.example", "personal").await;
         assert_eq!(status, 200, "{body}");
@@ -153,14 +155,13 @@ both_backends! {
 
         // The sub-key's activations are the partner's.
         let pid = p.partner_id.to_string();
-        let list = app.admin(&["activations", "--partner", &pid]).unwrap();
-        let list = list.as_array().unwrap();
-        let mine: Vec<&Value> = list.iter().filter(|a| a["key_id"] == created.id).collect();
-        let states: Vec<(&str, &str)> = mine.iter().map(|a| (a["site"].as_str().unwrap(), a["state"].as_str().unwrap())).collect();
+        let list = app.activations(&["--partner", &pid]);
+        let mine: Vec<&AdminActivation> = list.iter().filter(|a| a.key_id == Some(created.id)).collect();
+        let states: Vec<(&str, &str)> = mine.iter().map(|a| (a.site.as_str(), a.state.as_str())).collect();
         assert_eq!(states, [("s1.example", "cancelled"), ("s2.example", "pending"), ("s3.example", "cancelled")]);
-        assert!(mine.iter().all(|a| a["partner_id"] == p.partner_id), "{list:?}");
-        assert!(list.iter().any(|a| a["site"] == "parent.example"), "{list:?}");
-        assert!(!list.iter().any(|a| a["site"] == "other.example"), "{list:?}");
+        assert!(mine.iter().all(|a| a.partner_id == Some(p.partner_id)), "{list:?}");
+        assert!(list.iter().any(|a| a.site == "parent.example"), "{list:?}");
+        assert!(!list.iter().any(|a| a.site == "other.example"), "{list:?}");
     }
 
     async fn refusals(db: Db) {
@@ -183,12 +184,13 @@ both_backends! {
         }
         let (status, text) = new_key(&app, &p.token, &[]).await;
         let want = "The required \"name\" argument is missing or longer than 200 characters.";
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["message"], want, "{status}");
+        let err = assert_error(status, &serde_json::from_str(&text).unwrap(), 400, "invalid_key_name");
+        assert_eq!(err.message, want, "{status}");
         let long = "n".repeat(201);
         let (status, text) = new_key(&app, &p.token, &[("name", &long)]).await;
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert_error(status, &body, 400, "invalid_key_name");
-        assert_eq!(body["message"], want);
+        let err = assert_error(status, &body, 400, "invalid_key_name");
+        assert_eq!(err.message, want);
         // No token: the auth errors.
         let res = app.request(reqwest::Method::POST, NEW).form(&[("name", "K")]).send().await.unwrap();
         let (status, body) = json(res).await;
@@ -206,7 +208,8 @@ both_backends! {
         // A JSON body works as well; numbers become limits.
         let res = app.post(NEW, &p.token).json(&serde_json::json!({"name": "Json", "allowed_professional_plans": 5})).send().await.unwrap();
         let (status, body) = json(res).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["allowed_professional_plans"], "5");
+        let created: PartnerKeyCreated = ok(status, &body);
+        // Strict decode: the limit is the string "5" on the wire.
+        assert_eq!(created.limits.get("professional"), Some(&5), "{body}");
     }
 }

@@ -227,9 +227,31 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Any query: agreement with a model in which the last occurrence
+        /// of each flag wins and `fields` keeps its non-empty names.
         #[test]
-        fn flags_never_panic(q in "\\PC{0,60}") {
-            let _ = OutputFlags::from_query(Some(&q));
+        fn flags_agree_with_a_model(q in proptest::prop_oneof![
+            "\\PC{0,60}",
+            "((http_envelope|pretty|fields|other)=(1|0|t|true|TRUE|no|a,%20b|,|)&?){0,5}",
+        ]) {
+            let mut want = OutputFlags::default();
+            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                let truthy = matches!(v.to_ascii_lowercase().as_str(), "1" | "t" | "true");
+                match &*k {
+                    "http_envelope" => want.envelope = truthy,
+                    "pretty" => want.pretty = truthy,
+                    "fields" => {
+                        let names: Vec<String> = v
+                            .split(',')
+                            .filter_map(|f| Some(f.trim()).filter(|f| !f.is_empty()))
+                            .map(str::to_string)
+                            .collect();
+                        want.fields = (!names.is_empty()).then_some(names);
+                    }
+                    _ => {}
+                }
+            }
+            proptest::prop_assert_eq!(OutputFlags::from_query(Some(&q)), want);
         }
 
         /// Flags written as a query string read back as written.
@@ -252,14 +274,40 @@ mod tests {
         }
 
         /// Any path either passes through or is rewritten to a valid URI
-        /// without its version, never a panic.
+        /// without its version, never a panic; a rewrite without a version
+        /// only drops trailing slashes, and keeps the query.
         #[test]
-        fn rewrite_never_panics(path in "/[a-z0-9./v_-]{0,40}") {
-            if let Ok(uri) = path.parse::<Uri>() {
-                if let Some((out, _)) = rewrite(&uri) {
+        fn rewrite_never_panics(path in "/[a-z0-9./v_-]{0,40}", query in "(\\?[a-z=&]{0,8})?") {
+            if let Ok(uri) = format!("{path}{query}").parse::<Uri>() {
+                if let Some((out, version)) = rewrite(&uri) {
                     proptest::prop_assert!(!out.path().contains("/v1."), "{out}");
+                    proptest::prop_assert_eq!(out.query(), uri.query());
+                    if version.is_none() {
+                        let trimmed = uri.path().trim_end_matches('/');
+                        let want = if trimmed.is_empty() { "/" } else { trimmed };
+                        proptest::prop_assert_eq!(out.path(), want);
+                    }
                 }
             }
+        }
+
+        /// `/rest/v{M}.{m}/tail` loses its version once: the result is
+        /// `/rest/tail` with that version, and rewriting it again changes
+        /// nothing (idempotence).
+        #[test]
+        fn rewrite_drops_the_version_once(
+            major in 0u32..10_000,
+            minor in 0u32..10_000,
+            tail in "[a-uw-z0-9_][a-z0-9_-]{0,7}(/[a-z0-9_-]{1,8}){0,3}",
+            slashes in "/{0,2}",
+            query in "(\\?[a-z=&]{0,8})?",
+        ) {
+            let uri: Uri = format!("/rest/v{major}.{minor}/{tail}{slashes}{query}").parse().unwrap();
+            let (out, version) = rewrite(&uri).unwrap();
+            proptest::prop_assert_eq!(out.path(), format!("/rest/{tail}"));
+            proptest::prop_assert_eq!(out.query(), uri.query());
+            proptest::prop_assert_eq!(version, Some(ApiVersion(major, minor)));
+            proptest::prop_assert!(rewrite(&out).is_none(), "{out}");
         }
     }
 }

@@ -339,11 +339,40 @@ mod tests {
             }
         }
 
+        /// Any bytes: no panic, and the invariants of each parser. `json`
+        /// accepts exactly the JSON objects (agreement with serde_json),
+        /// keeping every non-null key as a string; `urlencoded` is
+        /// idempotent (its map, encoded again, reads back the same); a
+        /// boundary found reads back the same when quoted.
         #[test]
-        fn body_parsers_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = json(&body);
-            let _ = urlencoded(&body);
-            let _ = boundary(&String::from_utf8_lossy(&body));
+        fn body_parsers_keep_their_invariants(body in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            "\\{(\"[a-z]{1,3}\":(null|true|1|\"x\"|\\[\\]),?){0,4}\\}".prop_map(String::into_bytes),
+            "([a-z%+]{1,4}=[a-z%+&=]{0,6}&?){0,4}".prop_map(String::into_bytes),
+        ]) {
+            let object = serde_json::from_slice::<Value>(&body).ok().and_then(|v| match v {
+                Value::Object(o) => Some(o),
+                _ => None,
+            });
+            match (json(&body), object) {
+                (Ok(map), Some(obj)) => {
+                    let keys: Vec<&String> = obj.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
+                    prop_assert_eq!(map.keys().collect::<Vec<_>>(), keys);
+                    prop_assert!(map.values().all(Value::is_string));
+                }
+                (Err(e), None) => prop_assert_eq!(e.code, ErrorCode::InvalidBody),
+                (got, want) => prop_assert!(false, "json: {:?} for object {:?}", got, want),
+            }
+            let form = urlencoded(&body);
+            prop_assert!(form.values().all(Value::is_string));
+            let again: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())))
+                .finish();
+            prop_assert_eq!(urlencoded(again.as_bytes()), form);
+            if let Some(b) = boundary(&String::from_utf8_lossy(&body)) {
+                let quoted = format!("multipart/form-data; boundary=\"{b}\"");
+                prop_assert_eq!(boundary(&quoted), Some(b));
+            }
         }
 
         #[test]

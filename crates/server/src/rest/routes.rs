@@ -310,9 +310,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Any text: agreement with a model of the rule (`MAJOR` or
+        /// `MAJOR.MINOR`, 1 to 4 digits each, a missing minor is 0), and a
+        /// parsed version prints as text that parses back to it.
         #[test]
-        fn version_parse_never_panics(s in "\\PC{0,12}") {
-            let _ = ApiVersion::parse(&s);
+        fn version_parse_agrees_with_a_model(s in proptest::prop_oneof![
+            "\\PC{0,12}",
+            "[0-9.]{0,11}",
+        ]) {
+            let number = |t: &str| {
+                (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| t.parse::<u32>().ok())
+                    .flatten()
+            };
+            let parts: Vec<&str> = s.split('.').collect();
+            let model = match parts.as_slice() {
+                [major] => number(major).map(|m| ApiVersion(m, 0)),
+                [major, minor] => number(major).zip(number(minor)).map(|(a, b)| ApiVersion(a, b)),
+                _ => None,
+            };
+            let parsed = ApiVersion::parse(&s);
+            proptest::prop_assert_eq!(parsed, model);
+            if let Some(v) = parsed {
+                proptest::prop_assert_eq!(ApiVersion::parse(&format!("{}.{}", v.0, v.1)), Some(v));
+            }
         }
 
         #[test]

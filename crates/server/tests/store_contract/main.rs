@@ -214,33 +214,29 @@ fn by_url(url: &str) -> SiteRef {
     SiteRef::Identifier(ident(url))
 }
 
-/// The PostgreSQL half of a test did not run: said once per test binary,
-/// straight to the process's stderr (libtest captures only the `print!`
-/// family), so that it shows in a plain `cargo test`.
+impl jpstart_testkit::Backends for Fx {
+    const SUITE: &'static str = "store contract tests";
+
+    async fn sqlite() -> Fx {
+        Fx::sqlite().await
+    }
+
+    async fn postgres() -> Option<Fx> {
+        Fx::postgres().await
+    }
+}
+
+/// The PostgreSQL half of a test did not run (see
+/// [`jpstart_testkit::postgres_skipped`]).
 fn postgres_skipped() {
-    jpstart_testkit::postgres_skipped("store contract tests");
+    jpstart_testkit::postgres_skipped(<Fx as jpstart_testkit::Backends>::SUITE);
 }
 
 /// Runs each named `async fn name(fx: Fx)` on both backends, as
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres` (see [`jpstart_testkit::both_backends!`]).
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(crate::Fx::sqlite().await).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    match crate::Fx::postgres().await {
-                        Some(fx) => super::$name(fx).await,
-                        None => crate::postgres_skipped(),
-                    }
-                }
-            }
-        )*
+        jpstart_testkit::both_backends!(crate::Fx => fns $($name),*);
     };
 }
 

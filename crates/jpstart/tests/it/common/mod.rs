@@ -6,7 +6,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jpstart_types::wire::{
+    AdminActivation, CancelResponse, ErrorBody, KeyCredentials, ProvisionResponse, StatusV14,
+    TokenResponse,
+};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -19,32 +25,24 @@ pub const TEST_SECRET_KEY: &str =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// Runs each `async fn name(db: Db) { ... }` once per backend, as
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres` (see [`jpstart_testkit::both_backends!`]).
 #[macro_export]
 macro_rules! both_backends {
-    ($($(#[$meta:meta])* async fn $name:ident($db:ident: Db) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-                $(#[$meta])*
-                async fn run($db: $crate::common::Db) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run($crate::common::Db::sqlite()).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    match $crate::common::Db::postgres().await {
-                        Some(db) => run(db).await,
-                        None => $crate::common::postgres_skipped(),
-                    }
-                }
-            }
-        )*
+    ($($t:tt)*) => {
+        jpstart_testkit::both_backends!($crate::common::Db => $($t)*);
     };
+}
+
+impl jpstart_testkit::Backends for Db {
+    const SUITE: &'static str = "integration tests";
+
+    async fn sqlite() -> Db {
+        Db::sqlite()
+    }
+
+    async fn postgres() -> Option<Db> {
+        Db::postgres().await
+    }
 }
 
 /// The PostgreSQL half of a test did not run. Said once per test binary,
@@ -52,7 +50,7 @@ macro_rules! both_backends {
 /// family, so a plain `cargo test` shows the line. With
 /// `JPSTART_TEST_REQUIRE_POSTGRES` set (CI), skipping is a failure.
 pub fn postgres_skipped() {
-    jpstart_testkit::postgres_skipped("integration tests");
+    jpstart_testkit::postgres_skipped(<Db as jpstart_testkit::Backends>::SUITE);
 }
 
 /// A database of its own for one test.
@@ -387,17 +385,13 @@ impl TestApp {
     }
 
     async fn with_token(&self, v: Value) -> Partner {
-        let client_id = v["client_id"].as_str().expect("client_id").to_string();
-        let client_secret = v["client_secret"]
-            .as_str()
-            .expect("client_secret")
-            .to_string();
-        let token = self.token(&client_id, &client_secret).await;
+        let creds: KeyCredentials = decode(&v);
+        let token = self.token(&creds.client_id, &creds.client_secret).await;
         Partner {
-            partner_id: v["partner_id"].as_u64().expect("partner_id"),
-            key_id: v["key_id"].as_u64().expect("key_id"),
-            client_id,
-            client_secret,
+            partner_id: creds.partner_id,
+            key_id: creds.key_id,
+            client_id: creds.client_id,
+            client_secret: creds.client_secret,
             token,
         }
     }
@@ -417,10 +411,7 @@ impl TestApp {
             .expect("token request");
         let (status, body) = json(res).await;
         assert_eq!(status, 200, "token: {body}");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        decode::<TokenResponse>(&body).access_token
     }
 
     /// `POST /rest/v1.3/jpphp/provision` with form fields.
@@ -462,6 +453,44 @@ impl TestApp {
                 .expect("status"),
         )
         .await
+    }
+
+    /// A provision that must succeed (200), its answer decoded.
+    pub async fn provision_ok(&self, token: &str, fields: &[(&str, &str)]) -> ProvisionResponse {
+        let (status, body) = self.provision(token, fields).await;
+        ok(status, &body)
+    }
+
+    /// A cancellation that must succeed (200), its answer decoded.
+    pub async fn cancel_ok(
+        &self,
+        token: &str,
+        site: &str,
+        fields: &[(&str, &str)],
+    ) -> CancelResponse {
+        let (status, body) = self.cancel(token, site, fields).await;
+        ok(status, &body)
+    }
+
+    /// A v1.4 status that must succeed (200), its answer decoded.
+    pub async fn status_ok(&self, token: &str, site: &str) -> StatusV14 {
+        let (status, body) = self.status(token, site).await;
+        ok(status, &body)
+    }
+
+    /// `jpstart admin ARGS` that must succeed, its JSON decoded.
+    pub fn admin_as<T: DeserializeOwned + Serialize>(&self, args: &[&str]) -> T {
+        let v = self
+            .admin(args)
+            .unwrap_or_else(|e| panic!("admin {args:?}: {e}"));
+        decode(&v)
+    }
+
+    /// `jpstart admin activations ARGS`, decoded.
+    pub fn activations(&self, args: &[&str]) -> Vec<AdminActivation> {
+        let mut all = vec!["activations"];
+        all.extend_from_slice(args);
+        self.admin_as(&all)
     }
 }
 
@@ -559,7 +588,12 @@ pub async fn json(res: reqwest::Response) -> (StatusCode, Value) {
 /// Asserts the documented error body: status, code, and the four keys in
 /// order (`error`, `message`, `error_code`, `error_message`), and that the
 /// code is in the served error catalogue.
-pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want_status: u16,
+    want_code: &str,
+) -> ErrorBody {
     assert_eq!(status.as_u16(), want_status, "status of {body}");
     let obj = body
         .as_object()
@@ -570,12 +604,42 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_cod
         ["error", "message", "error_code", "error_message"],
         "key order of {body}"
     );
-    assert_eq!(body["error"], want_code, "{body}");
-    assert_eq!(body["error_code"], want_code, "{body}");
-    assert_eq!(body["message"], body["error_message"], "{body}");
+    let err: ErrorBody = decode(body);
+    assert_eq!(err.error, want_code, "{body}");
+    assert_eq!(err.error_code, want_code, "{body}");
+    assert_eq!(err.message, err.error_message, "{body}");
     let catalogue = jpstart_server::api::errors::catalogue();
     assert!(
         catalogue.iter().any(|(c, _)| *c == want_code),
         "{want_code} is not in the error catalogue"
     );
+    err
+}
+
+/// A JSON answer decoded into its wire type, strictly: encoding the value
+/// again must give the same JSON back, so that the decode fails on a key the
+/// type does not know (serde would drop it), a missing key or another type.
+/// Key order is not compared (`serde_json::Map` equality ignores it); tests
+/// of the exact order use [`keys`].
+pub fn decode<T: DeserializeOwned + Serialize>(body: &Value) -> T {
+    try_decode(body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`decode`] as a `Result`, for property tests that report a failure
+/// instead of panicking.
+pub fn try_decode<T: DeserializeOwned + Serialize>(body: &Value) -> Result<T, String> {
+    let name = std::any::type_name::<T>();
+    let typed: T =
+        serde_json::from_value(body.clone()).map_err(|e| format!("not a {name} ({e}): {body}"))?;
+    let again = serde_json::to_value(&typed).map_err(|e| format!("{name}: {e}"))?;
+    if &again != body {
+        return Err(format!("{name} does not carry exactly the keys of {body}"));
+    }
+    Ok(typed)
+}
+
+/// The body of an answer that must be a 200, decoded (see [`decode`]).
+pub fn ok<T: DeserializeOwned + Serialize>(status: StatusCode, body: &Value) -> T {
+    assert_eq!(status, 200, "{body}");
+    decode(body)
 }

@@ -17,6 +17,9 @@ mod spec;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use jpstart_types::wire::{
+    AdminActivation, CancelResponse, CancelledActivation, ErrorBody, ProvisionResponse, StatusV14,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -85,15 +88,8 @@ fn fail(msg: String) -> TestCaseError {
     TestCaseError::fail(msg)
 }
 
-fn products_of(v: &Value, field: &str) -> Vec<String> {
-    v[field]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| x["product"].as_str().unwrap_or("?").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+fn products_of(list: &Option<Vec<CancelledActivation>>) -> Vec<String> {
+    list.iter().flatten().map(|x| x.product.clone()).collect()
 }
 
 async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseError> {
@@ -107,7 +103,7 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             let slug = PRODUCTS[*product].0;
             let (site, key) = (*site, *key);
             let expect = m.provision(key, site, slug, *force_connect);
-            let (got, blog) = provision(w, key, site, slug, *force_connect).await;
+            let (got, blog) = provision(w, key, site, slug, *force_connect).await?;
             m.sites[site].blog_id = m.sites[site].blog_id.or(blog);
             (site, expect, got)
         }
@@ -115,7 +111,7 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             let slug = m.upgrade_target(*site, FAMILIES[*family]);
             let (site, key) = (*site, *key);
             let expect = m.provision(key, site, slug, false);
-            let (got, blog) = provision(w, key, site, slug, false).await;
+            let (got, blog) = provision(w, key, site, slug, false).await?;
             m.sites[site].blog_id = m.sites[site].blog_id.or(blog);
             (site, expect, got)
         }
@@ -137,22 +133,30 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             let expect = m.cancel(*key, *site, target);
             let (status, body) = w.app.cancel(&w.keys[*key].token, &address, &fields).await;
             let got = if status == 200 {
+                // Strict: exactly the keys of the wire type, no other.
+                let res: CancelResponse = try_decode(&body).map_err(fail)?;
+                if matches!(target, Target::All) && res.success {
+                    prop_assert!(
+                        res.activations.is_some() && res.pending_activations.is_some(),
+                        "{}",
+                        body
+                    );
+                } else {
+                    // Only `success`.
+                    prop_assert!(
+                        res.activations.is_none() && res.pending_activations.is_none(),
+                        "{}",
+                        body
+                    );
+                }
                 Expect::Cancelled {
-                    success: body["success"] == true,
-                    active: products_of(&body, "activations"),
-                    pending: products_of(&body, "pending_activations"),
+                    success: res.success,
+                    active: products_of(&res.activations),
+                    pending: products_of(&res.pending_activations),
                 }
             } else {
                 error_of(status.as_u16(), &body)
             };
-            if matches!(target, Target::All) && body["success"] == true {
-                prop_assert!(
-                    body["activations"].is_array() && body["pending_activations"].is_array(),
-                    "{body}"
-                );
-            } else if status == 200 {
-                prop_assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{}", body);
-            }
             (*site, expect, got)
         }
         Op::Connect { site } => {
@@ -188,7 +192,10 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
 }
 
 fn error_of(status: u16, body: &Value) -> Expect {
-    let code = body["error"].as_str().unwrap_or("?");
+    // Not the documented error body: no code, so never the expected one.
+    let code = try_decode::<ErrorBody>(body)
+        .map(|e| e.error)
+        .unwrap_or_default();
     let known = [
         "product_owned_by_another_partner",
         "plan_downgrade_disallowed",
@@ -196,7 +203,7 @@ fn error_of(status: u16, body: &Value) -> Expect {
         "incorrect_partner_key",
         "not_jps_plan",
     ];
-    match known.iter().find(|k| **k == code) {
+    match known.iter().find(|k| **k == code.as_str()) {
         Some(k) => Expect::Error(status, k),
         None => Expect::Error(status, "unexpected error"),
     }
@@ -209,7 +216,7 @@ async fn provision(
     site: usize,
     slug: &str,
     force_connect: bool,
-) -> (Expect, Option<u64>) {
+) -> Result<(Expect, Option<u64>), TestCaseError> {
     let siteurl = format!("https://{}", w.urls[site]);
     let mut fields = vec![
         ("siteurl", siteurl.as_str()),
@@ -220,13 +227,19 @@ async fn provision(
         fields.push(("force_connect", "1"));
     }
     let (status, body) = w.app.provision(&w.keys[key].token, &fields).await;
-    if status == 200 && body["success"] == true {
-        let got = Expect::Provisioned {
-            auth_required: body["auth_required"] == true,
-        };
-        (got, Some(w.app.blog_id(&siteurl)))
-    } else {
-        (error_of(status.as_u16(), &body), None)
+    let provisioned = (status == 200)
+        .then(|| try_decode::<ProvisionResponse>(&body))
+        .transpose()
+        .map_err(fail)?
+        .filter(|res| res.success);
+    match provisioned {
+        Some(res) => {
+            let got = Expect::Provisioned {
+                auth_required: res.auth_required,
+            };
+            Ok((got, Some(w.app.blog_id(&siteurl))))
+        }
+        None => Ok((error_of(status.as_u16(), &body), None)),
     }
 }
 
@@ -265,12 +278,8 @@ async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestC
         );
         // Independently of the model: one live product per family at most.
         let v: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
-        let mut families: Vec<&str> = v["products"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| product(p["slug"].as_str().unwrap_or("free")).1)
-            .collect();
+        let st: StatusV14 = try_decode(&v).map_err(fail)?;
+        let mut families: Vec<&str> = st.products.iter().map(|p| product(&p.slug).1).collect();
         let n = families.len();
         families.sort_unstable();
         families.dedup();
@@ -300,19 +309,11 @@ async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestC
 /// the model's history.
 fn check_history(w: &World<'_>, m: &Model) -> Result<(), TestCaseError> {
     let all = w.app.admin(&["activations"]).map_err(fail)?;
+    let all: Vec<AdminActivation> = try_decode(&all).map_err(fail)?;
     let rows: Vec<(String, String, String, Option<u64>)> = all
-        .as_array()
         .into_iter()
-        .flatten()
-        .filter(|a| w.idents.iter().any(|i| a["site"] == i.as_str()))
-        .map(|a| {
-            (
-                a["site"].as_str().unwrap_or("?").to_string(),
-                a["product"].as_str().unwrap_or("?").to_string(),
-                a["state"].as_str().unwrap_or("?").to_string(),
-                a["key_id"].as_u64(),
-            )
-        })
+        .filter(|a| w.idents.contains(&a.site))
+        .map(|a| (a.site, a.product, a.state, a.key_id))
         .collect();
     let want: Vec<(String, String, String, Option<u64>)> = m
         .acts
