@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use jpstart_server::config::{Config, Limits, TlsFiles};
+use jpstart_server::config::{Bounds, Config, Limits, TlsFiles};
 use jpstart_server::crypto::KeySource;
 use jpstart_types::SecretString;
 use tracing_subscriber::EnvFilter;
@@ -56,6 +56,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             token_per_address: args.token_rate_limit_per_address,
             header_timeout: args.header_timeout,
             request_timeout: args.request_timeout,
+        },
+        bounds: Bounds {
+            tokens_per_key: args.tokens_per_key,
+            token_touch_interval: args.token_touch_interval,
+            write_rate: args.write_rate_limit,
+            max_field_length: args.max_field_length,
+            max_url_length: args.max_url_length,
         },
         bench_routes: args.bench_routes,
     };

@@ -90,6 +90,8 @@ pub async fn run(
             config.limits.token_per_address,
             crate::api::oauth::too_many_requests,
         ),
+        bounds: config.bounds.clone(),
+        write_limit: crate::throttle::KeyedLimiter::new(config.bounds.write_rate),
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,

@@ -12,16 +12,32 @@ use sqlx::AnyPool;
 
 use super::{Backend, StoreError};
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+// Version 8 (issue 12, finding 8) leaves room for the versions other
+// branches of this release add; versions need not be contiguous.
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        8,
+        "token last used",
+        include_str!("../../migrations/sqlite/0008_token_last_used.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        8,
+        "token last used",
+        include_str!("../../migrations/postgres/0008_token_last_used.sql"),
+    ),
+];
 
 pub async fn run(backend: Backend, pool: &AnyPool) -> Result<(), StoreError> {
     let list = match backend {
