@@ -143,4 +143,38 @@ both_backends! {
         }
         assert_eq!(tokens_of(&app.db, p.key_id).await, 5);
     }
+
+    /// Attack: retrying a pending provision used to add a link row each time.
+    async fn a_repeated_pending_provision_reissues_its_one_link(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Retrier").await;
+        let mut links = Vec::new();
+        for _ in 0..4 {
+            let mut form = plain("retry.example").to_vec();
+            form.push(("plan", "premium".to_string()));
+            let (status, body) = provision(&app, &a.token, &form).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["auth_required"], true, "{body}");
+            links.push(body["next_url"].as_str().unwrap().to_string());
+        }
+        // A plan-less retry reissues it too.
+        let (status, body) = provision(&app, &a.token, &plain("retry.example")).await;
+        assert_eq!(status, 200, "{body}");
+        links.push(body["next_url"].as_str().unwrap().to_string());
+        let blog = app.blog_id("retry.example");
+        assert_eq!(links_of(&app.db, blog).await, 1, "link rows of the site");
+        // The old links stop working; the newest is the one.
+        for old in &links[..links.len() - 1] {
+            let res = app.client.get(old).send().await.unwrap();
+            assert_eq!(res.status(), 404, "{old}");
+        }
+        let newest = links.last().unwrap();
+        assert_eq!(app.client.get(newest).send().await.unwrap().status(), 200);
+        // Another partner's link is its own: it does not replace this one.
+        let b = app.partner("Other").await;
+        let (status, body) = provision(&app, &b.token, &plain("retry.example")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(links_of(&app.db, blog).await, 2);
+        assert_eq!(app.client.get(newest).send().await.unwrap().status(), 200);
+    }
 }
