@@ -177,4 +177,62 @@ both_backends! {
         assert_eq!(links_of(&app.db, blog).await, 2);
         assert_eq!(app.client.get(newest).send().await.unwrap().status(), 200);
     }
+
+    /// Attack: writes as fast as the key can send them, plan-less
+    /// registrations included. Beyond the burst: 429 with Retry-After, and
+    /// nothing registered.
+    async fn writes_beyond_the_key_rate_are_refused_with_retry_after(db: Db) {
+        let app = TestApp::spawn_with(db, opts(&[("JPSTART_WRITE_RATE_LIMIT", "1/h:5")])).await;
+        let a = app.partner("Flooder").await;
+        // Five writes of the five kinds use up the burst.
+        let (status, body) = provision(&app, &a.token, &plain("w1.example")).await;
+        assert_eq!(status, 200, "{body}");
+        let blog = app.blog_id("w1.example");
+        let res = app.post(&format!("/rest/v1.3/jpphp/{blog}/partner-provision"), &a.token)
+            .json(&serde_json::json!({})).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let res = app.post(&format!("/rest/v1.3/jpphp/{blog}/ssh-credentials"), &a.token)
+            .form(&[("ssh_user", "u"), ("ssh_pass", "p")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let (status, body) = app.cancel(&a.token, "w1.example", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let res = app.post("/rest/v1.3/jpphp/partner-keys/new", &a.token)
+            .form(&[("name", "sub")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        // The sixth is refused, whatever it is.
+        let res = app.post("/rest/v1.3/jpphp/provision", &a.token)
+            .form(&[("siteurl", "https://w2.example"), ("local_user", "admin")]).send().await.unwrap();
+        let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 429, "too_many_requests");
+        assert_eq!(body["message"], "Too many requests per time interval");
+        let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+        assert!((1..=3600).contains(&secs), "{secs}");
+        let (status, body) = app.cancel(&a.token, "w1.example", &[]).await;
+        assert_error(status, &body, 429, "too_many_requests");
+        assert!(app.admin(&["site", "show", "w2.example"]).is_err(), "w2 was not registered");
+        // Reads are not writes; another key has its own bucket.
+        let (status, body) = app.status(&a.token, "w1.example").await;
+        assert_eq!(status, 200, "{body}");
+        let b = app.partner("Quiet").await;
+        let (status, body) = provision(&app, &b.token, &plain("w3.example")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Positive control: at the default rate, a steady run of provisions
+    /// (more than the burst, over a few seconds) all succeed.
+    async fn provisioning_under_the_default_rate_works(db: Db) {
+        let app = TestApp::spawn_with(db, opts(&[("JPSTART_WRITE_RATE_LIMIT", "20/s:100")])).await;
+        let a = app.partner("Steady").await;
+        for i in 0..130 {
+            let mut form = plain(&format!("s{i}.example")).to_vec();
+            form.push(("plan", "personal".to_string()));
+            let (status, body) = provision(&app, &a.token, &form).await;
+            assert_eq!(status, 200, "provision {i}: {body}");
+            if i >= 90 {
+                // Stay under 20/s once the burst is nearly spent.
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+        }
+    }
 }

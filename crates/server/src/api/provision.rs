@@ -18,6 +18,7 @@ use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, BlogIdPath, Endpoint, Help, Params, Rest};
 use crate::secrets;
 use crate::store::{ProvisionOutcome, ProvisionRequest, ProvisionSite};
+use crate::writer::Writer;
 
 /// Refused while reading the parameters, before any unit of work.
 const PARSE: &[ErrorCode] = &[
@@ -140,7 +141,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
 )]
 pub async fn provision(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
     let siteurl = non_empty(&p.siteurl).ok_or(ErrorCode::InvalidSiteurl)?;
@@ -180,7 +181,7 @@ pub async fn provision(
 )]
 pub async fn partner_provision(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     BlogIdPath { id, .. }: BlogIdPath,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
