@@ -235,4 +235,58 @@ both_backends! {
             }
         }
     }
+
+    /// Attack: free text stored up to the whole 64 KiB body.
+    async fn oversized_fields_are_refused_with_their_codes(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Verbose").await;
+        let long_user = "u".repeat(256);
+        let mut form = plain("long.example").to_vec();
+        form[1].1 = long_user.clone();
+        let (status, body) = provision(&app, &a.token, &form).await;
+        assert_error(status, &body, 400, "invalid_local_user");
+        let long_url = format!("https://long.example/{}", "p".repeat(2048));
+        let (status, body) = provision(&app, &a.token, &[("siteurl", long_url), ("local_user", "admin".into())]).await;
+        assert_error(status, &body, 400, "invalid_siteurl");
+        let tracking = "t".repeat(256);
+        let res = app.post(&format!("/rest/v1.3/jpphp/provision?partner_tracking_id={tracking}"), &a.token)
+            .form(&[("siteurl", "https://long.example"), ("local_user", "admin"), ("plan", "personal")])
+            .send().await.unwrap();
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 400, "invalid_partner_tracking_id");
+        let (status, body) = provision(&app, &a.token, &[("siteurl", "https://long.example".into()), ("local_user", "admin".into()), ("partner-tracking-id", tracking)]).await;
+        assert_error(status, &body, 400, "invalid_partner_tracking_id");
+        assert!(app.admin(&["site", "show", "long.example"]).is_err(), "nothing registered");
+        // At the bounds: accepted.
+        let at_url = format!("https://long.example/{}", "p".repeat(2048 - "https://long.example/".len()));
+        let (status, body) = provision(&app, &a.token, &[
+            ("siteurl", at_url),
+            ("local_user", "u".repeat(255)),
+            ("partner_tracking_id", "t".repeat(255)),
+            ("plan", "personal".into()),
+        ]).await;
+        assert_eq!(status, 200, "{body}");
+        // partner-provision stores the user too.
+        let res = app.post("/rest/v1.3/jpphp/provision", &a.token)
+            .form(&[("siteurl", "https://short.example"), ("local_user", "admin")]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let short = app.blog_id("short.example");
+        let res = app.post(&format!("/rest/v1.3/jpphp/{short}/partner-provision"), &a.token)
+            .json(&serde_json::json!({ "user_login": long_user })).send().await.unwrap();
+        let (status, body) = json(res).await;
+        assert_error(status, &body, 400, "invalid_local_user");
+    }
+
+    /// The bounds are configurable.
+    async fn field_bounds_follow_the_configuration(db: Db) {
+        let app = TestApp::spawn_with(db, opts(&[("JPSTART_MAX_FIELD_LENGTH", "8"), ("JPSTART_MAX_URL_LENGTH", "30")])).await;
+        let a = app.partner("Tight").await;
+        let (status, body) = provision(&app, &a.token, &[("siteurl", "https://tight.example".into()), ("local_user", "ninechars".into())]).await;
+        assert_error(status, &body, 400, "invalid_local_user");
+        assert!(body["message"].as_str().unwrap().contains('8'), "{body}");
+        let (status, body) = provision(&app, &a.token, &[("siteurl", "https://tight.example/0123456789".into()), ("local_user", "admin".into())]).await;
+        assert_error(status, &body, 400, "invalid_siteurl");
+        let (status, body) = provision(&app, &a.token, &[("siteurl", "https://tight.example".into()), ("local_user", "eightchr".into())]).await;
+        assert_eq!(status, 200, "{body}");
+    }
 }
