@@ -124,6 +124,22 @@ pub struct ServeArgs {
         default_value = "30/s:60"
     )]
     pub token_rate_limit_per_address: jpstart_server::throttle::RateSpec,
+    /// Live tokens per key; one more revokes the least recently used (0 = no cap).
+    #[arg(long, env = "JPSTART_TOKENS_PER_KEY", default_value_t = jpstart_server::domain::bounds::DEFAULT_TOKENS_PER_KEY)]
+    pub tokens_per_key: u32,
+    /// How stale a token's "last used" time may get (one write per token per interval).
+    #[arg(long, env = "JPSTART_TOKEN_TOUCH_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub token_touch_interval: std::time::Duration,
+    /// Write requests (provision, cancel, credentials, partner-keys/new) per
+    /// key and server process: N/UNIT[:BURST], 0 = off.
+    #[arg(long, env = "JPSTART_WRITE_RATE_LIMIT", default_value = "20/s:100")]
+    pub write_rate_limit: jpstart_server::throttle::RateSpec,
+    /// Longest stored id or user name (local_user, partner_tracking_id), in characters.
+    #[arg(long, env = "JPSTART_MAX_FIELD_LENGTH", default_value_t = jpstart_server::domain::bounds::DEFAULT_MAX_FIELD_LENGTH)]
+    pub max_field_length: usize,
+    /// Longest stored URL (siteurl), in characters.
+    #[arg(long, env = "JPSTART_MAX_URL_LENGTH", default_value_t = jpstart_server::domain::bounds::DEFAULT_MAX_URL_LENGTH)]
+    pub max_url_length: usize,
     /// Longest a client may take to send a request's headers.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
     pub header_timeout: std::time::Duration,

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use jpstart_server::config::{Config, Limits, TlsFiles};
+use jpstart_server::config::{Bounds, Config, Limits, TlsFiles};
 use jpstart_server::crypto::KeySource;
 use jpstart_types::SecretString;
 use tracing_subscriber::EnvFilter;
@@ -58,6 +58,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             request_timeout: args.request_timeout,
             max_connections: args.max_connections as usize,
             max_connections_per_address: args.max_connections_per_address as usize,
+        },
+        bounds: Bounds {
+            tokens_per_key: args.tokens_per_key,
+            token_touch_interval: args.token_touch_interval,
+            write_rate: args.write_rate_limit,
+            max_field_length: args.max_field_length,
+            max_url_length: args.max_url_length,
         },
         bench_routes: args.bench_routes,
         // `|| args.sandbox` once the sandbox exists: it runs on the test clock.

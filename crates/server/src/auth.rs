@@ -6,6 +6,8 @@ use axum::http::{header, request::Parts};
 use jpstart_types::AccessToken;
 
 use crate::app::state::AppState;
+use crate::clock::Timestamp;
+use crate::domain::bounds;
 use crate::domain::{ApiError, ErrorCode};
 use crate::secrets;
 use jpstart_types::{KeyId, PartnerId};
@@ -44,11 +46,15 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
+        let digest = secrets::digest(token.expose());
+        // Read on every request, never cached: a revoked token or a
+        // disabled key is refused on the very next request, on every server.
         let record = state
             .store
-            .token(&secrets::digest(token.expose()))
+            .token(&digest)
             .await?
             .ok_or(ErrorCode::InvalidToken)?;
+        touch(state, &digest, record.last_used_at).await;
         if record.disabled {
             return Err(ErrorCode::PartnerKeyDisabled.into());
         }
@@ -61,6 +67,20 @@ impl FromRequestParts<AppState> for Caller {
             is_sub_key: record.parent_key_id.is_some(),
             test: record.test,
         })
+    }
+}
+
+/// Records the token's use when it is due ([`bounds::needs_touch`]: at
+/// most once per interval, not a write per request), so that the token cap
+/// revokes the least recently used. A failure to record it does not fail
+/// the request: the token was valid; it is logged.
+async fn touch(state: &AppState, digest: &[u8], last_used_at: Option<Timestamp>) {
+    let now = state.clock.now();
+    if !bounds::needs_touch(last_used_at, now, state.bounds.token_touch_interval) {
+        return;
+    }
+    if let Err(e) = state.store.touch_token(digest, now).await {
+        tracing::warn!(error = %e, "could not record a token's use");
     }
 }
 

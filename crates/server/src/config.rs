@@ -22,6 +22,8 @@ pub struct Config {
     pub secret_key: KeySource,
     /// Abuse and slow-client limits.
     pub limits: Limits,
+    /// What one key can make the database hold (SPEC §11).
+    pub bounds: Bounds,
     /// Serve the benchmark floor route (`serve --bench-routes`, hidden).
     pub bench_routes: bool,
     /// Run on the test clock kept in the database (`--test-clock`; the
@@ -71,6 +73,42 @@ impl Default for Limits {
     }
 }
 
+/// Bounded growth per key (SPEC §11, docs/SECURITY.md): each bound is
+/// configurable, with a catalogued error or a documented effect.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    /// Live tokens per key; issuing one more revokes the least recently
+    /// used. 0: no cap.
+    pub tokens_per_key: u32,
+    /// How stale a token's "last used" time may get (see
+    /// [`crate::domain::bounds::needs_touch`]).
+    pub token_touch_interval: Duration,
+    /// Write requests per key (provision, partner-provision, cancel,
+    /// credentials, partner-keys/new), per server process.
+    pub write_rate: RateSpec,
+    /// Longest stored id or user name (`local_user`, `partner_tracking_id`).
+    pub max_field_length: usize,
+    /// Longest stored URL (`siteurl`).
+    pub max_url_length: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        use crate::domain::bounds::*;
+        Bounds {
+            tokens_per_key: DEFAULT_TOKENS_PER_KEY,
+            token_touch_interval: DEFAULT_TOKEN_TOUCH_INTERVAL,
+            write_rate: RateSpec::Rate {
+                count: 20,
+                period: Duration::from_secs(1),
+                burst: 100,
+            },
+            max_field_length: DEFAULT_MAX_FIELD_LENGTH,
+            max_url_length: DEFAULT_MAX_URL_LENGTH,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -90,6 +128,7 @@ impl std::fmt::Debug for Config {
             .field("pending_ttl", &self.pending_ttl)
             .field("secret_key", &self.secret_key)
             .field("limits", &self.limits)
+            .field("bounds", &self.bounds)
             .field("bench_routes", &self.bench_routes)
             .field("test_clock", &self.test_clock)
             .finish_non_exhaustive()
@@ -116,6 +155,7 @@ mod tests {
             catalogue: Catalogue::builtin(),
             secret_key: KeySource::Hex(SecretString::new(hex)),
             limits: Limits::default(),
+            bounds: Bounds::default(),
             bench_routes: false,
             test_clock: false,
         };

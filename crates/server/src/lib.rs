@@ -9,7 +9,8 @@
 //!   pretty, fields, 404/405, body formats, deadline), the endpoint
 //!   declaration each route, `/help` and OpenAPI operation comes from, and
 //!   the extractors that parse at the edge (parameters, site in the path).
-//! - [`auth`]: the bearer-token extractor (`Caller`).
+//! - [`auth`]: the bearer-token extractor (`Caller`); [`writer`]: the same
+//!   within the key's write rate (`Writer`), taken by every write.
 //! - [`crypto`], [`secrets`]: the server key and sealing of stored
 //!   credentials; generating, digesting and verifying secrets.
 //! - [`api`]: every endpoint, one module per group: the partner REST API,
@@ -37,5 +38,6 @@ pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod throttle;
+pub mod writer;
 
 pub use config::Config;

@@ -100,6 +100,8 @@ pub async fn run(
             config.limits.token_per_client,
             config.limits.token_per_address,
         ),
+        bounds: config.bounds.clone(),
+        write_limit: crate::throttle::KeyedLimiter::new(config.bounds.write_rate),
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,

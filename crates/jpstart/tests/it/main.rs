@@ -47,6 +47,7 @@ mod status;
 mod sub_keys;
 mod trust_connections;
 mod trust_files;
+mod trust_growth;
 mod trust_tokens;
 mod trust_urls;
 mod webdriver;

@@ -10,12 +10,12 @@ use jpstart_types::wire::{CancelResponse, CancelledActivation};
 use jpstart_types::ProductSlug;
 
 use crate::app::state::AppState;
-use crate::auth::Caller;
 use crate::domain::rules::CancelTarget;
 use crate::domain::{ApiError, CancelRefusal, ErrorCode};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest, SitePath};
 use crate::store::{CancelRequest, CancelledRecord};
+use crate::writer::Writer;
 
 /// Answered by the handler itself: `invalid_plan` while parsing, and
 /// `invalid_input` for a store failure, as upstream answers it.
@@ -67,7 +67,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     SitePath { site, .. }: SitePath,
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {

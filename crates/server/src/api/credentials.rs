@@ -15,13 +15,13 @@ use jpstart_types::wire::Success;
 use jpstart_types::BlogId;
 
 use crate::app::state::AppState;
-use crate::auth::Caller;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::CredentialsRefusal;
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest, SitePath};
 use crate::store::Decided;
+use crate::writer::Writer;
 
 /// Refused while parsing the credentials, before the unit of work.
 const PARSE: &[ErrorCode] = &[ErrorCode::InvalidCredentials];
@@ -95,7 +95,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
 )]
 pub async fn ssh_credentials(
     State(state): State<AppState>,
-    _caller: Caller,
+    _caller: Writer,
     path: SitePath,
     Params(p): Params<SshParams>,
 ) -> Result<Json<Success>, ApiError> {
@@ -125,7 +125,7 @@ pub async fn ssh_credentials(
 )]
 pub async fn ftp_credentials(
     State(state): State<AppState>,
-    _caller: Caller,
+    _caller: Writer,
     path: SitePath,
     Params(p): Params<FtpParams>,
 ) -> Result<Json<Success>, ApiError> {

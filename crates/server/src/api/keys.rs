@@ -17,6 +17,7 @@ use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest};
 use crate::secrets;
 use crate::store::NewSubKey;
+use crate::writer::Writer;
 
 /// Longest key name accepted, in characters.
 pub const MAX_KEY_NAME: usize = 200;
@@ -109,7 +110,7 @@ pub async fn verify(_caller: Caller) -> Json<Success> {
 )]
 pub async fn new_key(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Params(p): Params<PartnerKeyNewParams>,
 ) -> Result<Json<PartnerKeyCreated>, ApiError> {
     // Refused before the parameters are read, as before; the store decides

@@ -215,11 +215,17 @@ async fn issue(
         return Err(OAuthError(InvalidClient, "This key is disabled.").into());
     }
     let token = secrets::generate();
-    state
+    let revoked = state
         .store
-        .insert_token(&secrets::digest(&token), key.id, scope, state.clock.now())
+        .issue_token(
+            &secrets::digest(&token),
+            key.id,
+            scope,
+            state.clock.now(),
+            state.bounds.tokens_per_key,
+        )
         .await?;
-    tracing::info!(key_id = key.id.get(), "access token issued");
+    tracing::info!(key_id = key.id.get(), revoked, "access token issued");
     Ok(TokenResponse {
         access_token: token,
         token_type: "bearer".into(),

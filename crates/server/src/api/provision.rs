@@ -13,17 +13,28 @@ use jpstart_types::{ActivationId, ProductSlug, SiteUrl};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
+use crate::domain::bounds::check_length;
 use crate::domain::{ApiError, ErrorCode, ProvisionRefusal};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, BlogIdPath, Endpoint, Help, Params, Rest};
 use crate::secrets;
 use crate::store::{ProvisionOutcome, ProvisionRequest, ProvisionSite};
+use crate::writer::Writer;
 
 /// Refused while reading the parameters, before any unit of work.
 const PARSE: &[ErrorCode] = &[
     ErrorCode::InvalidSiteurl,
     ErrorCode::InvalidLocalUser,
     ErrorCode::InvalidPlan,
+    ErrorCode::InvalidPartnerTrackingId,
+];
+
+/// What `partner-provision` refuses while reading its parameters (no
+/// `siteurl`; a user only when one is sent).
+const PARTNER_PARSE: &[ErrorCode] = &[
+    ErrorCode::InvalidLocalUser,
+    ErrorCode::InvalidPlan,
+    ErrorCode::InvalidPartnerTrackingId,
 ];
 
 const PARAMS: &[(&str, &str)] = &[
@@ -115,7 +126,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                 max: None,
                 help: partner_help,
                 errors: errors_of(&partner_provision)
-                    .with(&[ErrorCode::InvalidPlan])
+                    .with(PARTNER_PARSE)
                     .with(ProvisionRefusal::CODES),
             }),
         },
@@ -140,10 +151,16 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
 )]
 pub async fn provision(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
     let siteurl = non_empty(&p.siteurl).ok_or(ErrorCode::InvalidSiteurl)?;
+    bounded(
+        siteurl,
+        state.bounds.max_url_length,
+        ErrorCode::InvalidSiteurl,
+        "siteurl",
+    )?;
     let url = SiteUrl::parse(siteurl).map_err(|e| ApiError {
         code: ErrorCode::InvalidSiteurl,
         message: format!("The \"siteurl\" argument is not a site URL: {e}."),
@@ -183,7 +200,7 @@ pub async fn provision(
 )]
 pub async fn partner_provision(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     BlogIdPath { id, .. }: BlogIdPath,
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
@@ -207,6 +224,15 @@ async fn run(
     p: &ProvisionParams,
     caller_base: Option<String>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
+    // Stored free text is bounded (SPEC §11), before any unit of work.
+    let max = state.bounds.max_field_length;
+    if let Some(user) = &local_user {
+        bounded(user, max, ErrorCode::InvalidLocalUser, "local_user")?;
+    }
+    if let Some(id) = p.tracking_id() {
+        check_length(id, max)
+            .map_err(|e| ApiError::with_arg(ErrorCode::InvalidPartnerTrackingId, e.max))?;
+    }
     // Plan resolution, once, at the edge: the store and the rules get the
     // resolved product.
     let product = match non_empty(&p.plan) {
@@ -264,6 +290,18 @@ async fn run(
         ftp_set: ftp.as_ref().map(|r| r.0),
         ftp_error: ftp.map(|r| r.1),
     }))
+}
+
+/// Refuses a stored field longer than `max` characters with the code of
+/// its parameter ([`check_length`]).
+fn bounded(value: &str, max: usize, code: ErrorCode, name: &str) -> Result<(), ApiError> {
+    check_length(value, max).map_err(|e| ApiError {
+        code,
+        message: format!(
+            "The \"{name}\" argument is longer than {} characters.",
+            e.max
+        ),
+    })
 }
 
 /// Where a connected site's owner goes next: the site's Jetpack page, under

@@ -25,6 +25,10 @@ pub struct Inner {
     /// Seals stored backup credentials.
     pub secret_key: SecretKey,
     pub token_limits: TokenLimits,
+    /// What one key can make the database hold (SPEC §11).
+    pub bounds: crate::config::Bounds,
+    /// Write requests per key ([`crate::writer::Writer`]); per process.
+    pub write_limit: KeyedLimiter<jpstart_types::KeyId>,
     pub metrics: crate::metrics::Metrics,
     /// Longest a request may take from its headers to its response.
     pub request_timeout: std::time::Duration,

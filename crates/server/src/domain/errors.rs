@@ -113,6 +113,10 @@ catalogue! {
         "The product slug is not in the catalogue.",
         "The plan parameter names no known product.",
         "Use a slug listed by the upgrade-paths endpoint (e.g. personal, premium, jetpack-backup-daily).";
+    InvalidPartnerTrackingId => 400, "invalid_partner_tracking_id", "The \"partner_tracking_id\" argument is longer than %s characters.",
+        "The partner_tracking_id is longer than the server stores.",
+        "partner_tracking_id (or partner-tracking-id) exceeds the configured maximum length (default 255 characters).",
+        "Send a shorter tracking id, such as your own order number.";
     PlanDowngradeDisallowed => 400, "plan_downgrade_disallowed", "Can not automatically downgrade plans. Contact support.",
         "A higher tier of the same product family is already live on the site.",
         "Provisioning a lower tier would be a downgrade.",

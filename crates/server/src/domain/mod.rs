@@ -4,6 +4,7 @@
 //! applies the plan in the same transaction. Refusals map to catalogued
 //! API errors in [`refusal`] only.
 
+pub mod bounds;
 pub mod catalogue;
 pub mod credentials;
 pub mod errors;

@@ -42,7 +42,8 @@ pub struct ProvisionPlan {
     pub connected: bool,
     pub activation: Option<ActivationPlan>,
     /// Issue an authorization link valid until then: the site waits for
-    /// its owner's approval.
+    /// its owner's approval. It replaces the caller's earlier link for the
+    /// site (one live link per site and key, SPEC §11).
     pub link_expires_at: Option<Timestamp>,
 }
 

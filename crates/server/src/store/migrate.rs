@@ -12,6 +12,7 @@ use sqlx::AnyPool;
 
 use super::{Backend, StoreError};
 
+// Versions need not be contiguous, only increasing.
 const SQLITE: &[(i64, &str, &str)] = &[
     (
         1,
@@ -22,6 +23,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         2,
         "test clock",
         include_str!("../../migrations/sqlite/0002_test_clock.sql"),
+    ),
+    (
+        4,
+        "token last used",
+        include_str!("../../migrations/sqlite/0004_token_last_used.sql"),
     ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -34,6 +40,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "test clock",
         include_str!("../../migrations/postgres/0002_test_clock.sql"),
+    ),
+    (
+        4,
+        "token last used",
+        include_str!("../../migrations/postgres/0004_token_last_used.sql"),
     ),
 ];
 

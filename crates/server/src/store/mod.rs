@@ -138,6 +138,23 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Issues a token for a partner's request: beyond `cap` live tokens of
+    /// the key (0: no cap) the least recently used are revoked, in the same
+    /// transaction, exactly under concurrency
+    /// ([`crate::domain::bounds::tokens_to_evict`]). Returns how many.
+    async fn issue_token(
+        &self,
+        digest: &[u8],
+        key: KeyId,
+        scope: &str,
+        now: Timestamp,
+        cap: u32,
+    ) -> Result<u64, StoreError>;
+
+    /// Records that a token was used now (the caller checks
+    /// [`crate::domain::bounds::needs_touch`] first).
+    async fn touch_token(&self, digest: &[u8], now: Timestamp) -> Result<(), StoreError>;
+
     /// The key behind an unrevoked token.
     async fn token(&self, digest: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
 

@@ -51,6 +51,9 @@ pub struct TokenRecord {
     pub scope: String,
     pub disabled: bool,
     pub test: bool,
+    /// The token's last recorded use (`None`: never), see
+    /// [`crate::domain::bounds::needs_touch`].
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// A provision request after parsing.

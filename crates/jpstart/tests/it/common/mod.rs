@@ -193,6 +193,10 @@ impl TestApp {
             .env_remove("JPSTART_DATABASE_URL")
             .env_remove("JPSTART_SECRET_KEY")
             .env_remove("JPSTART_SECRET_KEY_FILE");
+        // The write rate per key is off unless a test sets it (Opts::env or
+        // --write-rate-limit): suites that provision in bulk test other
+        // rules; tests/it/trust_growth.rs tests the limit.
+        cmd.env("JPSTART_WRITE_RATE_LIMIT", "0");
         // PostgreSQL refuses to start without a configured key (SQLite
         // generates one beside its file).
         if db.backend == Backend::Postgres

@@ -5,7 +5,7 @@
 use jpstart_types::{ActivationId, KeyId, PartnerId, SiteRef};
 use sqlx::Row;
 
-use super::links::insert_link;
+use super::links::reissue_link;
 use super::rows::{
     blog_id, event, ident, live_from_row, live_query, site_key, slug, state, time, SiteKey, SiteRow,
 };
@@ -261,7 +261,7 @@ impl SqlStore {
         };
         let blog = site.blog_id()?;
         if let Some(expires_at) = plan.link_expires_at {
-            insert_link(
+            reissue_link(
                 tx,
                 &req.auth_link_digest,
                 blog,

@@ -71,6 +71,27 @@ impl SqlStore {
     }
 }
 
+/// Issues the key's one link for the site (SPEC §11: one live link per
+/// site and key): the key's earlier links for it, live or spent, are
+/// deleted, so a retried provision replaces its link rather than adding a
+/// row, and the old link stops working. Runs under the site's lock, so two
+/// provisions cannot both keep theirs.
+pub(super) async fn reissue_link(
+    tx: &mut Tx,
+    digest: &[u8],
+    blog: BlogId,
+    key: KeyId,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM auth_links WHERE blog_id = $1 AND key_id = $2")
+        .bind(blog.as_i64())
+        .bind(key.get())
+        .execute(&mut **tx)
+        .await?;
+    insert_link(tx, digest, blog, key, now, expires_at).await
+}
+
 pub(super) async fn insert_link(
     tx: &mut Tx,
     digest: &[u8],

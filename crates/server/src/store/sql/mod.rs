@@ -163,6 +163,21 @@ impl Store for SqlStore {
         self.insert_token_impl(digest, key, scope, now).await
     }
 
+    async fn issue_token(
+        &self,
+        digest: &[u8],
+        key: KeyId,
+        scope: &str,
+        now: Timestamp,
+        cap: u32,
+    ) -> Result<u64, StoreError> {
+        self.issue_token_impl(digest, key, scope, now, cap).await
+    }
+
+    async fn touch_token(&self, digest: &[u8], now: Timestamp) -> Result<(), StoreError> {
+        self.touch_token_impl(digest, now).await
+    }
+
     async fn token(&self, digest: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
         self.token_impl(digest).await
     }

@@ -4,8 +4,9 @@ use jpstart_types::{KeyId, PartnerId};
 use sqlx::Row;
 
 use super::rows::flag;
-use super::SqlStore;
+use super::{SqlStore, Tx};
 use crate::clock::Timestamp;
+use crate::domain::bounds::{self, LiveToken};
 use crate::store::types::TokenRecord;
 use crate::store::StoreError;
 
@@ -27,12 +28,73 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Issues a token under the key's lock, first revoking (deleting: a
+    /// revoked token and an unknown one answer alike, and the row would be
+    /// growth again) the least recently used beyond `cap`
+    /// ([`bounds::tokens_to_evict`]). Concurrent issues for one key
+    /// serialise on the key row, so the cap is exact. Returns how many were
+    /// revoked.
+    pub(super) async fn issue_token_impl(
+        &self,
+        digest: &[u8],
+        key: KeyId,
+        scope: &str,
+        now: Timestamp,
+        cap: u32,
+    ) -> Result<u64, StoreError> {
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                self.lock_key(&mut tx, key).await?;
+                let live = live_tokens(&mut tx, key).await?;
+                let evict = bounds::tokens_to_evict(&live, cap);
+                for d in &evict {
+                    sqlx::query("DELETE FROM tokens WHERE hash = $1")
+                        .bind(d.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(digest.to_vec())
+                .bind(key.get())
+                .bind(scope)
+                .bind(now.as_millis())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(u64::try_from(evict.len()).unwrap_or(u64::MAX))
+            }
+            .await
+        )
+    }
+
+    /// Records a use of a token (the caller decided it is due,
+    /// [`bounds::needs_touch`]); a concurrent touch or a revocation in
+    /// between leaves it alone.
+    pub(super) async fn touch_token_impl(
+        &self,
+        digest: &[u8],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tokens SET last_used_at = $2 WHERE hash = $1 AND revoked_at IS NULL \
+             AND (last_used_at IS NULL OR last_used_at < $2)",
+        )
+        .bind(digest.to_vec())
+        .bind(now.as_millis())
+        .execute(&self.pools.write)
+        .await?;
+        Ok(())
+    }
+
     pub(super) async fn token_impl(
         &self,
         digest: &[u8],
     ) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT t.key_id, t.scope, k.partner_id, k.parent_key_id, k.disabled, k.test \
+            "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, k.parent_key_id, k.disabled, k.test \
              FROM tokens t JOIN keys k ON k.id = t.key_id WHERE t.hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(digest.to_vec())
@@ -48,6 +110,9 @@ impl SqlStore {
                 scope: r.try_get("scope")?,
                 disabled: flag(&r, "disabled")?,
                 test: flag(&r, "test")?,
+                last_used_at: r
+                    .try_get::<Option<i64>, _>("last_used_at")?
+                    .map(Timestamp::from_millis),
             })
         })
         .transpose()
@@ -83,4 +148,25 @@ impl SqlStore {
         .rows_affected();
         Ok(n)
     }
+}
+
+/// The key's live tokens, read under its lock.
+async fn live_tokens(tx: &mut Tx, key: KeyId) -> Result<Vec<LiveToken>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT hash, created_at, last_used_at FROM tokens WHERE key_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(key.get())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LiveToken {
+                digest: r.try_get("hash")?,
+                created_at: Timestamp::from_millis(r.try_get("created_at")?),
+                last_used_at: r
+                    .try_get::<Option<i64>, _>("last_used_at")?
+                    .map(Timestamp::from_millis),
+            })
+        })
+        .collect()
 }
