@@ -30,8 +30,15 @@ async fn two_servers_one_database() {
         return;
     };
     let second = db.share();
-    let a = Arc::new(TestApp::spawn(db).await);
-    let b = Arc::new(TestApp::spawn(second).await);
+    // All the load comes from one loopback address, as from a load
+    // balancer: the per-address connection cap is for the open internet.
+    let opts = || {
+        Opts::default()
+            .arg("--max-connections-per-address")
+            .arg("0")
+    };
+    let a = Arc::new(TestApp::spawn_with(db, opts()).await);
+    let b = Arc::new(TestApp::spawn_with(second, opts()).await);
     let mut pg = sqlx::postgres::PgConnection::connect(&a.db.url)
         .await
         .expect("connect to the test database");
