@@ -44,4 +44,5 @@ mod rawdb;
 mod scale_out;
 mod status;
 mod sub_keys;
+mod trust_sub_keys;
 mod webdriver;
