@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             token_per_address: args.token_rate_limit_per_address,
             header_timeout: args.header_timeout,
             request_timeout: args.request_timeout,
+            max_sub_keys: args.max_sub_keys,
         },
         bench_routes: args.bench_routes,
     };

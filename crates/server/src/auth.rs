@@ -6,7 +6,7 @@ use axum::http::{header, request::Parts};
 use jpstart_types::AccessToken;
 
 use crate::app::state::AppState;
-use crate::domain::{ApiError, ErrorCode};
+use crate::domain::{lifecycle, ApiError, ErrorCode};
 use crate::secrets;
 use jpstart_types::{KeyId, PartnerId};
 
@@ -49,7 +49,7 @@ impl FromRequestParts<AppState> for Caller {
             .token(&secrets::digest(token.expose()))
             .await?
             .ok_or(ErrorCode::InvalidToken)?;
-        if record.disabled {
+        if lifecycle::key_disabled(record.disabled, record.parent_disabled) {
             return Err(ErrorCode::PartnerKeyDisabled.into());
         }
         if record.scope != PARTNER_SCOPE {

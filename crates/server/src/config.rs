@@ -37,6 +37,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// A request must be read and answered within this time.
     pub request_timeout: Duration,
+    /// The most sub-keys a partner may have (SPEC §11).
+    pub max_sub_keys: u32,
 }
 
 impl Default for Limits {
@@ -54,6 +56,7 @@ impl Default for Limits {
             // database answers 500 internal_error (which clients retry)
             // before the deadline's 408 (which they do not).
             request_timeout: Duration::from_secs(60),
+            max_sub_keys: 100,
         }
     }
 }

@@ -14,7 +14,11 @@ use crate::common::*;
 const NEW: &str = "/rest/v1.3/jpphp/partner-keys/new";
 const VERIFY: &str = "/rest/v1.3/jpphp/partner-keys/verify";
 
-async fn new_key(app: &TestApp, token: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, Value) {
+async fn new_key(
+    app: &TestApp,
+    token: &str,
+    form: &[(&str, &str)],
+) -> (reqwest::StatusCode, Value) {
     json(app.post(NEW, token).form(form).send().await.unwrap()).await
 }
 
@@ -25,18 +29,31 @@ async fn sub_key(app: &TestApp, token: &str, form: &[(&str, &str)]) -> (PartnerK
     let (status, body) = new_key(app, token, &form).await;
     assert_eq!(status, 200, "{body}");
     let created: PartnerKeyCreated = serde_json::from_value(body).unwrap();
-    let token = app.token(&created.client_id, created.client_secret.expose()).await;
+    let token = app
+        .token(&created.client_id, created.client_secret.expose())
+        .await;
     (created, token)
 }
 
-async fn provision(app: &TestApp, token: &str, site: &str, plan: &str) -> (reqwest::StatusCode, Value) {
+async fn provision(
+    app: &TestApp,
+    token: &str,
+    site: &str,
+    plan: &str,
+) -> (reqwest::StatusCode, Value) {
     let url = format!("https://{site}");
-    app.provision(token, &[("siteurl", &url), ("local_user", "admin"), ("plan", plan)]).await
+    app.provision(
+        token,
+        &[("siteurl", &url), ("local_user", "admin"), ("plan", plan)],
+    )
+    .await
 }
 
 /// Live activations of `product` made by any key of the partner.
 fn live_of_partner(app: &TestApp, partner: u64, product: &str) -> usize {
-    let acts = app.admin(&["activations", "--partner", &partner.to_string()]).unwrap();
+    let acts = app
+        .admin(&["activations", "--partner", &partner.to_string()])
+        .unwrap();
     acts.as_array()
         .unwrap()
         .iter()
