@@ -108,14 +108,14 @@ both_backends! {
         let owner = app.partner("Reseller").await;
         let p = app.key(owner.partner_id, &["--limit", "premium=5"]).await;
         let before = app.admin(&["key", "list"]).map(|v| v.as_array().map(Vec::len));
-        for (form, why) in [
-            (&[("name", "K"), ("allowed_premium_plans", "6")][..], "above the parent's 5"),
-            (&[("name", "K"), ("allowed_jetpack-scan_plans", "1000001")][..], "above the bound"),
-            (&[("name", "K"), ("allowed_jetpack-scan_plans", "9223372036854775807")][..], "i64::MAX"),
+        // Above the parent's 5, above the bound, i64::MAX.
+        for form in [
+            &[("name", "K"), ("allowed_premium_plans", "6")][..],
+            &[("name", "K"), ("allowed_jetpack-scan_plans", "1000001")][..],
+            &[("name", "K"), ("allowed_jetpack-scan_plans", "9223372036854775807")][..],
         ] {
             let (status, body) = new_key(&app, &p.token, form).await;
             assert_error(status, &body, 400, "invalid_limit");
-            let _ = why;
         }
         // A top-level key without limits: the bound still applies.
         let (status, body) = new_key(&app, &owner.token, &[("name", "K"), ("allowed_premium_plans", "9223372036854775807")]).await;
