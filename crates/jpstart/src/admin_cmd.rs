@@ -66,6 +66,7 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         AdminCommand::Key(KeyCommand::Enable { id }) => {
             json(admin.set_key_disabled(id, false).await?)
         }
+        AdminCommand::Key(KeyCommand::List { partner }) => json(admin.keys(partner).await?),
         AdminCommand::Token(TokenCommand::Revoke { token, key }) => {
             json(admin.revoke(token.as_deref(), key).await?)
         }

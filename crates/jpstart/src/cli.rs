@@ -159,6 +159,9 @@ pub struct ServeArgs {
         default_value_t = 128
     )]
     pub max_connections_per_address: u32,
+    /// The most sub-keys (partner-keys/new) a partner may have.
+    #[arg(long, env = "JPSTART_MAX_SUB_KEYS", default_value_t = 100)]
+    pub max_sub_keys: u32,
     /// Also serve `GET /bench/hello`, the HTTP-stack floor of
     /// `jpstart-bench` (no auth, no storage). Not for production.
     #[arg(long, hide = true)]
@@ -316,6 +319,14 @@ pub enum KeyCommand {
     /// Enable a disabled key.
     #[command(after_help = "Example:\n  jpstart admin key enable 3")]
     Enable { id: i64 },
+    /// Every key with its parent, limits, live counts and flags (a JSON array).
+    #[command(
+        after_help = "Examples:\n  jpstart admin key list\n  jpstart admin key list --partner 1"
+    )]
+    List {
+        #[arg(long)]
+        partner: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,6 +58,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             request_timeout: args.request_timeout,
             max_connections: args.max_connections as usize,
             max_connections_per_address: args.max_connections_per_address as usize,
+            max_sub_keys: args.max_sub_keys,
         },
         bounds: Bounds {
             tokens_per_key: args.tokens_per_key,

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 pub use jpstart_types::admin::{
-    BackedUp, Connected, Granted, KeyState, LiveShown, RedirectAllowed, Revoked, SiteShown,
+    BackedUp, Connected, Granted, KeyListed, KeyState, LiveShown, RedirectAllowed, Revoked,
+    SiteShown,
 };
 use jpstart_types::wire::{AdminActivation, KeyCredentials, TokenResponse};
 use jpstart_types::{KeyId, PartnerId, ProductSlug, SiteRef};
 
 use crate::auth::PARTNER_SCOPE;
 use crate::clock::{Clock, ClockError, ClockState, TestClock, Timestamp};
-use crate::domain::{ApiError, Catalogue};
+use crate::domain::{limits, ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
@@ -48,9 +49,17 @@ pub fn parse_limits(
                     "limit {spec:?}: {slug:?} is not a product of the catalogue"
                 ))
             })?;
-            let n: i64 = n.trim().parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                AdminError::Invalid(format!("limit {spec:?}: {n:?} is not a whole number"))
-            })?;
+            let n: i64 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| limits::in_bound(*n))
+                .ok_or_else(|| {
+                    AdminError::Invalid(format!(
+                        "limit {spec:?}: {n:?} is not a whole number from 0 to {}",
+                        limits::MAX_LIMIT
+                    ))
+                })?;
             Ok((product.slug.clone(), n))
         })
         .collect()
@@ -275,6 +284,47 @@ impl Admin {
             prefix: prefix.into(),
             added,
         })
+    }
+
+    /// Every key (of one partner) with its parent, flags, limits and live
+    /// counts (SPEC §11): its own, and its family's, which its limits are
+    /// checked against.
+    pub async fn keys(&self, partner: Option<i64>) -> Result<Vec<KeyListed>, AdminError> {
+        let now = self.clock.now();
+        let mut listed = Vec::new();
+        for k in self.store.keys(partner.map(PartnerId::new)).await? {
+            let named = |v: Vec<(ProductSlug, i64)>| {
+                v.into_iter()
+                    .map(|(s, n)| (s.to_string(), n))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            };
+            let live = named(self.store.key_live_counts(k.id, now).await?);
+            listed.push(KeyListed {
+                key_id: k.id,
+                partner_id: k.partner_id,
+                parent_key_id: k.parent_key_id,
+                name: k.name,
+                disabled: k.disabled,
+                test: k.test,
+                limits: named(self.store.key_limits(k.id).await?),
+                live_with_sub_keys: live.clone(),
+                live,
+            });
+        }
+        // A family's count: the head's own and each sub-key's (every sub-key
+        // is in the same partner, so in the list whenever its parent is).
+        let subs: Vec<(KeyId, std::collections::BTreeMap<String, i64>)> = listed
+            .iter()
+            .filter_map(|k| k.parent_key_id.map(|p| (p, k.live.clone())))
+            .collect();
+        for (parent, live) in subs {
+            if let Some(head) = listed.iter_mut().find(|k| k.key_id == parent) {
+                for (product, n) in live {
+                    *head.live_with_sub_keys.entry(product).or_default() += n;
+                }
+            }
+        }
+        Ok(listed)
     }
 
     pub async fn activations(

@@ -8,7 +8,7 @@ use jpstart_types::AccessToken;
 use crate::app::state::AppState;
 use crate::clock::Timestamp;
 use crate::domain::bounds;
-use crate::domain::{ApiError, ErrorCode};
+use crate::domain::{lifecycle, ApiError, ErrorCode};
 use crate::secrets;
 use jpstart_types::{KeyId, PartnerId};
 
@@ -55,7 +55,7 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or(ErrorCode::InvalidToken)?;
         touch(state, &digest, record.last_used_at).await;
-        if record.disabled {
+        if lifecycle::key_disabled(record.disabled, record.parent_disabled) {
             return Err(ErrorCode::PartnerKeyDisabled.into());
         }
         if record.scope != PARTNER_SCOPE {

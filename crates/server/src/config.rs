@@ -48,6 +48,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Open connections per client address (IPv6: per /64); 0 = no cap.
     pub max_connections_per_address: usize,
+    /// The most sub-keys a partner may have (SPEC §11).
+    pub max_sub_keys: u32,
 }
 
 impl Default for Limits {
@@ -69,6 +71,7 @@ impl Default for Limits {
             // Above a benchmark's or a busy panel's keep-alive pool, far
             // below what one address would need to starve the rest.
             max_connections_per_address: 128,
+            max_sub_keys: 100,
         }
     }
 }

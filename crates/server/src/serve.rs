@@ -95,6 +95,7 @@ pub async fn run(
         catalogue: config.catalogue.clone(),
         public_url,
         pending_ttl_ms: i64::try_from(config.pending_ttl.as_millis()).unwrap_or(i64::MAX),
+        max_sub_keys: config.limits.max_sub_keys,
         secret_key,
         token_limits: TokenLimits::new(
             config.limits.token_per_client,

@@ -2,6 +2,8 @@
 //! JSON object (or array) on stdout per command. Shared by the server's
 //! `Admin`, the binary and anything that reads the operator's output.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ActivationId, KeyId, PartnerId};
@@ -11,6 +13,28 @@ use crate::ids::{ActivationId, KeyId, PartnerId};
 pub struct KeyState {
     pub key_id: KeyId,
     pub disabled: bool,
+}
+
+/// One key in `admin key list` (SPEC §11): who it belongs to, its flags,
+/// its limits and how much of them live activations use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyListed {
+    pub key_id: KeyId,
+    pub partner_id: PartnerId,
+    /// The key a sub-key was created with; `None` for a partner's own key.
+    pub parent_key_id: Option<KeyId>,
+    pub name: String,
+    /// Set on the key itself; a sub-key of a disabled key is refused too.
+    pub disabled: bool,
+    pub test: bool,
+    /// Product → live activations allowed, as stored (a product absent here
+    /// is unlimited for a partner's own key, and 0 for a sub-key).
+    pub limits: BTreeMap<String, i64>,
+    /// Product → the key's own live (pending or active) activations.
+    pub live: BTreeMap<String, i64>,
+    /// Product → the live activations of the key and all its sub-keys: what
+    /// the key's limits are checked against.
+    pub live_with_sub_keys: BTreeMap<String, i64>,
 }
 
 /// `admin token revoke`.

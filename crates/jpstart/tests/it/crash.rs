@@ -16,6 +16,12 @@
 //! (counts, not "at least"), and every activation must have exactly the
 //! events of its state history, never half of it.
 //!
+//! Client 0's key is limited to [`FAMILY_LIMIT`] live premiums and client 1
+//! is a sub-key of it (issue 12): besides being told `activation_limit_reached`
+//! (a refusal, like another partner's product), the two together must never
+//! hold more than the limit, neither at the end nor at any point of the
+//! event history. Clients 2 and 3 are other partners on the same sites.
+//!
 //! `JPSTART_CRASH_CYCLES` sets the number of kill/restart cycles (default
 //! 20; 50 by hand).
 //!
@@ -39,6 +45,10 @@ use crate::common::*;
 const CLIENTS: usize = 4;
 const SITES: usize = 6;
 const PRODUCT: &str = "premium";
+/// The premium limit of client 0's key, shared with its sub-key (client 1).
+const FAMILY_LIMIT: usize = 2;
+/// The clients whose keys share [`FAMILY_LIMIT`].
+const FAMILY: [usize; 2] = [0, 1];
 
 fn cycles() -> usize {
     std::env::var("JPSTART_CRASH_CYCLES")
@@ -192,17 +202,50 @@ async fn client(
                     },
                     Ok(body) => {
                         let code = decode::<ErrorBody>(&body).error;
-                        let expected = match op {
-                            Op::Provision => "product_owned_by_another_partner",
-                            Op::Cancel => "incorrect_partner_key",
+                        let expected: &[&str] = match op {
+                            Op::Provision if FAMILY.contains(&id) => &[
+                                "product_owned_by_another_partner",
+                                "activation_limit_reached",
+                            ],
+                            Op::Provision => &["product_owned_by_another_partner"],
+                            Op::Cancel => &["incorrect_partner_key"],
                         };
-                        assert_eq!(code, expected, "client {id}: {status} {body}");
+                        assert!(
+                            expected.contains(&code.as_str()),
+                            "client {id}: {status} {body}"
+                        );
                         Outcome::Refused(code)
                     }
                 }
             }
         };
         log.lock().unwrap().push(Entry { site, op, outcome });
+    }
+}
+
+/// A sub-key of `parent` with a premium limit, as a client key.
+async fn sub_key(app: &TestApp, parent: &Partner, premium: usize) -> Partner {
+    let limit = premium.to_string();
+    let res = app
+        .post("/rest/v1.3/jpphp/partner-keys/new", &parent.token)
+        .form(&[
+            ("name", "crash sub"),
+            ("allowed_premium_plans", limit.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(res).await;
+    assert_eq!(status, 200, "{body}");
+    let client_id = body["client_id"].as_str().unwrap().to_string();
+    let client_secret = body["client_secret"].as_str().unwrap().to_string();
+    let token = app.token(&client_id, &client_secret).await;
+    Partner {
+        partner_id: parent.partner_id,
+        key_id: body["id"].as_u64().unwrap(),
+        client_id,
+        client_secret,
+        token,
     }
 }
 
@@ -214,7 +257,11 @@ both_backends! {
         let started = Instant::now();
         let mut app = TestApp::spawn(db.share()).await;
         let mut keys = Vec::new();
-        for i in 0..CLIENTS {
+        let head = app.partner("Crash family").await;
+        let limit = format!("premium={FAMILY_LIMIT}");
+        keys.push(app.key(head.partner_id, &["--limit", &limit]).await);
+        keys.push(sub_key(&app, &keys[0], FAMILY_LIMIT).await);
+        for i in 2..CLIENTS {
             keys.push(app.partner(&format!("Crash {i}")).await);
         }
         let (base_tx, base_rx) = watch::channel(Some(app.base.clone()));
@@ -272,6 +319,10 @@ both_backends! {
         for (site, n) in &live_per_site {
             assert_eq!(*n, 1, "{site} has {n} live activations of one family");
         }
+        let family_keys: Vec<u64> = FAMILY.iter().map(|c| keys[*c].key_id).collect();
+        let in_family = |a: &AdminActivation| a.key_id.is_some_and(|k| family_keys.contains(&k));
+        let family_live = acts.iter().filter(|a| in_family(a) && a.state == "pending").count();
+        assert!(family_live <= FAMILY_LIMIT, "a key and its sub-key hold {family_live} premiums: {acts:?}");
         let (mut acked, mut unknown, mut total_rows) = (0, 0, 0);
         for (i, k) in keys.iter().enumerate() {
             let log = logs[i].lock().unwrap().clone();
@@ -309,16 +360,29 @@ both_backends! {
         // activations of the family at any point (the writes to one site
         // are serialised, so id order is commit order per site).
         let site_of: BTreeMap<i64, &str> = acts.iter().map(|a| (i64::try_from(a.id).unwrap(), a.site.as_str())).collect();
+        // Likewise the key family's limit: its provisions serialise on the
+        // parent's row, and a provision that saw a cancel is written after it.
+        let family_ids: BTreeSet<i64> = acts.iter().filter(|a| in_family(a)).map(|a| i64::try_from(a.id).unwrap()).collect();
         let mut live_now: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
+        let mut family_now: BTreeSet<i64> = BTreeSet::new();
         for r in &rows {
             let (id, to): (i64, String) = (r.get(0), r.get(2));
             let live = live_now.entry(site_of[&id]).or_default();
-            if to == "pending" || to == "active" {
+            let is_live = to == "pending" || to == "active";
+            if is_live {
                 live.insert(id);
             } else {
                 live.remove(&id);
             }
             assert!(live.len() <= 1, "{} had live activations {live:?} at once", site_of[&id]);
+            if family_ids.contains(&id) {
+                if is_live {
+                    family_now.insert(id);
+                } else {
+                    family_now.remove(&id);
+                }
+                assert!(family_now.len() <= FAMILY_LIMIT, "the key family held {family_now:?} at once");
+            }
         }
         let created = (None, "pending".to_string());
         let cancelled = (Some("pending".to_string()), "cancelled".to_string());

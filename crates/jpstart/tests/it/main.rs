@@ -48,6 +48,7 @@ mod sub_keys;
 mod trust_connections;
 mod trust_files;
 mod trust_growth;
+mod trust_sub_keys;
 mod trust_tokens;
 mod trust_urls;
 mod webdriver;

@@ -11,7 +11,7 @@ use jpstart_types::{OrderedMap, ProductSlug, SecretString};
 use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::lifecycle;
-use crate::domain::limits::SUB_KEY_DEFAULT_LIMIT;
+use crate::domain::limits::{self, SUB_KEY_DEFAULT_LIMIT};
 use crate::domain::{ApiError, Catalogue, ErrorCode, SubKeyRefusal};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Params, Rest};
@@ -58,7 +58,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                         ("name", "required: the new key's name"),
                         (
                             "allowed_{slug}_plans",
-                            "live activations of product {slug} the key may hold (whole number; absent: 0)",
+                            "live activations of product {slug} the key may hold (whole number up to 1000000 and up to the calling key's own limit for {slug}; absent: 0)",
                         ),
                     ],
                     response: &[
@@ -129,6 +129,7 @@ pub async fn new_key(
         name: name.to_string(),
         secret_digest: secrets::digest(&secret),
         limits: limits.clone(),
+        max_sub_keys: state.max_sub_keys,
     };
     let id = state
         .store
@@ -193,7 +194,13 @@ pub fn parse_limits<'a>(
             .all(|b| b.is_ascii_digit())
             .then(|| text.parse::<i64>().ok())
             .flatten()
-            .ok_or_else(|| invalid(format!("{key} must be a whole number (0 or more)")))?;
+            .filter(|n| limits::in_bound(*n))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{key} must be a whole number from 0 to {}",
+                    limits::MAX_LIMIT
+                ))
+            })?;
     }
     Ok(limits)
 }
@@ -247,6 +254,8 @@ mod tests {
             ("allowed_premium_plans", "1.5"),
             ("allowed_premium_plans", ""),
             ("allowed_premium_plans", "99999999999999999999"),
+            ("allowed_premium_plans", "9223372036854775807"),
+            ("allowed_premium_plans", "1000001"),
         ] {
             let err = parse(&[(k, v)]).unwrap_err();
             assert!(err.starts_with("invalid_limit: "), "{k}={v}: {err}");

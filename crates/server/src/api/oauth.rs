@@ -211,7 +211,7 @@ async fn issue(
         }
         return Err(bad_client.into());
     };
-    if key.disabled {
+    if crate::domain::lifecycle::key_disabled(key.disabled, key.parent_disabled) {
         return Err(OAuthError(InvalidClient, "This key is disabled.").into());
     }
     let token = secrets::generate();

@@ -249,7 +249,6 @@ async fn run(
     let link_token = secrets::generate();
     let req = ProvisionRequest {
         key_id: caller.key_id,
-        restricted: caller.is_sub_key,
         site,
         local_user,
         product,

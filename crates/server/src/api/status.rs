@@ -13,7 +13,7 @@ use jpstart_types::{OrderedMap, SiteRef};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
-use crate::domain::rules::{self, KeyUsage, LiveActivation};
+use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
 use crate::rest::rejects::errors_of;
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Rest, SitePath};
@@ -174,16 +174,12 @@ pub async fn upgrade_paths(
     }
     let live = site.map(|s| s.live).unwrap_or_default();
     // The same limit rule as provisioning (`rules::KeyUsage::may_add`): a
-    // product whose limit the key's live activations already fill is not
-    // offered.
-    let usage = KeyUsage {
-        is_sub_key: caller.is_sub_key,
-        limits: state.store.key_limits(caller.key_id).await?,
-        live: state
-            .store
-            .key_live_counts(caller.key_id, state.clock.now())
-            .await?,
-    };
+    // product whose limit is already filled (the key's own, or its
+    // parent's by the whole family) is not offered.
+    let usage = state
+        .store
+        .key_usage(caller.key_id, state.clock.now())
+        .await?;
     Ok(Json(OrderedMap(rules::upgrade_paths(
         &state.catalogue,
         &live,

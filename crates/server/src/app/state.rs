@@ -22,6 +22,8 @@ pub struct Inner {
     /// Base of the links the API hands out, without a trailing slash.
     pub public_url: String,
     pub pending_ttl_ms: i64,
+    /// The most sub-keys a partner may have (SPEC §11).
+    pub max_sub_keys: u32,
     /// Seals stored backup credentials.
     pub secret_key: SecretKey,
     pub token_limits: TokenLimits,

@@ -157,7 +157,7 @@ catalogue! {
         "Send name=... with the request.";
     InvalidLimit => 400, "invalid_limit", "%s",
         "A per-product limit is malformed.",
-        "An allowed_{product}_plans parameter names an unknown product or is not a non-negative integer.",
+        "An allowed_{product}_plans parameter names an unknown product, is not a whole number from 0 to 1000000, or is above the calling key's own limit for that product.",
         "Send allowed_{slug}_plans=N with a catalogue slug and a whole number.";
     Forbidden => 403, "forbidden", "%s",
         "The calling key may not use this endpoint.",

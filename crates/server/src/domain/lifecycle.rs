@@ -4,8 +4,9 @@
 //! credentials. Each is a pure decision over what the store loaded under
 //! its locks.
 
-use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, SiteRef};
+use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteRef};
 
+use super::limits;
 use super::refusal::{CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, SubKeyRefusal};
 use super::rules::{cancel_targets, CancelTarget, LiveActivation};
 use super::state::ActivationState;
@@ -152,13 +153,44 @@ pub fn may_create_keys(is_sub_key: bool) -> Result<(), SubKeyRefusal> {
     }
 }
 
-pub fn decide_sub_key(parent: &ParentKey) -> Result<SubKeyPlan, SubKeyRefusal> {
+/// What a sub-key creation is decided on, loaded under the parent key's
+/// lock and then its partner's.
+#[derive(Clone, Debug)]
+pub struct SubKeyContext<'a> {
+    pub parent: ParentKey,
+    /// The parent's stored limits.
+    pub parent_limits: &'a [(ProductSlug, i64)],
+    /// The limits asked for the new key (each within [`limits::in_bound`]).
+    pub asked: &'a [(ProductSlug, i64)],
+    /// The partner's sub-keys, before this one.
+    pub sub_keys: i64,
+    /// The most sub-keys a partner may have (SPEC §11).
+    pub max_sub_keys: u32,
+}
+
+/// One level of resale, at most `max_sub_keys` per partner, and limits
+/// within the parent's ([`limits::cap_by_parent`]).
+pub fn decide_sub_key(ctx: &SubKeyContext<'_>) -> Result<SubKeyPlan, SubKeyRefusal> {
+    let parent = &ctx.parent;
     may_create_keys(parent.parent_key_id.is_some())?;
+    if ctx.sub_keys >= i64::from(ctx.max_sub_keys) {
+        return Err(SubKeyRefusal::TooMany {
+            max: ctx.max_sub_keys,
+        });
+    }
+    limits::cap_by_parent(ctx.asked, ctx.parent_limits).map_err(SubKeyRefusal::AboveParent)?;
     Ok(SubKeyPlan {
         partner_id: parent.partner_id,
         parent_key_id: parent.id,
         test: parent.test,
     })
+}
+
+/// Disabling a key disables its sub-keys: a key is refused while it or
+/// its parent is disabled (read at every request, so on every server at
+/// once).
+pub fn key_disabled(own: bool, parent_disabled: bool) -> bool {
+    own || parent_disabled
 }
 
 /// Backup credentials are stored for a registered site only.

@@ -125,8 +125,15 @@ fn sub_keys_inherit_and_cannot_nest() {
         parent_key_id: None,
         test: true,
     };
+    let ctx = |parent, sub_keys| SubKeyContext {
+        parent,
+        parent_limits: &[],
+        asked: &[],
+        sub_keys,
+        max_sub_keys: 3,
+    };
     assert_eq!(
-        decide_sub_key(&parent),
+        decide_sub_key(&ctx(parent, 2)),
         Ok(SubKeyPlan {
             partner_id: PartnerId::new(9),
             parent_key_id: ME,
@@ -137,7 +144,43 @@ fn sub_keys_inherit_and_cannot_nest() {
         parent_key_id: Some(OTHER),
         ..parent
     };
-    assert_eq!(decide_sub_key(&nested), Err(SubKeyRefusal::ParentIsSubKey));
+    assert_eq!(
+        decide_sub_key(&ctx(nested, 0)),
+        Err(SubKeyRefusal::ParentIsSubKey)
+    );
+    assert_eq!(
+        decide_sub_key(&ctx(parent, 3)),
+        Err(SubKeyRefusal::TooMany { max: 3 })
+    );
+}
+
+#[test]
+fn sub_keys_stay_within_the_parents_limits() {
+    let premium = |n| vec![(ProductSlug::parse("premium").unwrap(), n)];
+    let (parent_limits, asked) = (premium(1), premium(2));
+    let ctx = SubKeyContext {
+        parent: ParentKey {
+            id: ME,
+            partner_id: PartnerId::new(9),
+            parent_key_id: None,
+            test: false,
+        },
+        parent_limits: &parent_limits,
+        asked: &asked,
+        sub_keys: 0,
+        max_sub_keys: 100,
+    };
+    assert!(matches!(
+        decide_sub_key(&ctx),
+        Err(SubKeyRefusal::AboveParent(_))
+    ));
+    let within = premium(1);
+    assert!(decide_sub_key(&SubKeyContext {
+        asked: &within,
+        ..ctx
+    })
+    .is_ok());
+    assert!(key_disabled(false, true) && key_disabled(true, false) && !key_disabled(false, false));
 }
 
 #[test]

@@ -1,16 +1,61 @@
 //! Activation limits (SPEC §5, §11): which limit applies to a key for a
-//! product, and whether its live activations leave room for one more.
+//! product, whether live activations leave room for one more, and how a
+//! sub-key's limits relate to its parent's.
 //!
-//! The store counts a key's live activations of the product under the key's
-//! row lock (so that concurrent provisions by one key cannot both take the
-//! last slot); the comparison is made here, by provisioning and by the
-//! upgrade paths alike.
+//! A key's limit is a budget for the key and all its sub-keys: a partner's
+//! own key is checked against the live activations of itself and its
+//! sub-keys; a sub-key against its own limit (its own live activations) and
+//! against its parent's (the whole family's). The store counts under the
+//! parent's row lock, then the sub-key's (so that concurrent provisions by
+//! any key of the family cannot both take the last slot); the comparison is
+//! made here, by provisioning and by the upgrade paths alike.
+
+use jpstart_types::ProductSlug;
 
 /// A sub-key's limit for a product it was given no limit for: it may
 /// provision only the products it has a limit above 0 for. Also the value
 /// `partner-keys/new` stores for a product whose `allowed_{slug}_plans` is
 /// absent.
 pub const SUB_KEY_DEFAULT_LIMIT: i64 = 0;
+
+/// The largest limit a key may be given: far above any real partner, far
+/// below what could overflow a count.
+pub const MAX_LIMIT: i64 = 1_000_000;
+
+/// Whether `n` is a limit a key may be given (0 to [`MAX_LIMIT`]).
+pub fn in_bound(n: i64) -> bool {
+    (0..=MAX_LIMIT).contains(&n)
+}
+
+/// A sub-key limit above its parent's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AboveParent {
+    pub product: ProductSlug,
+    pub asked: i64,
+    pub parent_max: i64,
+}
+
+/// A sub-key's limits may not exceed its parent's. `parent`: the parent's
+/// stored limits; a product it has none for is unlimited for the parent (a
+/// partner's own key), so any limit within the bound fits.
+pub fn cap_by_parent(
+    asked: &[(ProductSlug, i64)],
+    parent: &[(ProductSlug, i64)],
+) -> Result<(), AboveParent> {
+    for (product, n) in asked {
+        let Some((_, max)) = parent.iter().find(|(p, _)| p == product) else {
+            continue;
+        };
+        if n > max {
+            return Err(AboveParent {
+                product: product.clone(),
+                asked: *n,
+                parent_max: *max,
+            });
+        }
+    }
+    Ok(())
+}
 
 /// The limit that applies to a key for one product: the stored one if any;
 /// otherwise none for a top-level key and [`SUB_KEY_DEFAULT_LIMIT`] for a
@@ -46,6 +91,28 @@ pub fn may_add(stored: Option<i64>, is_sub_key: bool, live: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn slug(s: &str) -> ProductSlug {
+        ProductSlug::parse(s).unwrap()
+    }
+
+    #[test]
+    fn sub_key_limits_are_capped_by_the_parents() {
+        let parent = [(slug("premium"), 1)];
+        assert_eq!(
+            cap_by_parent(&[(slug("premium"), 1000)], &parent),
+            Err(AboveParent {
+                product: slug("premium"),
+                asked: 1000,
+                parent_max: 1
+            })
+        );
+        assert!(cap_by_parent(&[(slug("premium"), 1)], &parent).is_ok());
+        // Unlimited for the parent: any limit fits.
+        assert!(cap_by_parent(&[(slug("jetpack-scan"), MAX_LIMIT)], &parent).is_ok());
+        assert!(in_bound(0) && in_bound(MAX_LIMIT));
+        assert!(!in_bound(MAX_LIMIT + 1) && !in_bound(-1) && !in_bound(i64::MAX));
+    }
 
     #[test]
     fn limit_reached_or_not() {

@@ -6,6 +6,7 @@
 use jpstart_types::{BlogId, ProductSlug};
 
 use super::errors::{ApiError, ErrorCode};
+use super::limits::AboveParent;
 
 /// Why a provision (by URL or by blog id) was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,10 +109,14 @@ impl From<GrantRefusal> for ApiError {
 pub enum SubKeyRefusal {
     /// One level of resale: a sub-key cannot create keys.
     ParentIsSubKey,
+    /// The partner has its most sub-keys (SPEC §11).
+    TooMany { max: u32 },
+    /// A limit above the parent key's.
+    AboveParent(AboveParent),
 }
 
 impl SubKeyRefusal {
-    pub const CODES: &'static [ErrorCode] = &[ErrorCode::Forbidden];
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::Forbidden, ErrorCode::InvalidLimit];
 }
 
 impl From<SubKeyRefusal> for ApiError {
@@ -120,6 +125,19 @@ impl From<SubKeyRefusal> for ApiError {
             SubKeyRefusal::ParentIsSubKey => ApiError::with_arg(
                 ErrorCode::Forbidden,
                 "A sub-key cannot create keys; use the key it was created with.",
+            ),
+            SubKeyRefusal::TooMany { max } => ApiError::with_arg(
+                ErrorCode::Forbidden,
+                format!(
+                    "This partner already has {max} sub-keys, the most it may have; ask the operator to raise the limit."
+                ),
+            ),
+            SubKeyRefusal::AboveParent(a) => ApiError::with_arg(
+                ErrorCode::InvalidLimit,
+                format!(
+                    "allowed_{}_plans={} is above the calling key's own limit of {} for {}: a sub-key cannot exceed its parent",
+                    a.product, a.asked, a.parent_max, a.product
+                ),
             ),
         }
     }
@@ -203,6 +221,19 @@ mod tests {
                 GrantRefusal::CODES,
             ),
             (SubKeyRefusal::ParentIsSubKey.into(), SubKeyRefusal::CODES),
+            (
+                SubKeyRefusal::TooMany { max: 3 }.into(),
+                SubKeyRefusal::CODES,
+            ),
+            (
+                SubKeyRefusal::AboveParent(AboveParent {
+                    product: slug("premium"),
+                    asked: 2,
+                    parent_max: 1,
+                })
+                .into(),
+                SubKeyRefusal::CODES,
+            ),
             (
                 CredentialsRefusal::UnknownBlog(blog).into(),
                 CredentialsRefusal::CODES,

@@ -132,23 +132,41 @@ pub fn cancel_targets(
     }
 }
 
-/// A key's limits and live counts per product, as the store reads them.
+/// A key's limits and the live counts they are checked against, per
+/// product, as the store reads them (see [`limits`]).
 #[derive(Clone, Debug, Default)]
 pub struct KeyUsage {
     pub is_sub_key: bool,
+    pub limits: Vec<(ProductSlug, i64)>,
+    /// A sub-key's own live activations; for a partner's own key, its own
+    /// and all its sub-keys'.
+    pub live: Vec<(ProductSlug, i64)>,
+    /// For a sub-key: its parent's limits, against the live activations of
+    /// the parent and all its sub-keys.
+    pub parent: Option<ParentUsage>,
+}
+
+/// The parent's side of a sub-key's [`KeyUsage`].
+#[derive(Clone, Debug, Default)]
+pub struct ParentUsage {
     pub limits: Vec<(ProductSlug, i64)>,
     pub live: Vec<(ProductSlug, i64)>,
 }
 
 impl KeyUsage {
-    /// The limit rule of provisioning ([`limits::may_add`]) for one product.
+    /// The limit rule of provisioning ([`limits::may_add`]) for one product:
+    /// the key's own limit and its parent's both leave room.
     pub fn may_add(&self, slug: &ProductSlug) -> bool {
         let find = |v: &[(ProductSlug, i64)]| v.iter().find(|(s, _)| s == slug).map(|(_, n)| *n);
-        limits::may_add(
+        let own = limits::may_add(
             find(&self.limits),
             self.is_sub_key,
             find(&self.live).unwrap_or(0),
-        )
+        );
+        own && self
+            .parent
+            .as_ref()
+            .is_none_or(|p| limits::may_add(find(&p.limits), false, find(&p.live).unwrap_or(0)))
     }
 }
 

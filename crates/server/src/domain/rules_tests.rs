@@ -193,6 +193,7 @@ fn upgrade_paths_follow_the_limits() {
         is_sub_key: true,
         limits: vec![(slug("premium"), 2), (slug("professional"), 1)],
         live: vec![(slug("professional"), 1)],
+        parent: None,
     };
     let plans = upgrade_paths(&cat, &[], ME, &usage)
         .into_iter()
@@ -200,4 +201,18 @@ fn upgrade_paths_follow_the_limits() {
         .unwrap()
         .1;
     assert_eq!(plans, ["premium"]);
+    // The parent's premium budget is used up by the family: none offered.
+    let usage = KeyUsage {
+        parent: Some(ParentUsage {
+            limits: vec![(slug("premium"), 3)],
+            live: vec![(slug("premium"), 3)],
+        }),
+        ..usage
+    };
+    let plans = upgrade_paths(&cat, &[], ME, &usage)
+        .into_iter()
+        .find(|(f, _)| f == "jetpack-plans")
+        .unwrap()
+        .1;
+    assert!(plans.is_empty(), "{plans:?}");
 }

@@ -22,6 +22,13 @@
 //! times ([`retry`]). Nothing kept in a server's memory is authoritative, so
 //! several servers can share one PostgreSQL database (docs/SCALING.md);
 //! [`copy`] moves an SQLite database there.
+//!
+//! The global lock order, which every unit of work follows so that two
+//! cannot deadlock: key(s) → partner → site(s). Keys: a sub-key's parent
+//! before the sub-key (every provision by any key of a family locks the
+//! family's head, so that the family's limit is counted exactly); the
+//! partner row only when creating a sub-key (the per-partner cap); sites in
+//! blog id order when a unit takes several.
 
 pub mod copy;
 pub mod dialect;
@@ -44,6 +51,7 @@ pub use types::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::rules::KeyUsage;
 use crate::domain::{
     CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
     ResolvedProduct, SubKeyRefusal,
@@ -119,6 +127,15 @@ pub trait Store: Send + Sync + 'static {
         key: KeyId,
         now: Timestamp,
     ) -> Result<Vec<(ProductSlug, i64)>, StoreError>;
+
+    /// The key's limits and its parent's with the live counts each is
+    /// checked against (a key's limit is a budget for it and its
+    /// sub-keys), as the upgrade paths ask [`KeyUsage::may_add`]. Read
+    /// without locks: a hint; provisioning counts again under its locks.
+    async fn key_usage(&self, key: KeyId, now: Timestamp) -> Result<KeyUsage, StoreError>;
+
+    /// Every key, or every key of one partner, in id order.
+    async fn keys(&self, partner: Option<PartnerId>) -> Result<Vec<KeyRecord>, StoreError>;
 
     async fn add_partner_redirect(
         &self,

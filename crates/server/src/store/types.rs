@@ -28,7 +28,11 @@ pub struct KeyRecord {
     pub parent_key_id: Option<KeyId>,
     pub name: String,
     pub secret_digest: Vec<u8>,
+    /// Set on the key itself.
     pub disabled: bool,
+    /// Its parent is disabled, which disables it too
+    /// ([`crate::domain::lifecycle::key_disabled`]).
+    pub parent_disabled: bool,
     pub test: bool,
 }
 
@@ -40,6 +44,8 @@ pub struct NewSubKey {
     pub name: String,
     pub secret_digest: Vec<u8>,
     pub limits: Vec<(ProductSlug, i64)>,
+    /// The most sub-keys the parent's partner may have (SPEC §11).
+    pub max_sub_keys: u32,
 }
 
 /// What a token lookup yields: the key it belongs to.
@@ -50,6 +56,8 @@ pub struct TokenRecord {
     pub parent_key_id: Option<KeyId>,
     pub scope: String,
     pub disabled: bool,
+    /// The key's parent is disabled.
+    pub parent_disabled: bool,
     pub test: bool,
     /// The token's last recorded use (`None`: never), see
     /// [`crate::domain::bounds::needs_touch`].
@@ -59,9 +67,9 @@ pub struct TokenRecord {
 /// A provision request after parsing.
 #[derive(Debug, Clone)]
 pub struct ProvisionRequest {
+    /// Whether it is a sub-key (and of which key) is read by the store
+    /// under its locks: the limits that apply follow from it.
     pub key_id: KeyId,
-    /// Set for a sub-key: only products with a limit may be provisioned.
-    pub restricted: bool,
     pub site: ProvisionSite,
     pub local_user: Option<String>,
     /// `None`: register (and possibly connect) the site, provision nothing.

@@ -20,6 +20,7 @@ async fn sub_keys_under_their_parent(fx: Fx) {
         name: "reseller".into(),
         secret_digest: vec![3; 32],
         limits: vec![(slug("premium"), 2)],
+        max_sub_keys: 100,
     };
     let sub = s.create_sub_key(&new(key), ts(T0)).await.unwrap().unwrap();
     let rec = s.key(sub).await.unwrap().unwrap();

@@ -116,10 +116,9 @@ async fn limits_hold_under_concurrency(fx: Fx) {
     assert_eq!(won.len(), 5);
     // A sub-key may provision only what it has a limit for.
     let sub = fx.key_of(partner, Some(key), &[]).await;
-    let mut req = fx
+    let req = fx
         .request(sub, "https://sub.example", Some("premium"), T0)
         .unwrap();
-    req.restricted = true;
     assert_eq!(
         fx.run(&req).await.unwrap_err(),
         ErrorCode::ActivationLimitReached

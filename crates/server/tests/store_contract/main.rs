@@ -138,7 +138,6 @@ impl Fx {
         };
         Ok(ProvisionRequest {
             key_id: key,
-            restricted: false,
             site: ProvisionSite::Url {
                 identifier: ident(url),
                 url: url.to_string(),

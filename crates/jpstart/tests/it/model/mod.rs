@@ -1,8 +1,10 @@
 //! Issue 4, the property test: random sequences of provision, upgrade,
-//! cancel, connect and operator-grant operations on three sites by three keys
-//! (two partners; one of them has two keys, since cancelling is per key and
-//! status per partner), against the real server, checked after every step
-//! against a model the test keeps.
+//! cancel, connect and operator-grant operations on three sites by five keys
+//! (two partners on the same sites; one of them has two keys, since
+//! cancelling is per key and status per partner; and each partner a
+//! sub-key, one under a limited key: issue 12), against the real server,
+//! checked after every step against a model the test keeps. Each case gets
+//! fresh keys, so that the limits are the case's own.
 //!
 //! The model applies the SPEC §5 rules itself, from its own copy of the
 //! catalogue table (SPEC §4); it never calls the server's rules. After every
@@ -11,7 +13,9 @@
 //! the model says; no status ever lists two products of one family. At the
 //! end of each case the operator's list of activations must match the model's
 //! history row by row: every activation's final state, so a cancel by one key
-//! can never have touched another key's activation.
+//! can never have touched another key's activation; and, independently of
+//! the model, no key plus its sub-keys holds more live activations of a
+//! product than the key's limit.
 
 mod spec;
 
@@ -57,7 +61,9 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let key = 0..KEYS;
+    // The limited family (key 0 and its sub-key 3) twice as often, so that
+    // its limits are reached within a case.
+    let key = prop::sample::select(vec![0, 0, 1, 2, 3, 3, 4]);
     let site = 0..SITES;
     prop_oneof![
         5 => (key.clone(), site.clone(), 0..PRODUCTS.len(), prop::bool::weighted(0.1))
@@ -202,6 +208,7 @@ fn error_of(status: u16, body: &Value) -> Expect {
         "product_already_included",
         "incorrect_partner_key",
         "not_jps_plan",
+        "activation_limit_reached",
     ];
     match known.iter().find(|k| **k == code.as_str()) {
         Some(k) => Expect::Error(status, k),
@@ -305,6 +312,35 @@ async fn check_status(w: &World<'_>, m: &Model, site: usize) -> Result<(), TestC
     Ok(())
 }
 
+/// Independently of the model: no key and its sub-keys hold more live
+/// activations of a product than the key's limit (SPEC §11).
+fn check_budgets(w: &World<'_>) -> Result<(), TestCaseError> {
+    let listed = w.app.admin(&["key", "list"]).map_err(fail)?;
+    for (k, key) in w.keys.iter().enumerate() {
+        if PARENT_OF[k].is_some() {
+            continue;
+        }
+        let row = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["key_id"] == key.key_id)
+            .ok_or_else(|| fail(format!("key {} not listed: {listed}", key.key_id)))?;
+        for (slug, max) in LIMITS[k] {
+            let live = row["live_with_sub_keys"][*slug].as_u64().unwrap_or(0);
+            prop_assert!(
+                live <= u64::from(*max),
+                "key {} and its sub-keys hold {} live {}, above its limit {}",
+                k,
+                live,
+                slug,
+                max
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Every activation of the case's sites, as the operator sees them, against
 /// the model's history.
 fn check_history(w: &World<'_>, m: &Model) -> Result<(), TestCaseError> {
@@ -350,19 +386,61 @@ fn check_history(w: &World<'_>, m: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-async fn run_case(
-    app: &TestApp,
-    keys: &[Partner; KEYS],
-    case: usize,
-    ops: &[Op],
-) -> Result<(), TestCaseError> {
+/// The case's keys, in the roles of [`PARTNER_OF`], [`PARENT_OF`] and
+/// [`LIMITS`].
+async fn case_keys(app: &TestApp, case: usize) -> [Partner; KEYS] {
+    let acme2 = app.partner(&format!("Acme {case}")).await;
+    let limits: Vec<String> = LIMITS[0]
+        .iter()
+        .flat_map(|(s, n)| ["--limit".to_string(), format!("{s}={n}")])
+        .collect();
+    let limits: Vec<&str> = limits.iter().map(String::as_str).collect();
+    let acme = app.key(acme2.partner_id, &limits).await;
+    let bravo = app.partner(&format!("Bravo {case}")).await;
+    let sub = |parent: &Partner, k: usize| {
+        let form: Vec<(String, String)> = std::iter::once(("name".into(), "sub".into()))
+            .chain(
+                LIMITS[k]
+                    .iter()
+                    .map(|(s, n)| (format!("allowed_{s}_plans"), n.to_string())),
+            )
+            .collect();
+        let (token, partner_id) = (parent.token.clone(), parent.partner_id);
+        async move {
+            let res = app
+                .post("/rest/v1.3/jpphp/partner-keys/new", &token)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let (status, body) = json(res).await;
+            assert_eq!(status, 200, "{body}");
+            let client_id = body["client_id"].as_str().unwrap().to_string();
+            let client_secret = body["client_secret"].as_str().unwrap().to_string();
+            let token = app.token(&client_id, &client_secret).await;
+            Partner {
+                partner_id,
+                key_id: body["id"].as_u64().unwrap(),
+                client_id,
+                client_secret,
+                token,
+            }
+        }
+    };
+    let acme_sub = sub(&acme, 3).await;
+    let bravo_sub = sub(&bravo, 4).await;
+    [acme, bravo, acme2, acme_sub, bravo_sub]
+}
+
+async fn run_case(app: &TestApp, case: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+    let keys = case_keys(app, case).await;
     let urls: Vec<String> = (0..SITES)
         .map(|i| format!("site{i}.example/case{case}"))
         .collect();
     let idents = urls.iter().map(|u| u.replace('/', "::")).collect();
     let w = World {
         app,
-        keys: keys.clone(),
+        keys,
         urls,
         idents,
     };
@@ -371,15 +449,18 @@ async fn run_case(
         let site = step(&w, &mut m, op).await?;
         check_status(&w, &m, site).await?;
     }
+    // Every answer agreed with the model, which never lets a family exceed
+    // a limit; this checks the end state without it.
+    check_budgets(&w)?;
     check_history(&w, &m)
 }
 
 both_backends! {
     async fn status_agrees_with_the_model(db: Db) {
-        let app = TestApp::spawn(db).await;
-        let acme = app.partner("Acme").await;
-        let acme2 = app.key(acme.partner_id, &[]).await;
-        let keys = [acme, app.partner("Bravo").await, acme2];
+        // Each case mints its keys' tokens: more, while shrinking, than the
+        // per-address token throttle allows.
+        let opts = Opts::default().arg("--token-rate-limit-per-address").arg("0");
+        let app = TestApp::spawn_with(db, opts).await;
         let cases = AtomicUsize::new(0);
         let mut runner = TestRunner::new(Config {
             cases: 24,
@@ -391,7 +472,7 @@ both_backends! {
         let result = tokio::task::block_in_place(|| {
             runner.run(&prop::collection::vec(op(), 8..=25), |ops| {
                 let case = cases.fetch_add(1, Ordering::Relaxed);
-                handle.block_on(run_case(&app, &keys, case, &ops))
+                handle.block_on(run_case(&app, case, &ops))
             })
         });
         if let Err(e) = result {

@@ -1,6 +1,7 @@
 //! The model of the property test: its own copy of the catalogue table
-//! (SPEC §4) and of the provision, cancel, grant and status rules (SPEC §5),
-//! written from the SPEC, independently of the server's `domain::rules`.
+//! (SPEC §4) and of the provision, cancel, grant, status and limit rules
+//! (SPEC §5, §11), written from the SPEC, independently of the server's
+//! `domain::rules` and `domain::limits`.
 
 use serde_json::{json, Value};
 
@@ -44,9 +45,60 @@ pub fn product(slug: &str) -> (&'static str, &'static str, u8) {
 // --- The world: sites, keys, partners ---
 
 pub const SITES: usize = 3;
-/// Keys 0 and 2 belong to one partner, key 1 to another.
-pub const KEYS: usize = 3;
-pub const PARTNER_OF: [usize; KEYS] = [0, 1, 0];
+/// Keys 0, 2 and 3 belong to one partner, keys 1 and 4 to another; key 3
+/// is a sub-key of key 0 (limited), key 4 of key 1 (unlimited).
+pub const KEYS: usize = 5;
+pub const PARTNER_OF: [usize; KEYS] = [0, 1, 0, 0, 1];
+pub const PARENT_OF: [Option<usize>; KEYS] = [None, None, None, Some(0), Some(1)];
+/// The limits each key is created with (the operator's for key 0, the
+/// `partner-keys/new` ones for the sub-keys, each within its parent's). A
+/// product absent here is unlimited for a partner's own key and 0 for a
+/// sub-key.
+pub const LIMITS: [&[(&str, u32)]; KEYS] = [
+    &[
+        ("premium", 2),
+        ("personal", 1),
+        ("jetpack-scan", 1),
+        ("jetpack-backup-daily", 1),
+        ("jetpack-anti-spam", 1),
+    ],
+    &[],
+    &[],
+    &[
+        ("premium", 2),
+        ("personal", 1),
+        ("jetpack-scan", 1),
+        ("jetpack-backup-daily", 1),
+        ("jetpack-anti-spam", 1),
+        ("jetpack-backup-realtime", 3),
+    ],
+    &[
+        ("premium", 1),
+        ("professional", 1),
+        ("jetpack-backup-realtime", 1),
+    ],
+];
+
+/// The limit that applies to `key` for `slug` (`None`: unlimited).
+pub fn limit(key: usize, slug: &str) -> Option<u32> {
+    let stored = LIMITS[key]
+        .iter()
+        .find(|(s, _)| *s == slug)
+        .map(|(_, n)| *n);
+    match (stored, PARENT_OF[key]) {
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => Some(0),
+        (None, None) => None,
+    }
+}
+
+/// The keys whose activations count against `key`'s limit: itself, and
+/// for a partner's own key its sub-keys too.
+pub fn budget_of(key: usize) -> Vec<usize> {
+    (0..KEYS)
+        .filter(|k| *k == key || (PARENT_OF[key].is_none() && PARENT_OF[*k] == Some(key)))
+        .collect()
+}
 
 /// Whether activation owner `key` belongs to the calling key's partner.
 pub fn same_partner(key: Option<usize>, caller: usize) -> bool {
@@ -172,6 +224,9 @@ impl Model {
                 }
             }
         };
+        if create.is_some() && !self.has_room(key, slug) {
+            return Expect::Error(400, "activation_limit_reached");
+        }
         self.sites[site].known = true;
         if force_connect {
             self.sites[site].connected = false;
@@ -195,6 +250,24 @@ impl Model {
         Expect::Provisioned {
             auth_required: !self.sites[site].connected,
         }
+    }
+
+    /// SPEC §11: the key's own limit, and its parent's counting the
+    /// parent's and all its sub-keys' live activations, both leave room.
+    fn has_room(&self, key: usize, slug: &str) -> bool {
+        let fits = |k: usize| {
+            limit(k, slug).is_none_or(|max| {
+                let keys = budget_of(k);
+                let live = self
+                    .acts
+                    .iter()
+                    .filter(|a| a.state.live() && a.product == slug)
+                    .filter(|a| a.key.is_some_and(|o| keys.contains(&o)))
+                    .count();
+                live < max as usize
+            })
+        };
+        fits(key) && PARENT_OF[key].is_none_or(fits)
     }
 
     pub fn upgrade_target(&self, site: usize, family: &str) -> &'static str {

@@ -164,10 +164,11 @@ impl SqlStore {
         tx: &mut Tx,
         req: &ProvisionRequest,
     ) -> Result<Result<ProvisionOutcome, ProvisionRefusal>, StoreError> {
-        // Lock the key first, then the site, always in this order: concurrent
-        // provisions by one key serialise here (limits), concurrent
-        // provisions to one site serialise on the site row.
-        self.lock_key(tx, req.key_id).await?;
+        // Lock the key(s) first (a sub-key's parent before it), then the
+        // site, always in this order: concurrent provisions by one key
+        // family serialise here (limits), concurrent provisions to one site
+        // serialise on the site row.
+        let parent = self.lock_key(tx, req.key_id).await?;
         let site = match &req.site {
             ProvisionSite::Url { identifier, url } => {
                 self.register_site(tx, identifier, url, req.local_user.as_deref(), req.now)
@@ -185,11 +186,10 @@ impl SqlStore {
         self.expire_in_tx(tx, Some(site.blog_id), req.now).await?;
         let live = self.live_in_tx(tx, site.blog_id, req.now).await?;
         let limits = match &req.product {
-            Some(p) => self
-                .limit_use(tx, req.key_id, req.restricted, &p.slug, req.now)
-                .await?
-                .into_iter()
-                .collect(),
+            Some(p) => {
+                self.limit_uses(tx, req.key_id, parent, &p.slug, req.now)
+                    .await?
+            }
             None => Vec::new(),
         };
         let ctx = ProvisionContext {

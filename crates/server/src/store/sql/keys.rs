@@ -1,13 +1,15 @@
 //! Partners, keys, their limits and redirect allow-lists.
 
 use jpstart_types::{KeyId, PartnerId, ProductSlug};
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::rows::{flag, slug};
 use super::{live_at, SqlStore, Tx};
 use crate::clock::Timestamp;
-use crate::domain::lifecycle::{self, ParentKey};
+use crate::domain::lifecycle::{self, ParentKey, SubKeyContext};
 use crate::domain::limits::{self, LimitUse};
+use crate::domain::rules::{KeyUsage, ParentUsage};
 use crate::domain::SubKeyRefusal;
 use crate::store::types::{KeyRecord, NewKey, NewSubKey};
 use crate::store::{Decided, StoreError};
@@ -72,26 +74,34 @@ impl SqlStore {
         retrying!(
             async {
                 let mut tx = self.begin_write().await?;
+                let parent = self.lock_parent(&mut tx, key.parent).await?;
+                // The partner's row after the key's (the lock order of
+                // `store/`): concurrent creations by any key of the
+                // partner serialise here, so the cap is exact.
                 let sql = format!(
-                    "SELECT id, partner_id, parent_key_id, test FROM keys WHERE id = $1{}",
+                    "SELECT id FROM partners WHERE id = $1{}",
                     self.backend.for_update()
                 );
-                let Some(r) = sqlx::query(&sql)
-                    .bind(key.parent.get())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
-                    return Err(StoreError::NotFound(format!("key {}", key.parent)));
+                sqlx::query(&sql)
+                    .bind(parent.partner_id.get())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let sub_keys: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM keys WHERE partner_id = $1 AND parent_key_id IS NOT NULL",
+                )
+                .bind(parent.partner_id.get())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                let parent_limits = stored_limits(&mut tx, parent.id).await?;
+                let ctx = SubKeyContext {
+                    parent,
+                    parent_limits: &parent_limits,
+                    asked: &key.limits,
+                    sub_keys,
+                    max_sub_keys: key.max_sub_keys,
                 };
-                let parent = ParentKey {
-                    id: KeyId::new(r.try_get("id")?),
-                    partner_id: PartnerId::new(r.try_get("partner_id")?),
-                    parent_key_id: r
-                        .try_get::<Option<i64>, _>("parent_key_id")?
-                        .map(KeyId::new),
-                    test: flag(&r, "test")?,
-                };
-                let plan = match lifecycle::decide_sub_key(&parent) {
+                let plan = match lifecycle::decide_sub_key(&ctx) {
                     Ok(plan) => plan,
                     Err(refusal) => {
                         tx.rollback().await?;
@@ -114,82 +124,147 @@ impl SqlStore {
         )
     }
 
-    /// Locks the key row for the transaction (`NotFound` for an unknown
-    /// key): concurrent provisions by one key serialise here, so that the
-    /// limit count below cannot be raced.
-    pub(super) async fn lock_key(&self, tx: &mut Tx, key: KeyId) -> Result<(), StoreError> {
+    /// The would-be parent of a sub-key, locked (`NotFound` if unknown).
+    async fn lock_parent(&self, tx: &mut Tx, key: KeyId) -> Result<ParentKey, StoreError> {
+        let sql = format!(
+            "SELECT id, partner_id, parent_key_id, test FROM keys WHERE id = $1{}",
+            self.backend.for_update()
+        );
+        let Some(r) = sqlx::query(&sql)
+            .bind(key.get())
+            .fetch_optional(&mut **tx)
+            .await?
+        else {
+            return Err(StoreError::NotFound(format!("key {key}")));
+        };
+        Ok(ParentKey {
+            id: KeyId::new(r.try_get("id")?),
+            partner_id: PartnerId::new(r.try_get("partner_id")?),
+            parent_key_id: r
+                .try_get::<Option<i64>, _>("parent_key_id")?
+                .map(KeyId::new),
+            test: flag(&r, "test")?,
+        })
+    }
+
+    /// Locks the key's row for the transaction, its parent's first
+    /// (`NotFound` for an unknown key), and returns the parent. Every
+    /// provision by any key of a family takes the parent's lock, so that
+    /// the family's live count below cannot be raced; the order parent →
+    /// sub-key → site is the global lock order (see `store/mod.rs`).
+    pub(super) async fn lock_key(
+        &self,
+        tx: &mut Tx,
+        key: KeyId,
+    ) -> Result<Option<KeyId>, StoreError> {
+        // A key's parent never changes: it may be read before the locks.
+        let Some(row) = sqlx::query("SELECT parent_key_id FROM keys WHERE id = $1")
+            .bind(key.get())
+            .fetch_optional(&mut **tx)
+            .await?
+        else {
+            return Err(StoreError::NotFound(format!("key {key}")));
+        };
+        let parent = row
+            .try_get::<Option<i64>, _>("parent_key_id")?
+            .map(KeyId::new);
         let sql = format!(
             "SELECT id FROM keys WHERE id = $1{}",
             self.backend.for_update()
         );
-        if sqlx::query(&sql)
-            .bind(key.get())
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("key {key}")));
+        for k in parent.into_iter().chain([key]) {
+            if sqlx::query(&sql)
+                .bind(k.get())
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_none()
+            {
+                return Err(StoreError::NotFound(format!("key {k}")));
+            }
         }
-        Ok(())
+        Ok(parent)
     }
 
-    /// The limit that applies to the key for a product
-    /// ([`limits::applicable`]) with the key's live count of it, counted
-    /// under the key's lock; `None`: unlimited.
-    pub(super) async fn limit_use(
+    /// Each limit that applies to a provision of `product` by `key`
+    /// (parent: as [`Self::lock_key`] returned it), with the live count it
+    /// is checked against ([`limits`]): a sub-key's own limit against its
+    /// own count, and the family head's limit (the parent's, or the key's
+    /// own when it has no parent) against the count of the whole family.
+    /// Unlimited ones are left out. Counted under the locks.
+    pub(super) async fn limit_uses(
         &self,
         tx: &mut Tx,
         key: KeyId,
-        is_sub_key: bool,
+        parent: Option<KeyId>,
         product: &ProductSlug,
         now: Timestamp,
-    ) -> Result<Option<LimitUse>, StoreError> {
-        let stored: Option<i64> =
-            sqlx::query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
-                .bind(key.get())
-                .bind(product.as_str())
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get("max_live"))
-                .transpose()?;
-        let Some(max) = limits::applicable(stored, is_sub_key) else {
-            return Ok(None);
-        };
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM activations a WHERE a.key_id = $1 AND a.product = $2 AND {}",
-            live_at("$3")
-        );
-        let live: i64 = sqlx::query(&sql)
+    ) -> Result<Vec<LimitUse>, StoreError> {
+        let mut uses = Vec::new();
+        if parent.is_some() {
+            let stored = stored_limit(tx, key, product).await?;
+            if let Some(max) = limits::applicable(stored, true) {
+                let live = count_live(tx, key, false, product, now).await?;
+                uses.push(LimitUse { max, live });
+            }
+        }
+        let head = parent.unwrap_or(key);
+        if let Some(max) = limits::applicable(stored_limit(tx, head, product).await?, false) {
+            let live = count_live(tx, head, true, product, now).await?;
+            uses.push(LimitUse { max, live });
+        }
+        Ok(uses)
+    }
+
+    /// What the upgrade paths check ([`KeyUsage`]), read without locks.
+    pub(super) async fn key_usage_impl(
+        &self,
+        key: KeyId,
+        now: Timestamp,
+    ) -> Result<KeyUsage, StoreError> {
+        let mut conn = self.read().acquire().await?;
+        let parent: Option<KeyId> = sqlx::query("SELECT parent_key_id FROM keys WHERE id = $1")
             .bind(key.get())
-            .bind(product.as_str())
-            .bind(now.as_millis())
-            .fetch_one(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?
-            .try_get("n")?;
-        Ok(Some(LimitUse { max, live }))
+            .map(|r| r.try_get::<Option<i64>, _>("parent_key_id"))
+            .transpose()?
+            .flatten()
+            .map(KeyId::new);
+        let mut usage = KeyUsage {
+            is_sub_key: parent.is_some(),
+            limits: stored_limits(&mut conn, key).await?,
+            live: live_counts(&mut conn, key, parent.is_none(), now).await?,
+            parent: None,
+        };
+        if let Some(p) = parent {
+            usage.parent = Some(ParentUsage {
+                limits: stored_limits(&mut conn, p).await?,
+                live: live_counts(&mut conn, p, true, now).await?,
+            });
+        }
+        Ok(usage)
+    }
+
+    /// Every key (of one partner), in id order.
+    pub(super) async fn keys_impl(
+        &self,
+        partner: Option<PartnerId>,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let sql = format!("{KEY_SELECT} WHERE ($1 IS NULL OR k.partner_id = $1) ORDER BY k.id");
+        let rows = sqlx::query(&sql)
+            .bind(partner.map(PartnerId::get))
+            .fetch_all(self.read())
+            .await?;
+        rows.iter().map(key_record).collect()
     }
 
     pub(super) async fn key_impl(&self, key: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, partner_id, parent_key_id, name, secret_hash, disabled, test FROM keys WHERE id = $1",
-        )
-        .bind(key.get())
-        .fetch_optional(self.read())
-        .await?;
-        row.map(|r| {
-            Ok(KeyRecord {
-                id: KeyId::new(r.try_get("id")?),
-                partner_id: PartnerId::new(r.try_get("partner_id")?),
-                parent_key_id: r
-                    .try_get::<Option<i64>, _>("parent_key_id")?
-                    .map(KeyId::new),
-                name: r.try_get("name")?,
-                secret_digest: r.try_get("secret_hash")?,
-                disabled: flag(&r, "disabled")?,
-                test: flag(&r, "test")?,
-            })
-        })
-        .transpose()
+        let sql = format!("{KEY_SELECT} WHERE k.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(key.get())
+            .fetch_optional(self.read())
+            .await?;
+        row.as_ref().map(key_record).transpose()
     }
 
     pub(super) async fn set_key_disabled_impl(
@@ -224,19 +299,8 @@ impl SqlStore {
         key: KeyId,
         now: Timestamp,
     ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
-        let sql = format!(
-            "SELECT a.product, COUNT(*) AS n FROM activations a WHERE a.key_id = $1 AND {} \
-             GROUP BY a.product",
-            live_at("$2")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(key.get())
-            .bind(now.as_millis())
-            .fetch_all(self.read())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("n")?)))
-            .collect()
+        let mut conn = self.read().acquire().await?;
+        live_counts(&mut conn, key, false, now).await
     }
 
     pub(super) async fn add_partner_redirect_impl(
@@ -275,6 +339,109 @@ impl SqlStore {
         .await?;
         rows.iter().map(|r| Ok(r.try_get("prefix")?)).collect()
     }
+}
+
+/// A key row with its parent's disabled flag.
+const KEY_SELECT: &str =
+    "SELECT k.id, k.partner_id, k.parent_key_id, k.name, k.secret_hash, k.disabled, k.test, \
+     COALESCE(pk.disabled, 0) AS parent_disabled \
+     FROM keys k LEFT JOIN keys pk ON pk.id = k.parent_key_id";
+
+fn key_record(r: &AnyRow) -> Result<KeyRecord, StoreError> {
+    Ok(KeyRecord {
+        id: KeyId::new(r.try_get("id")?),
+        partner_id: PartnerId::new(r.try_get("partner_id")?),
+        parent_key_id: r
+            .try_get::<Option<i64>, _>("parent_key_id")?
+            .map(KeyId::new),
+        name: r.try_get("name")?,
+        secret_digest: r.try_get("secret_hash")?,
+        disabled: flag(r, "disabled")?,
+        parent_disabled: flag(r, "parent_disabled")?,
+        test: flag(r, "test")?,
+    })
+}
+
+/// Which activations a live count takes in: the key's own, or (`family`)
+/// the key's and its sub-keys'.
+fn key_scope(family: bool) -> &'static str {
+    if family {
+        "(a.key_id = $1 OR a.key_id IN (SELECT id FROM keys WHERE parent_key_id = $1))"
+    } else {
+        "a.key_id = $1"
+    }
+}
+
+async fn stored_limit(
+    conn: &mut AnyConnection,
+    key: KeyId,
+    product: &ProductSlug,
+) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
+            .bind(key.get())
+            .bind(product.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get("max_live"))
+            .transpose()?,
+    )
+}
+
+async fn stored_limits(
+    conn: &mut AnyConnection,
+    key: KeyId,
+) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
+    let rows = sqlx::query("SELECT product, max_live FROM key_limits WHERE key_id = $1")
+        .bind(key.get())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("max_live")?)))
+        .collect()
+}
+
+async fn count_live(
+    conn: &mut AnyConnection,
+    key: KeyId,
+    family: bool,
+    product: &ProductSlug,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM activations a WHERE {} AND a.product = $2 AND {}",
+        key_scope(family),
+        live_at("$3")
+    );
+    Ok(sqlx::query(&sql)
+        .bind(key.get())
+        .bind(product.as_str())
+        .bind(now.as_millis())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?)
+}
+
+/// Live activations per product (products with none are absent).
+async fn live_counts(
+    conn: &mut AnyConnection,
+    key: KeyId,
+    family: bool,
+    now: Timestamp,
+) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
+    let sql = format!(
+        "SELECT a.product, COUNT(*) AS n FROM activations a WHERE {} AND {} GROUP BY a.product",
+        key_scope(family),
+        live_at("$2")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(key.get())
+        .bind(now.as_millis())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("n")?)))
+        .collect()
 }
 
 async fn insert_key(tx: &mut Tx, key: &KeyRow<'_>, now: Timestamp) -> Result<KeyId, StoreError> {

@@ -26,6 +26,7 @@ use super::dialect::{self, Backend, Pools};
 use super::{migrate, types::*, Decided, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::rules::KeyUsage;
 use crate::domain::{
     CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
     ResolvedProduct, SubKeyRefusal,
@@ -139,6 +140,14 @@ impl Store for SqlStore {
         now: Timestamp,
     ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
         self.key_live_counts_impl(key, now).await
+    }
+
+    async fn key_usage(&self, key: KeyId, now: Timestamp) -> Result<KeyUsage, StoreError> {
+        self.key_usage_impl(key, now).await
+    }
+
+    async fn keys(&self, partner: Option<PartnerId>) -> Result<Vec<KeyRecord>, StoreError> {
+        self.keys_impl(partner).await
     }
 
     async fn add_partner_redirect(

@@ -94,8 +94,10 @@ impl SqlStore {
         digest: &[u8],
     ) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, k.parent_key_id, k.disabled, k.test \
-             FROM tokens t JOIN keys k ON k.id = t.key_id WHERE t.hash = $1 AND t.revoked_at IS NULL",
+            "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, k.parent_key_id, k.disabled, k.test, \
+             COALESCE(pk.disabled, 0) AS parent_disabled \
+             FROM tokens t JOIN keys k ON k.id = t.key_id LEFT JOIN keys pk ON pk.id = k.parent_key_id \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(digest.to_vec())
         .fetch_optional(self.read())
@@ -109,6 +111,7 @@ impl SqlStore {
                     .map(KeyId::new),
                 scope: r.try_get("scope")?,
                 disabled: flag(&r, "disabled")?,
+                parent_disabled: flag(&r, "parent_disabled")?,
                 test: flag(&r, "test")?,
                 last_used_at: r
                     .try_get::<Option<i64>, _>("last_used_at")?
