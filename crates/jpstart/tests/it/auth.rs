@@ -259,15 +259,24 @@ both_backends! {
                 for k in ["description", "cause", "solution"] {
                     assert!(!e[k].as_str().unwrap().is_empty(), "{code}.{k}");
                 }
-                // Verbose keeps the description; brief sends upstream's
-                // message template (OAuth codes have none: their description).
-                match ErrorCode::ALL.iter().find(|c| c.code() == *code) {
-                    Some(c) => assert_eq!(brief[*code], c.template(), "{code}"),
-                    None => assert_eq!(e["description"], brief[*code], "{code}"),
+                // As upstream's errors.md: the verbose description is the
+                // brief message, the message template (OAuth codes have
+                // none: their description).
+                assert_eq!(e["description"], brief[*code], "{code}");
+                if let Some(c) = ErrorCode::ALL.iter().find(|c| c.code() == *code) {
+                    assert_eq!(brief[*code], c.template(), "{code}");
                 }
             }
         }
         assert_eq!(brief["activation_limit_reached"], "This key has reached its activation limit for product %s");
+        // Every code upstream's errors.md and method-not-found.md name.
+        for (code, message) in [
+            ("could_not_load_product_class", "Could not load a product class"),
+            ("failed_registration_unknown_blog", "Remote site returned an invalid site ID"),
+            ("method_not_found", "%s method not found on remote site.%s"),
+        ] {
+            assert_eq!(brief[code], message, "{code}");
+        }
         assert_eq!(brief["invalid_client"].as_str().map(|s| s.is_empty()), Some(false));
         // POST answers too, and the version range is 1.3+.
         let res = app.request(Method::POST, "/rest/v1.4/jpphp/errors").send().await.unwrap();
