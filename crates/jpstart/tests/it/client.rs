@@ -187,9 +187,14 @@ both_backends! {
         let ssh = SshParams {
             ssh_user: Some("deploy".into()),
             ssh_pass: Some(SecretString::new("pw")),
+            ssh_host: Some("ssh.creds.example".into()),
             ..Default::default()
         };
         assert!(client.ssh_credentials(&blog, &ssh).await.unwrap().success);
+        // ssh_host is required here (unlike at provision): an API error.
+        let no_host = SshParams { ssh_host: None, ..ssh.clone() };
+        let err = client.ssh_credentials(&blog, &no_host).await.unwrap_err();
+        assert_eq!(err.status(), Some(400), "{err:?}");
         let ftp = FtpParams {
             ftp_user: Some("ftp".into()),
             ftp_pass: Some(SecretString::new("pw2")),
