@@ -97,6 +97,10 @@ both_backends! {
         let pending = all.pending_activations.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].product, "jetpack-scan");
+        // A retried cancel-all: nothing left, and both arrays are there, empty.
+        let again = client.cancel(&site, None, true).await.unwrap();
+        assert!(!again.success);
+        assert_eq!((again.pending_activations, again.activations), (Some(vec![]), Some(vec![])));
 
         let errors = client.errors().await.unwrap();
         assert!(errors.errors.get("invalid_blog").is_some());

@@ -145,7 +145,19 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             } else {
                 error_of(status.as_u16(), &body)
             };
-            if matches!(target, Target::All) && body["success"] == true {
+            if matches!(target, Target::All) && status == 200 {
+                // Both arrays whenever cancel-all is set, also when nothing
+                // was cancelled (seed 003, SPEC §5).
+                let keys: Vec<&str> = body
+                    .as_object()
+                    .map(|o| o.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                prop_assert_eq!(
+                    keys,
+                    ["success", "pending_activations", "activations"],
+                    "{}",
+                    body
+                );
                 prop_assert!(
                     body["activations"].is_array() && body["pending_activations"].is_array(),
                     "{body}"
