@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::authorize::{approve, page};
+use crate::authorize::{approve, assert_see_other};
 use crate::common::*;
 use crate::rawdb;
 
@@ -71,8 +71,8 @@ both_backends! {
         assert_eq!(product(&st, "jetpack-backup-realtime")["is_pending"], false, "{st}");
         assert_eq!(registration(&app.db, site).await, (blog_id as i64, 1));
 
-        let (status, _, _) = page(approve(link, None).await).await;
-        assert_eq!(status, 200);
+        let res = approve(link, None).await;
+        assert_see_other(&res, "https://force-connect.example/wp-admin/");
         let (_, st) = app.status(&p.token, site).await;
         assert_eq!(st["blog"]["is_connected"], true, "{st}");
         assert_eq!(product(&st, "professional")["is_pending"], false, "{st}");
