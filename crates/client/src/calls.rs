@@ -165,7 +165,9 @@ impl Client {
 
     /// Cancels the site's plan (`plan` absent), one product, or with
     /// `cancel_all` everything this key provisioned on the site.
-    /// `success:false` means there was nothing to cancel.
+    /// `success:false` means there was nothing to cancel. With `cancel_all`
+    /// both arrays are always `Some` (empty when nothing was cancelled),
+    /// without it `None`.
     pub async fn cancel(
         &self,
         site: &SiteRef,

@@ -22,7 +22,9 @@ pub struct TokenParams {
     pub scope: Option<String>,
 }
 
-/// SSH credentials, as accepted by provision and `/{blog_id}/ssh-credentials`.
+/// SSH credentials, as accepted by provision and `/{blog_id}/ssh-credentials`
+/// (`ssh_host` defaults to the site's host at provision only; the endpoint
+/// requires it, as upstream documents).
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SshParams {

@@ -147,15 +147,18 @@ pub struct CancelledActivation {
     pub partner_tracking_id: Option<String>,
 }
 
-/// `partner-cancel` success (the arrays only with `cancel-all`).
+/// `partner-cancel`'s answer. With `cancel-all` both arrays are always
+/// there (empty when nothing was cancelled), without it neither; keys in
+/// the order of seed 003 and SPEC §5: `success`, `pending_activations`,
+/// `activations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelResponse {
     pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activations: Option<Vec<CancelledActivation>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_activations: Option<Vec<CancelledActivation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activations: Option<Vec<CancelledActivation>>,
 }
 
 /// `GET /rest/v1.4/jpphp/{site}/status`.

@@ -36,7 +36,9 @@ pub async fn approve(next_url: &str, redirect: Option<&str>) -> reqwest::Respons
         .unwrap()
 }
 
-/// Provisions and returns the pending activation's `next_url`.
+/// Provisions and returns the pending activation's `next_url`, checking its
+/// shape: the page, a 64-character token, and a query string (the site's
+/// blog id) for `&partner_redirect=` to be appended to.
 pub async fn pending(app: &TestApp, token: &str, siteurl: &str, plan: &str) -> String {
     let (status, body) = app
         .provision(
@@ -51,11 +53,44 @@ pub async fn pending(app: &TestApp, token: &str, siteurl: &str, plan: &str) -> S
     let res: ProvisionResponse = ok(status, &body);
     assert!(res.auth_required, "{body}");
     let next = res.next_url;
+    let rest = next
+        .strip_prefix(&format!("{}/authorize/", app.base))
+        .unwrap_or_else(|| panic!("{next}"));
+    let (token, query) = rest
+        .split_once('?')
+        .unwrap_or_else(|| panic!("no query string: {next}"));
     assert!(
-        next.starts_with(&format!("{}/authorize/", app.base)),
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{next}"
+    );
+    let blog_id = query
+        .strip_prefix("blog_id=")
+        .unwrap_or_else(|| panic!("{next}"));
+    assert!(
+        !blog_id.is_empty() && blog_id.bytes().all(|b| b.is_ascii_digit()),
         "{next}"
     );
     next
+}
+
+/// The link's token alone (without the query string).
+pub fn link_token(next_url: &str) -> &str {
+    let path = next_url.split_once('?').map_or(next_url, |(p, _)| p);
+    path.rsplit('/').next().unwrap()
+}
+
+/// The documented recipe (redirect-after-authorization.md): `next_url`
+/// followed by `&partner_redirect=` and the URL-encoded target.
+pub fn with_redirect(next_url: &str, target: &str) -> String {
+    format!("{next_url}&partner_redirect={}", encode(target))
+}
+
+/// Asserts a 303 to `location`, with the page's protective headers.
+pub fn assert_see_other(res: &reqwest::Response, location: &str) {
+    assert_eq!(res.status(), 303, "{res:?}");
+    assert_eq!(res.headers()["location"], location);
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(res.headers()["cache-control"], "no-store");
 }
 
 fn products(status: &StatusV14) -> Vec<(String, bool)> {
@@ -84,6 +119,11 @@ both_backends! {
         // Premium includes daily backups; realtime is a higher tier, so another partner may add it.
         let link_b = pending(&app, &b.token, "https://example.org/shop", "jetpack-backup-realtime").await;
         assert_ne!(link_a, link_b);
+        // The query string names the site by its blog id.
+        let blog = app.blog_id(site);
+        for link in [&link_a, &link_b] {
+            assert!(link.ends_with(&format!("?blog_id={blog}")), "{link}");
+        }
         let st = app.status_ok(&a.token, site).await;
         assert!(!st.blog.is_connected, "{st:?}");
         assert_eq!(products(&st), [("premium".into(), true), ("jetpack-backup-realtime".into(), true)]);
@@ -99,11 +139,10 @@ both_backends! {
         let st = app.status_ok(&a.token, site).await;
         assert!(!st.blog.is_connected, "{st:?}");
 
-        let (status, headers, html) = page(approve(&link_a, None).await).await;
-        assert_eq!(status, 200, "{html}");
-        assert_html(&headers);
-        assert!(html.contains("<span id=\"site\">example.org::shop</span> is connected"), "{html}");
-        assert!(html.contains("<ul id=\"activated\">") && html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
+        // Approved without partner_redirect: to the site's wp-admin/, as
+        // upstream's SSO redirect (the URL as first registered).
+        let res = approve(&link_a, None).await;
+        assert_see_other(&res, "https://Example.org/shop/wp-admin/");
 
         let st = app.status_ok(&a.token, site).await;
         assert!(st.blog.is_connected, "{st:?}");
@@ -141,8 +180,9 @@ both_backends! {
         let link = pending(&app, &a.token, "https://refused.example", "personal").await;
         let forged = format!("{}/authorize/{}", app.base, "x".repeat(64));
         let malformed = format!("{}/authorize/%3Cscript%3Ealert(1)%3C%2Fscript%3E", app.base);
-        let truncated = &link[..link.len() - 1];
-        for url in [forged.as_str(), malformed.as_str(), truncated] {
+        let token = link_token(&link);
+        let truncated = link.replace(token, &token[..token.len() - 1]);
+        for url in [forged.as_str(), malformed.as_str(), truncated.as_str()] {
             let (status, headers, html) = page(app.client.get(url).send().await.unwrap()).await;
             assert_eq!(status, 404, "{url}: {html}");
             assert_html(&headers);
@@ -154,8 +194,7 @@ both_backends! {
         assert!(!st.blog.is_connected, "{st:?}");
         assert_eq!(products(&st), [("personal".into(), true)]);
         // The real link still works afterwards.
-        let (status, _, _) = page(approve(&link, None).await).await;
-        assert_eq!(status, 200);
+        assert_see_other(&approve(&link, None).await, "https://refused.example/wp-admin/");
     }
 
     async fn everything_shown_is_escaped(db: Db) {
@@ -164,15 +203,15 @@ both_backends! {
         let evil = "https://xss.example/<b>\"bold\"</b>&'q'";
         let link = pending(&app, &a.token, evil, "premium").await;
         let redirect = "https://panel.example/\"><script>alert(1)</script>";
-        let url = format!("{link}?partner_redirect={}", encode(redirect));
+        let url = with_redirect(&link, redirect);
         let (status, _, html) = page(app.client.get(&url).send().await.unwrap()).await;
         assert_eq!(status, 200, "{html}");
         assert!(!html.contains("<b>") && !html.contains("<script>"), "{html}");
         assert!(html.contains("xss.example::&lt;b&gt;&quot;bold&quot;&lt;::b&gt;&amp;&#39;q&#39;"), "{html}");
         assert!(html.contains("value=\"https://panel.example/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""), "{html}");
-        let (status, _, html) = page(approve(&link, Some(redirect)).await).await;
-        assert_eq!(status, 200, "not allow-listed, so no redirect: {html}");
-        assert!(!html.contains("<b>") && html.contains("&lt;b&gt;"), "{html}");
+        // Not allow-listed: to the site's wp-admin/, its URL percent-encoded.
+        let res = approve(&link, Some(redirect)).await;
+        assert_see_other(&res, "https://xss.example/%3Cb%3E%22bold%22%3C/b%3E&'q'/wp-admin/");
     }
 
     async fn partner_redirect_only_to_allow_listed_prefixes(db: Db) {
@@ -186,24 +225,22 @@ both_backends! {
 
         // Allowed: 303 to exactly the URL, after the approval happened.
         let link = pending(&app, &a.token, "https://one.example", "premium").await;
-        let (status, _, html) = page(app.client.get(format!("{link}?partner_redirect={}", encode(back))).send().await.unwrap()).await;
+        let (status, _, html) = page(app.client.get(with_redirect(&link, back)).send().await.unwrap()).await;
         assert_eq!(status, 200);
         assert!(html.contains("taken back to <code>https://panel.a.example/sites/1?done=1&amp;x=%20y</code>"), "{html}");
         let res = approve(&link, Some(back)).await;
-        assert_eq!(res.status(), 303);
-        assert_eq!(res.headers()["location"], back);
-        assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+        assert_see_other(&res, back);
         let st = app.status_ok(&a.token, "one.example").await;
         assert!(st.blog.is_connected, "{st:?}");
 
-        // As a query parameter of the POST too.
+        // As a query parameter of the POST too: the recipe's URL itself,
+        // which is where the page's form (no action) posts.
         let link = pending(&app, &a.token, "https://two.example", "premium").await;
-        let res = no_redirects().post(format!("{link}?partner_redirect={}", encode(back))).send().await.unwrap();
-        assert_eq!(res.status(), 303);
-        assert_eq!(res.headers()["location"], back);
+        let res = no_redirects().post(with_redirect(&link, back)).send().await.unwrap();
+        assert_see_other(&res, back);
 
         // Not allowed: another partner's prefix, a look-alike host, an unlisted
-        // URL. The approval stands, the owner gets the success page instead.
+        // URL. The approval stands, the owner goes to the site's wp-admin/.
         for (i, bad) in [
             "https://panel.b.example/x",
             "https://panel.a.example.evil.example/",
@@ -215,11 +252,10 @@ both_backends! {
         {
             let siteurl = format!("https://bad{i}.example");
             let link = pending(&app, &a.token, &siteurl, "premium").await;
-            let (_, _, html) = page(app.client.get(format!("{link}?partner_redirect={}", encode(bad))).send().await.unwrap()).await;
+            let (_, _, html) = page(app.client.get(with_redirect(&link, bad)).send().await.unwrap()).await;
             assert!(!html.contains("taken back"), "{bad}: {html}");
             let res = approve(&link, Some(bad)).await;
-            assert_eq!(res.status(), 200, "{bad}");
-            assert!(res.headers().get("location").is_none(), "{bad}");
+            assert_see_other(&res, &format!("{siteurl}/wp-admin/"));
             let st = app.status_ok(&a.token, &format!("bad{i}.example")).await;
             assert!(st.blog.is_connected, "{bad}: {st:?}");
         }
@@ -227,7 +263,7 @@ both_backends! {
         // Partner B's host-only prefix admits its own host, at a boundary only.
         let link = pending(&app, &b.token, "https://three.example", "premium").await;
         let res = approve(&link, Some("https://panel.b.example.evil.example/")).await;
-        assert_eq!(res.status(), 200);
+        assert_see_other(&res, "https://three.example/wp-admin/");
         let link = pending(&app, &b.token, "https://four.example", "premium").await;
         let res = approve(&link, Some("https://panel.b.example?site=4")).await;
         assert_eq!(res.status(), 303);
@@ -238,10 +274,10 @@ both_backends! {
         let app = TestApp::spawn_with(db, Opts::default().env("JPSTART_LOG", "debug")).await;
         let a = app.partner("Host A").await;
         let link = pending(&app, &a.token, "https://log.example", "premium").await;
-        let token = link.rsplit('/').next().unwrap().to_string();
+        let token = link_token(&link).to_string();
         page(app.client.get(&link).send().await.unwrap()).await;
         let (status, _, _) = page(approve(&link, None).await).await;
-        assert_eq!(status, 200);
+        assert_eq!(status, 303);
         let logs = app.logs();
         assert!(logs.contains("site approved on the authorization page"), "{logs}");
         assert!(!logs.contains(&token), "the link token was logged:\n{logs}");

@@ -91,7 +91,7 @@ both_backends! {
         assert_error(status, &body, 400, "not_jps_plan");
         // cancel-all names only the caller's activations: nothing of the operator's.
         let (status, body) = app.cancel(&a.token, "granted.example", &[("cancel-all", "1")]).await;
-        assert_eq!((status.as_u16(), body), (200, json!({"success": false})));
+        assert_eq!((status.as_u16(), body), (200, json!({"success": false, "pending_activations": [], "activations": []})));
         assert!(states(&app, "granted.example").iter().all(|s| s.1 == "active"));
 
         // 403 invalid_scope: a token of another scope.
@@ -175,7 +175,7 @@ both_backends! {
         assert_eq!((before[0].state.as_str(), before[1].state.as_str()), ("active", "pending"));
 
         let (status, body) = app.cancel(&a.token, "example.com::demo", &[("cancel-all", "true")]).await;
-        assert_eq!(keys(&body), ["success", "activations", "pending_activations"]);
+        assert_eq!(keys(&body), ["success", "pending_activations", "activations"]);
         let res: CancelResponse = ok(status, &body);
         let describe = |row: &AdminActivation| CancelledActivation {
             activation_id: row.id,
@@ -193,8 +193,13 @@ both_backends! {
         assert!(res.activations.unwrap()[0].created.ends_with('Z'));
         assert!(states(&app, "example.com::demo").iter().all(|s| s.1 == "cancelled"));
         assert_eq!(states(&app, "example.com::other")[0].1, "pending");
-        // Retry: nothing left; no arrays.
-        let (status, body) = app.cancel(&a.token, "example.com::demo", &[("cancel-all", "1")]).await;
+        // Retry: nothing left; both arrays still there, empty (seed 003:
+        // added whenever cancel-all is set), in SPEC §5's exact bytes.
+        let (status, text) = send_text(app.post(&cancel_path("example.com::demo"), &a.token)
+            .form(&[("cancel-all", "1")])).await;
+        assert_eq!((status.as_u16(), text.as_str()), (200, r#"{"success":false,"pending_activations":[],"activations":[]}"#));
+        // Without cancel-all, still no arrays.
+        let (status, body) = app.cancel(&a.token, "example.com::demo", &[]).await;
         assert_eq!((status.as_u16(), body), (200, json!({"success": false})));
     }
 
@@ -262,10 +267,12 @@ both_backends! {
     async fn nothing_to_cancel(db: Db) {
         let app = TestApp::spawn(db).await;
         let p = app.partner("Acme").await;
-        for fields in [&[][..], &[("plan", "jetpack-scan")][..], &[("cancel-all", "1")][..]] {
+        for fields in [&[][..], &[("plan", "jetpack-scan")][..]] {
             let (status, body) = app.cancel(&p.token, "unknown.example::blog", fields).await;
             assert_eq!((status.as_u16(), body), (200, json!({"success": false})), "{fields:?}");
         }
+        let (status, body) = app.cancel(&p.token, "unknown.example::blog", &[("cancel-all", "1")]).await;
+        assert_eq!((status.as_u16(), body), (200, json!({"success": false, "pending_activations": [], "activations": []})));
         // A known site with nothing live: registered without a product.
         let (s, body) = app.provision(&p.token, &[("siteurl", "https://bare.example"), ("local_user", "u")]).await;
         assert_eq!(s, 200, "{body}");
@@ -273,6 +280,8 @@ both_backends! {
         for site in ["bare.example", blog.as_str()] {
             let (status, body) = app.cancel(&p.token, site, &[]).await;
             assert_eq!((status.as_u16(), body), (200, json!({"success": false})));
+            let (status, body) = app.cancel(&p.token, site, &[("cancel-all", "true")]).await;
+            assert_eq!((status.as_u16(), body), (200, json!({"success": false, "pending_activations": [], "activations": []})), "{site}");
         }
         // Already cancelled, three times over.
         provision_ok(&app, &p.token, "bare.example", "jetpack-anti-spam").await;

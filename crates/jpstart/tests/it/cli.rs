@@ -121,6 +121,12 @@ both_backends! {
         assert_eq!((run.code, run.stdout.trim()), (0, r#"{"success":true}"#), "{}", run.stderr);
         let run = jpstart(&["cancel", "https://example.com/demo"], &env).await;
         assert_eq!((run.code, run.stdout.trim()), (0, r#"{"success":false}"#), "nothing left to cancel");
+        let run = jpstart(&["cancel", "https://example.com/demo", "--cancel-all"], &env).await;
+        assert_eq!(
+            (run.code, run.stdout.trim()),
+            (0, r#"{"success":false,"pending_activations":[],"activations":[]}"#),
+            "cancel-all with nothing left: both arrays, empty"
+        );
         assert_eq!(app.activations(&[])[0].state, "cancelled");
     }
 

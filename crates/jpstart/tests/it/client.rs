@@ -97,6 +97,10 @@ both_backends! {
         let pending = all.pending_activations.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].product, "jetpack-scan");
+        // A retried cancel-all: nothing left, and both arrays are there, empty.
+        let again = client.cancel(&site, None, true).await.unwrap();
+        assert!(!again.success);
+        assert_eq!((again.pending_activations, again.activations), (Some(vec![]), Some(vec![])));
 
         let errors = client.errors().await.unwrap();
         assert!(errors.errors.get("invalid_blog").is_some());
@@ -187,9 +191,14 @@ both_backends! {
         let ssh = SshParams {
             ssh_user: Some("deploy".into()),
             ssh_pass: Some(SecretString::new("pw")),
+            ssh_host: Some("ssh.creds.example".into()),
             ..Default::default()
         };
         assert!(client.ssh_credentials(&blog, &ssh).await.unwrap().success);
+        // ssh_host is required here (unlike at provision): an API error.
+        let no_host = SshParams { ssh_host: None, ..ssh.clone() };
+        let err = client.ssh_credentials(&blog, &no_host).await.unwrap_err();
+        assert_eq!(err.status(), Some(400), "{err:?}");
         let ftp = FtpParams {
             ftp_user: Some("ftp".into()),
             ftp_pass: Some(SecretString::new("pw2")),

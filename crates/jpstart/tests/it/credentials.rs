@@ -65,10 +65,13 @@ both_backends! {
             (&[("ssh_pass", "pw")], "\"ssh_user\" argument is missing"),
             (&[("ssh_user", "u")], "needs \"ssh_pass\" or \"ssh_private_key\""),
             (&[("ssh_user", "u"), ("ssh_pass", ""), ("ssh_private_key", "")], "needs \"ssh_pass\""),
-            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_port", "0")], "\"ssh_port\" must be a whole number from 1 to 65535"),
-            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_port", "65536")], "\"ssh_port\""),
-            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_port", "twenty")], "\"ssh_port\""),
-            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_port", "-22")], "\"ssh_port\""),
+            // Required at this endpoint (upstream doc), unlike at provision.
+            (&[("ssh_user", "u"), ("ssh_pass", "pw")], "The required \"ssh_host\" argument is missing."),
+            (&[("ssh_user", "u"), ("ssh_private_key", "KEY"), ("ssh_host", "")], "The required \"ssh_host\" argument is missing."),
+            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h"), ("ssh_port", "0")], "\"ssh_port\" must be a whole number from 1 to 65535"),
+            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h"), ("ssh_port", "65536")], "\"ssh_port\""),
+            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h"), ("ssh_port", "twenty")], "\"ssh_port\""),
+            (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h"), ("ssh_port", "-22")], "\"ssh_port\""),
             (&[("ssh_user", "u\u{1b}[31m"), ("ssh_pass", "pw")], "\"ssh_user\" must not contain control characters"),
             (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h\u{0}st")], "\"ssh_host\" must not contain control characters"),
             (&[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "a host")], "\"ssh_host\" must not contain spaces"),
@@ -95,7 +98,7 @@ both_backends! {
 
         // Unknown blog id: 403 invalid_blog, with the id in the message.
         let (status, _, body) =
-            post_creds(&app, &p.token, "987654", "ssh", &[("ssh_user", "u"), ("ssh_pass", "pw")]).await;
+            post_creds(&app, &p.token, "987654", "ssh", &[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h")]).await;
         let err = assert_error(status, &body, 403, "invalid_blog");
         assert_eq!(err.message, "The blog ID 987654 is invalid");
         let (status, _, body) =
@@ -116,10 +119,11 @@ both_backends! {
         let p = app.partner("Acme").await;
         let blog = register(&app, &p.token, "https://flag.example").await.to_string();
         assert!(!has_creds(&app, &p.token, &blog).await);
-        // A private key alone is enough for SSH; host and port default.
+        // A private key alone is enough for SSH; the port defaults (the
+        // host is required here).
         let (status, text, _) = post_creds(
             &app, &p.token, &blog, "ssh",
-            &[("ssh_user", "deploy"), ("ssh_private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")],
+            &[("ssh_user", "deploy"), ("ssh_host", "flag.example"), ("ssh_private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")],
         ).await;
         assert_eq!(status, 200, "{text}");
         assert_eq!(text, r#"{"success":true}"#);
@@ -242,6 +246,7 @@ both_backends! {
         assert_eq!(decode::<ProvisionResponse>(&body).ssh_set, Some(false), "{body}");
         bodies.push(body.to_string());
         for (kind, fields) in [
+            ("ssh", vec![("ssh_user", "u"), ("ssh_pass", ssh_pass), ("ssh_private_key", ssh_key), ("ssh_host", "h")]),
             ("ssh", vec![("ssh_user", "u"), ("ssh_pass", ssh_pass), ("ssh_private_key", ssh_key)]),
             ("ssh", vec![("ssh_user", "u"), ("ssh_pass", ssh_pass), ("ssh_port", "0")]),
             ("ftp", vec![("ftp_user", "u"), ("ftp_host", "h"), ("ftp_pass", ftp_pass)]),
@@ -253,7 +258,7 @@ both_backends! {
         let res = app
             .post(&format!("/rest/v1.3/jpphp/{blog}/ssh-credentials?ssh_pass={ssh_pass}"), &p.token)
             .header("content-type", "application/json")
-            .body(format!(r#"{{"ssh_user":"u","ssh_private_key":"{}"}}"#, ssh_key.replace('\n', "\\n")))
+            .body(format!(r#"{{"ssh_user":"u","ssh_host":"h","ssh_private_key":"{}"}}"#, ssh_key.replace('\n', "\\n")))
             .send()
             .await
             .unwrap();
@@ -331,7 +336,7 @@ async fn key_file_private_reused_and_checked() {
         &p.token,
         &blog,
         "ssh",
-        &[("ssh_user", "u"), ("ssh_pass", "pw")],
+        &[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h")],
     )
     .await;
     assert_eq!(status, 200);
@@ -409,7 +414,7 @@ async fn configured_keys() {
         &p.token,
         &blog,
         "ssh",
-        &[("ssh_user", "u"), ("ssh_pass", "pw")],
+        &[("ssh_user", "u"), ("ssh_pass", "pw"), ("ssh_host", "h")],
     )
     .await;
     assert_eq!(status, 200);

@@ -62,7 +62,7 @@ both_backends! {
         let link = pending(&app, &p.token, "https://events.example", "premium").await;
         // approve: pending → active
         let (status, _, _) = page(approve(&link, None).await).await;
-        assert_eq!(status, 200);
+        assert_eq!(status, 303);
         // cancel: active → cancelled
         let (status, body) = app.cancel(&p.token, site, &[]).await;
         assert!(ok::<CancelResponse>(status, &body).success, "{status} {body}");

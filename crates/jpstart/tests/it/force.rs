@@ -3,7 +3,7 @@
 use jpstart_types::wire::{ProductStatusV14, ProvisionResponse, StatusV14};
 use sqlx::Row;
 
-use crate::authorize::{approve, page};
+use crate::authorize::{approve, assert_see_other};
 use crate::common::*;
 use crate::rawdb;
 
@@ -68,8 +68,8 @@ both_backends! {
         assert!(!product(&st, "jetpack-backup-realtime").is_pending, "{st:?}");
         assert_eq!(registration(&app.db, site).await, (blog_id as i64, 1));
 
-        let (status, _, _) = page(approve(link, None).await).await;
-        assert_eq!(status, 200);
+        let res = approve(link, None).await;
+        assert_see_other(&res, "https://force-connect.example/wp-admin/");
         let st = app.status_ok(&p.token, site).await;
         assert!(st.blog.is_connected, "{st:?}");
         assert!(!product(&st, "professional").is_pending, "{st:?}");

@@ -14,7 +14,9 @@
 //! `partner_redirect` (a query parameter of the page, carried through the
 //! form) is followed with a 303 only when it starts with a prefix the link's
 //! partner has allow-listed (`jpstart admin partner allow-redirect`); see
-//! [`redirect_allowed`]. Otherwise the owner gets a success page.
+//! [`redirect_allowed`]. Otherwise the owner is sent (303) to the site's
+//! `wp-admin/`, where upstream's SSO redirect takes them; only if the site
+//! cannot be read back does a success page stand in.
 //!
 //! Links are not under `/rest`: they are for browsers, not API clients.
 //!
@@ -26,7 +28,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jpstart_types::params::{non_empty, AuthorizeParams};
-use jpstart_types::SiteRef;
+use jpstart_types::{BlogId, SiteRef, SiteUrl};
 
 use crate::app::state::AppState;
 use crate::clock::Timestamp;
@@ -35,7 +37,7 @@ use crate::domain::ApiError;
 use crate::domain::LinkRefusal;
 use crate::rest::{operation, Endpoint, Params};
 use crate::secrets;
-use crate::store::{AuthLink, StoreError};
+use crate::store::{AuthLink, ConnectOutcome, StoreError};
 
 /// The page (outside `/rest`): shown by GET, approved by POST.
 pub fn endpoints() -> Vec<Endpoint<AppState>> {
@@ -54,6 +56,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
     params(
         ("token" = String, Path, description = "The one-time link token from a pending provision's `next_url`."),
         ("partner_redirect" = Option<String>, Query, description = "Where to send the owner after approval; honoured only under a prefix the partner allow-listed."),
+        ("blog_id" = Option<String>, Query, description = "Set in `next_url` so that `&partner_redirect=` can be appended; informational, the token alone names the site."),
     ),
     responses(
         (status = 200, description = "The page: the site, what waits, and the Approve form.", content_type = "text/html"),
@@ -133,8 +136,8 @@ pub async fn show(
     params(("token" = String, Path, description = "The one-time link token from a pending provision's `next_url`.")),
     request_body(content = AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Approved: the site is connected (HTML page).", content_type = "text/html"),
-        (status = 303, description = "Approved, and sent to the allow-listed `partner_redirect`."),
+        (status = 200, description = "Approved, but the site could not be read back: a page saying it is connected (HTML).", content_type = "text/html"),
+        (status = 303, description = "Approved: sent to the allow-listed `partner_redirect`, else to the site's `wp-admin/`."),
         (status = 400, description = "The form could not be read (HTML page).", content_type = "text/html"),
         (status = 404, description = "Unknown link (HTML page).", content_type = "text/html"),
         (status = 410, description = "Used or expired link (HTML page).", content_type = "text/html"),
@@ -174,10 +177,16 @@ pub async fn approve(
         }
         _ => None,
     };
+    let to_partner = target.is_some();
+    let target = match target {
+        Some(t) => Some(t),
+        None => site_admin(&state, out.blog_id, now).await,
+    };
     tracing::info!(
         blog_id = %out.blog_id,
         activated = out.activated.len(),
         redirect_requested = redirect.is_some(),
+        to_partner,
         redirected = target.is_some(),
         "site approved on the authorization page"
     );
@@ -187,8 +196,13 @@ pub async fn approve(
         protect(&mut res);
         return res;
     }
-    // The names of what became active, for the owner; the approval is
-    // committed, so a failure here only shortens the page.
+    connected_page(&state, &out, now).await
+}
+
+/// The page after an approval when there is nowhere to send the owner (the
+/// site could not be read back): the site, and the names of what became
+/// active. The approval is committed, so a failure here only shortens it.
+async fn connected_page(state: &AppState, out: &ConnectOutcome, now: Timestamp) -> Response {
     let activated: Vec<String> = match state.store.site(&SiteRef::BlogId(out.blog_id), now).await {
         Ok(Some(site)) => site
             .live
@@ -214,6 +228,41 @@ pub async fn approve(
     }
     body += "<p>You can close this page.</p>\n";
     Page::ok(&format!("{} is connected", out.identifier), body).into_response()
+}
+
+/// The site's `wp-admin/`, from its stored URL (or, for a URL that no
+/// longer passes today's checks, its identifier), as the Location of the
+/// 303 after approval; `None` when the site cannot be read back.
+async fn site_admin(state: &AppState, blog_id: BlogId, now: Timestamp) -> Option<HeaderValue> {
+    let site = match state.store.site(&SiteRef::BlogId(blog_id), now).await {
+        Ok(site) => site?,
+        Err(e) => {
+            tracing::error!(error = %e, "store failure after approval");
+            return None;
+        }
+    };
+    let base = match SiteUrl::parse(&site.url) {
+        Ok(u) if u.identifier() == &site.identifier => u.base(),
+        _ => SiteUrl::base_of(&site.identifier),
+    };
+    HeaderValue::from_str(&uri_escape(&format!("{base}/wp-admin/"))).ok()
+}
+
+/// Percent-encodes every byte a URI may not hold as is (RFC 3986 §2: neither
+/// reserved nor unreserved), so that a stored site URL with, say, a quote in
+/// its path is still a valid `Location`; `%` stays, as the URL may already
+/// be encoded.
+fn uri_escape(url: &str) -> String {
+    const KEEP: &[u8] = b"-._~:/?#[]@!$&'()*+,;=%";
+    let mut out = String::with_capacity(url.len());
+    for b in url.bytes() {
+        if b.is_ascii_alphanumeric() || KEEP.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Whether `url` may be redirected to, given a partner's allow-listed
@@ -441,6 +490,14 @@ mod tests {
                 "{url} under {prefixes:?}"
             );
         }
+    }
+
+    #[test]
+    fn locations_are_uri_escaped() {
+        assert_eq!(
+            uri_escape("https://x.example/<b>\"q\"</b> é/wp-admin/?a=1&b=%20"),
+            "https://x.example/%3Cb%3E%22q%22%3C/b%3E%20%C3%A9/wp-admin/?a=1&b=%20"
+        );
     }
 
     #[test]

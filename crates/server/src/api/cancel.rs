@@ -30,7 +30,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
             min: ApiVersion::V1_3,
             max: None,
             help: Help {
-                description: "Cancels what the calling key provisioned to a site. A retry is harmless: nothing left to cancel answers {\"success\":false}.",
+                description: "Cancels what the calling key provisioned to a site. A retry is harmless: nothing left to cancel answers {\"success\":false} (with cancel-all: {\"success\":false,\"pending_activations\":[],\"activations\":[]}).",
                 versions: "1.3+",
                 authentication: "Bearer token (scope jetpack-partner)",
                 parameters: &[
@@ -39,8 +39,8 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                 ],
                 response: &[
                     ("success", "whether something was cancelled"),
-                    ("activations", "with cancel-all: the active activations cancelled"),
-                    ("pending_activations", "with cancel-all: the pending activations cancelled"),
+                    ("pending_activations", "with cancel-all (always, possibly empty): the pending activations cancelled"),
+                    ("activations", "with cancel-all (always, possibly empty): the active activations cancelled"),
                 ],
             },
             // `plan` is parsed here: `invalid_plan`.
@@ -63,7 +63,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
             (CancelParams = "application/json"),
         )
     ),
-    responses((status = 200, description = "`success` is false when there was nothing to cancel; the arrays come only with `cancel-all`.", body = CancelResponse)),
+    responses((status = 200, description = "`success` is false when there was nothing to cancel; with `cancel-all` both arrays are always there (empty when nothing was cancelled), without it neither.", body = CancelResponse)),
 )]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -102,10 +102,12 @@ pub async fn cancel(
         }
     };
     if outcome.cancelled.is_empty() {
+        // Seed 003: the arrays come whenever cancel-all is set, so a client
+        // reading them after a retried cancel-all finds them (empty).
         return Ok(Json(CancelResponse {
             success: false,
-            activations: None,
-            pending_activations: None,
+            pending_activations: all.then(Vec::new),
+            activations: all.then(Vec::new),
         }));
     }
     for c in &outcome.cancelled {
@@ -115,8 +117,8 @@ pub async fn cancel(
     let describe = |v: Vec<&CancelledRecord>| v.into_iter().map(describe).collect::<Vec<_>>();
     Ok(Json(CancelResponse {
         success: true,
-        activations: all.then(|| describe(active)),
         pending_activations: all.then(|| describe(pending)),
+        activations: all.then(|| describe(active)),
     }))
 }
 

@@ -44,7 +44,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
                         ("ssh_user", "required"),
                         ("ssh_pass", "the password; ssh_pass or ssh_private_key is required"),
                         ("ssh_private_key", "the private key (PEM text)"),
-                        ("ssh_host", "default: the site's host"),
+                        ("ssh_host", "required"),
                         ("ssh_port", "1 to 65535, default 22"),
                     ],
                     response: &[("success", "true")],
@@ -76,7 +76,8 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
     ]
 }
 
-/// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`.
+/// `POST /rest/v1.3/jpphp/{blog_id}/ssh-credentials`. Unlike at provision,
+/// `ssh_host` is required here (as upstream documents it).
 #[utoipa::path(
     post,
     path = "/rest/v1.3/jpphp/{blog_id}/ssh-credentials",
@@ -99,8 +100,8 @@ pub async fn ssh_credentials(
     path: SitePath,
     Params(p): Params<SshParams>,
 ) -> Result<Json<Success>, ApiError> {
-    let (blog, host) = site(&state, &path).await?;
-    let creds = credentials::ssh(&p, &host)?;
+    let blog = site(&state, &path).await?;
+    let creds = credentials::ssh(&p, None)?;
     save(&state, blog, &creds).await?;
     Ok(Json(Success { success: true }))
 }
@@ -129,20 +130,20 @@ pub async fn ftp_credentials(
     path: SitePath,
     Params(p): Params<FtpParams>,
 ) -> Result<Json<Success>, ApiError> {
-    let (blog, _) = site(&state, &path).await?;
+    let blog = site(&state, &path).await?;
     let creds = credentials::ftp(&p, None)?;
     save(&state, blog, &creds).await?;
     Ok(Json(Success { success: true }))
 }
 
-/// The site's blog id and host; 403 `invalid_blog` for an unknown one.
-async fn site(state: &AppState, path: &SitePath) -> Result<(BlogId, String), ApiError> {
+/// The site's blog id; 403 `invalid_blog` for an unknown one.
+async fn site(state: &AppState, path: &SitePath) -> Result<BlogId, ApiError> {
     let site = state
         .store
         .site(&path.site, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
-    Ok((site.blog_id, site.identifier.host().to_string()))
+    Ok(site.blog_id)
 }
 
 async fn save(state: &AppState, blog: BlogId, creds: &Credentials) -> Result<(), ApiError> {
@@ -186,7 +187,7 @@ pub async fn at_provision(
     ftp: &FtpParams,
 ) -> (Report, Report) {
     let ssh_report = if credentials::ssh_sent(ssh) {
-        Some(report(state, blog, credentials::ssh(ssh, host)).await)
+        Some(report(state, blog, credentials::ssh(ssh, Some(host))).await)
     } else {
         None
     };

@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
-use jpstart_types::{ActivationId, ProductSlug, SiteUrl};
+use jpstart_types::{ActivationId, BlogId, ProductSlug, SiteUrl};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
@@ -77,7 +77,7 @@ const RESPONSE: &[(&str, &str)] = &[
     ),
     (
         "next_url",
-        "the authorization page (pending) or the site's Jetpack admin page",
+        "the authorization page (pending; always with a query string, so `&partner_redirect=URL` may be appended) or the site's Jetpack admin page",
     ),
     (
         "ssh_set, ssh_error",
@@ -276,7 +276,7 @@ async fn run(
     let (ssh, ftp) =
         super::credentials::at_provision(state, outcome.blog_id, &host, &p.ssh, &p.ftp).await;
     let next_url = if outcome.link_issued {
-        format!("{}/authorize/{link_token}", state.public_url)
+        authorize_url(&state.public_url, &link_token, outcome.blog_id)
     } else {
         site_admin_url(caller_base, &outcome)
     };
@@ -301,6 +301,15 @@ fn bounded(value: &str, max: usize, code: ErrorCode, name: &str) -> Result<(), A
             e.max
         ),
     })
+}
+
+/// The authorization page's link. It always carries a query string (the
+/// site's blog id, as upstream's authorize URLs name the site), so that the
+/// recipe of redirect-after-authorization.md, appending
+/// `&partner_redirect=URL`, gives a well-formed URL; the page reads only the
+/// token and `partner_redirect`.
+fn authorize_url(public_url: &str, link_token: &str, blog_id: BlogId) -> String {
+    format!("{public_url}/authorize/{link_token}?blog_id={blog_id}")
 }
 
 /// Where a connected site's owner goes next: the site's Jetpack page, under

@@ -97,9 +97,9 @@ pub fn ftp_sent(p: &FtpParams) -> bool {
         || secret(&p.ftp_pass).is_some()
 }
 
-/// Validates SSH credentials; `default_host` (the site's host) stands in for
-/// a missing `ssh_host`.
-pub fn ssh(p: &SshParams, default_host: &str) -> Result<Credentials, ApiError> {
+/// Validates SSH credentials. `default_host` is the site's host at
+/// provision; `None` where `ssh_host` is required (`/ssh-credentials`).
+pub fn ssh(p: &SshParams, default_host: Option<&str>) -> Result<Credentials, ApiError> {
     let user = name("ssh_user", &p.ssh_user)?
         .ok_or_else(|| invalid("The required \"ssh_user\" argument is missing."))?;
     let pass = secret(&p.ssh_pass);
@@ -109,11 +109,7 @@ pub fn ssh(p: &SshParams, default_host: &str) -> Result<Credentials, ApiError> {
             "\"ssh_user\" needs \"ssh_pass\" or \"ssh_private_key\"; both are missing.",
         ));
     }
-    let host = match name("ssh_host", &p.ssh_host)? {
-        Some(h) => h,
-        None => name("ssh_host", &Some(default_host.to_string()))?
-            .ok_or_else(|| invalid("The required \"ssh_host\" argument is missing."))?,
-    };
+    let host = host("ssh_host", &p.ssh_host, default_host)?;
     Ok(Credentials {
         kind: Kind::Ssh,
         user,
@@ -129,12 +125,7 @@ pub fn ssh(p: &SshParams, default_host: &str) -> Result<Credentials, ApiError> {
 pub fn ftp(p: &FtpParams, default_host: Option<&str>) -> Result<Credentials, ApiError> {
     let user = name("ftp_user", &p.ftp_user)?
         .ok_or_else(|| invalid("The required \"ftp_user\" argument is missing."))?;
-    let host = match (name("ftp_host", &p.ftp_host)?, default_host) {
-        (Some(h), _) => h,
-        (None, Some(d)) => name("ftp_host", &Some(d.to_string()))?
-            .ok_or_else(|| invalid("The required \"ftp_host\" argument is missing."))?,
-        (None, None) => return Err(invalid("The required \"ftp_host\" argument is missing.")),
-    };
+    let host = host("ftp_host", &p.ftp_host, default_host)?;
     Ok(Credentials {
         kind: Kind::Ftp,
         user,
@@ -144,6 +135,17 @@ pub fn ftp(p: &FtpParams, default_host: Option<&str>) -> Result<Credentials, Api
         pass: secret(&p.ftp_pass),
         private_key: None,
     })
+}
+
+/// The host sent, else `default` (the site's host at provision); with
+/// neither, the refusal upstream's credential endpoints imply by listing
+/// the host as required.
+fn host(param: &str, v: &Option<String>, default: Option<&str>) -> Result<String, ApiError> {
+    let given = match name(param, v)? {
+        Some(h) => Some(h),
+        None => name(param, &default.map(str::to_string))?,
+    };
+    given.ok_or_else(|| invalid(format!("The required \"{param}\" argument is missing.")))
 }
 
 /// A user or host: absent/empty is `None`; control characters, inner
@@ -196,9 +198,10 @@ mod tests {
 
     #[test]
     fn ssh_rules() {
-        let ok = ssh(&sshp("u", "p", "", "", ""), "example.org").unwrap();
+        let ok = ssh(&sshp("u", "p", "", "", ""), Some("example.org")).unwrap();
         assert_eq!((ok.host.as_str(), ok.port), ("example.org", 22));
-        assert!(ssh(&sshp("u", "", "KEY", "h", "2222"), "x").is_ok());
+        assert!(ssh(&sshp("u", "", "KEY", "h", "2222"), Some("x")).is_ok());
+        assert!(ssh(&sshp("u", "", "KEY", "h", "2222"), None).is_ok());
         for (p, needle) in [
             (
                 sshp("", "p", "", "", ""),
@@ -218,10 +221,20 @@ mod tests {
             (sshp("u\u{7}x", "p", "", "", ""), "control characters"),
             (sshp("u", "p", "", "a b", ""), "spaces"),
         ] {
-            let e = ssh(&p, "example.org").unwrap_err();
+            let e = ssh(&p, Some("example.org")).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidCredentials);
             assert!(e.message.contains(needle), "{} !~ {needle}", e.message);
         }
+    }
+
+    #[test]
+    fn ssh_host_required_only_without_default() {
+        let p = sshp("u", "p", "", "", "");
+        let e = ssh(&p, None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidCredentials);
+        assert_eq!(e.message, "The required \"ssh_host\" argument is missing.");
+        let e = ssh(&sshp("u", "p", "", "   ", ""), None).unwrap_err();
+        assert!(e.message.contains("ssh_host"), "{}", e.message);
     }
 
     #[test]
@@ -238,7 +251,7 @@ mod tests {
 
     #[test]
     fn plaintext_holds_secret_but_debug_does_not() {
-        let c = ssh(&sshp("u", "s3cret", "", "", ""), "h").unwrap();
+        let c = ssh(&sshp("u", "s3cret", "", "", ""), Some("h")).unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
         assert!(String::from_utf8(c.to_plaintext())
             .unwrap()

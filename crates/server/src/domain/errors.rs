@@ -1,8 +1,9 @@
 //! The error catalogue: every error any endpoint can answer with.
 //!
 //! Each code is defined once, with its HTTP status, its message (`%s` marks
-//! the one argument some messages take) and the description, cause and
-//! solution served by `GET /rest/v1.3/jpphp/errors`. Handlers can only answer
+//! where an argument goes) and the cause and solution served by
+//! `GET /rest/v1.3/jpphp/errors`; the served description is the message, as
+//! in upstream's errors.md. Handlers can only answer
 //! with an [`ApiError`], which can only be built from an [`ErrorCode`], so the
 //! served catalogue cannot miss a code the server emits.
 //!
@@ -14,7 +15,7 @@ use std::fmt;
 
 macro_rules! catalogue {
     ($($variant:ident => $status:literal, $code:literal, $message:literal,
-        $description:literal, $cause:literal, $solution:literal;)*) => {
+        $cause:literal, $solution:literal;)*) => {
         /// One error code of the catalogue.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum ErrorCode { $($variant),* }
@@ -37,8 +38,10 @@ macro_rules! catalogue {
                 match self { $(ErrorCode::$variant => $message),* }
             }
 
+            /// The served description: the message itself, as upstream's
+            /// catalogue shows it (errors.md), `%s` included.
             pub fn description(self) -> &'static str {
-                match self { $(ErrorCode::$variant => $description),* }
+                self.template()
             }
 
             pub fn cause(self) -> &'static str {
@@ -55,119 +58,106 @@ macro_rules! catalogue {
 catalogue! {
     // --- Conventions layer ---
     NotAllowed => 405, "not_allowed", "Method not allowed",
-        "The endpoint exists but does not answer this HTTP method.",
         "The request used a method other than the ones in the Allow header.",
         "Use one of the methods listed in the Allow header (GET or POST).";
     InvalidBody => 400, "invalid_body", "The request body could not be parsed: %s",
-        "The request body is not valid for its content type.",
         "A JSON body that is not a JSON object, a malformed multipart body, or a body that is not UTF-8 text.",
         "Send parameters as a query string, a form (urlencoded or multipart), or one JSON object.";
     RequestTooLarge => 413, "request_too_large", "The request body is larger than %s bytes",
-        "The request body exceeds the server's limit.",
         "No endpoint takes more than a few kilobytes of parameters; the body was larger than the limit.",
         "Send only the documented parameters.";
     RequestTimeout => 408, "request_timeout", "The request was not completed within %s",
-        "The server did not receive and answer the whole request in time.",
         "The client sent its request body too slowly, or the server was overloaded. A provision or cancel that timed out may or may not have been applied.",
         "Check the site's status, then repeat the request if needed (a repeated provision of a live product succeeds without creating another).";
     InternalError => 500, "internal_error", "An internal error occurred. It has been logged.",
-        "The server failed to complete the request, and nothing was changed.",
         "A fault on the server's side, such as its database being unreachable.",
         "Retry later; if it persists, give the operator the time of the request.";
     // --- Authentication (SPEC §3) ---
     AuthorizationRequired => 403, "authorization_required", "An active access token must be used to access this endpoint.",
-        "The request carried no bearer token.",
         "No `Authorization: Bearer TOKEN` header was sent.",
         "Get a token from POST /oauth2/token and send it in the Authorization header.";
     InvalidToken => 403, "invalid_token", "The OAuth2 token is invalid.",
-        "The bearer token is unknown or has been revoked.",
         "The token was mistyped, belongs to another server, or the operator revoked it.",
         "Request a new token from POST /oauth2/token.";
     PartnerKeyDisabled => 400, "partner_key_disabled", "This key is disabled.",
-        "The partner key that the token belongs to is disabled.",
         "The operator disabled the key.",
         "Contact the operator to enable the key, or use another key.";
     InvalidScope => 403, "invalid_scope", "This token is not authorized to provision partner sites",
-        "The token's scope is not `jetpack-partner`, or (at /oauth2/token) the requested scope is not `jetpack-partner`.",
         "The token was issued for another purpose.",
         "Request a token with scope=jetpack-partner.";
     // --- Site addressing ---
     InvalidBlog => 403, "invalid_blog", "The blog ID %s is invalid",
-        "The site in the path is not known to the service.",
         "No site has this blog id or identifier.",
         "Check the blog id, or address the site by its identifier (example.com::path).";
     InvalidSite => 400, "invalid_site", "%s is not a valid site identifier",
-        "The site in the path is neither a blog id nor a site identifier.",
         "The identifier contains characters a site address cannot have, or has no host.",
         "Use the site's URL without scheme, with every / replaced by :: (example.com::demo).";
     // --- Provisioning ---
     InvalidSiteurl => 400, "invalid_siteurl", "The required \"siteurl\" argument is missing.",
-        "The siteurl parameter is missing or is not a site URL.",
         "No siteurl was sent, or it has no host name.",
         "Send the site's URL, e.g. siteurl=https://example.com.";
     InvalidLocalUser => 400, "invalid_local_user", "The required \"local_user\" argument is missing.",
-        "The local_user parameter is missing.",
         "Neither local_user nor local_username was sent.",
         "Send the site's local WordPress user (login, e-mail or id) that will own the connection.";
     InvalidPlan => 400, "invalid_plan", "%s is not a valid plan",
-        "The product slug is not in the catalogue.",
         "The plan parameter names no known product.",
         "Use a slug listed by the upgrade-paths endpoint (e.g. personal, premium, jetpack-backup-daily).";
     InvalidPartnerTrackingId => 400, "invalid_partner_tracking_id", "The \"partner_tracking_id\" argument is longer than %s characters.",
-        "The partner_tracking_id is longer than the server stores.",
         "partner_tracking_id (or partner-tracking-id) exceeds the configured maximum length (default 255 characters).",
         "Send a shorter tracking id, such as your own order number.";
     PlanDowngradeDisallowed => 400, "plan_downgrade_disallowed", "Can not automatically downgrade plans. Contact support.",
-        "A higher tier of the same product family is already live on the site.",
         "Provisioning a lower tier would be a downgrade.",
         "Cancel the higher tier first, then provision the lower one.";
     ProductAlreadyIncluded => 400, "product_already_included", "%s is already included in the site's %s",
-        "A live product of another family already includes the requested product (or a higher tier of it).",
         "For example, a site with premium already has daily backups.",
         "Check the upgrade-paths endpoint for what the site can still get.";
     ProductOwnedByAnotherPartner => 400, "product_owned_by_another_partner", "The site already has %s from another partner",
-        "Another partner key has a live product of this family on the site.",
         "The site was provisioned by a different partner (or another key).",
         "The other partner must cancel its product first.";
     ActivationLimitReached => 400, "activation_limit_reached", "This key has reached its activation limit for product %s",
-        "The key already has as many live activations of this product as its limit allows.",
         "The operator set a per-product limit on the key.",
         "Cancel unused activations, or ask the operator to raise the limit.";
     InvalidCredentials => 400, "invalid_credentials", "%s",
-        "The SSH or FTP credentials are incomplete or malformed.",
         "A user without a password or key, a missing host, or a port that is not a number from 1 to 65535.",
         "Send a user with a password (or, for SSH, a private key) and a valid port.";
     // --- Cancellation (the seeds) ---
     InvalidInput => 400, "invalid_input", "Unable to delete subscription",
-        "The cancellation could not be recorded; nothing was changed.",
         "The store failed while recording the cancellation.",
         "Retry the request: a cancellation is safe to repeat.";
     NotJpsPlan => 400, "not_jps_plan", "The plan for this site was not provisioned by Jetpack Start",
-        "The live product was not provisioned through the partner API.",
         "It was granted by the operator or bought directly by the site owner.",
         "Only products provisioned through the partner API can be cancelled through it.";
     IncorrectPartnerKey => 403, "incorrect_partner_key", "Subscriptions can only be cancelled by the oAuth client that created them",
-        "The live product was provisioned by another partner key.",
         "A key can only cancel what it provisioned.",
         "Cancel with the key (OAuth client) that provisioned the product.";
     // --- Partner keys ---
     InvalidKeyName => 400, "invalid_key_name", "The required \"name\" argument is missing or longer than %s characters.",
-        "A new key needs a name of at most 200 characters.",
         "No name parameter was sent, or it is too long.",
         "Send name=... with the request.";
     InvalidLimit => 400, "invalid_limit", "%s",
-        "A per-product limit is malformed.",
         "An allowed_{product}_plans parameter names an unknown product, is not a whole number from 0 to 1000000, or is above the calling key's own limit for that product.",
         "Send allowed_{slug}_plans=N with a catalogue slug and a whole number.";
     Forbidden => 403, "forbidden", "%s",
-        "The calling key may not use this endpoint.",
         "A sub-key tried to create a key: only a partner's own keys (those without a parent) may create sub-keys.",
         "Create the key with the parent key, or ask the operator.";
     // --- Throttling ---
     TooManyRequests => 429, "too_many_requests", "Too many requests per time interval",
-        "The caller sent more requests than the limit allows.",
-        "A per-client or per-address rate limit was reached.",
+        "A rate limit was reached: wrong client secrets per client id or address, or write requests per key.",
         "Wait and retry with backoff.";
+    // --- Upstream's remote-site codes (errors.md, method-not-found.md) ---
+    // WordPress.com answers these when its calls to the site itself fail.
+    // jpstart makes no such calls, so no state reaches them yet; they are
+    // catalogued so that clients built against the list find every code
+    // (docs/COMPATIBILITY.md, "Error catalogue").
+    MethodNotFound => 400, "method_not_found", "%s method not found on remote site.%s",
+        "The Jetpack plugin on the site did not answer an XML-RPC method the service called: remoteRegister when Jetpack is not installed and active (or the siteurl lacks its https scheme), remoteProvision when the site lost its tokens (the message then adds \" Try calling again with --force_register=true.\").",
+        "Install and activate Jetpack and send the full siteurl with its scheme; for remoteProvision, provision again with force_register=1.";
+    CouldNotLoadProductClass => 400, "could_not_load_product_class", "Could not load a product class",
+        "The plan names a product the service has no implementation for.",
+        "Send a plan slug that upgrade-paths lists for the site.";
+    FailedRegistrationUnknownBlog => 400, "failed_registration_unknown_blog", "Remote site returned an invalid site ID",
+        "Registering the site, the service got back a site id it does not know: the site's Jetpack holds a stale registration.",
+        "Provision again with force_register=1 so that the site registers afresh.";
 }
 
 impl fmt::Display for ErrorCode {
@@ -319,6 +309,34 @@ mod tests {
     }
 
     #[test]
+    fn descriptions_are_the_messages() {
+        for code in ErrorCode::ALL {
+            assert_eq!(code.description(), code.template(), "{code}");
+        }
+    }
+
+    #[test]
+    fn method_not_found_gives_both_upstream_messages() {
+        let register = ApiError::with_args(ErrorCode::MethodNotFound, &[&"remoteRegister"]);
+        assert_eq!(
+            register.message,
+            "remoteRegister method not found on remote site."
+        );
+        let provision = ApiError::with_args(
+            ErrorCode::MethodNotFound,
+            &[
+                &"remoteProvision",
+                &" Try calling again with --force_register=true.",
+            ],
+        );
+        assert_eq!(
+            provision.message,
+            "remoteProvision method not found on remote site. Try calling again with --force_register=true."
+        );
+        assert_eq!(provision.status(), 400);
+    }
+
+    #[test]
     fn documented_messages() {
         // The seeds' table and SPEC §5, verbatim.
         let cases = [
@@ -384,6 +402,18 @@ mod tests {
                 400,
                 "plan_downgrade_disallowed",
                 "Can not automatically downgrade plans. Contact support.",
+            ),
+            (
+                ApiError::new(ErrorCode::CouldNotLoadProductClass),
+                400,
+                "could_not_load_product_class",
+                "Could not load a product class",
+            ),
+            (
+                ApiError::new(ErrorCode::FailedRegistrationUnknownBlog),
+                400,
+                "failed_registration_unknown_blog",
+                "Remote site returned an invalid site ID",
             ),
         ];
         for (err, status, code, message) in cases {

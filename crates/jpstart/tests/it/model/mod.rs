@@ -141,9 +141,21 @@ async fn step(w: &World<'_>, m: &mut Model, op: &Op) -> Result<usize, TestCaseEr
             let got = if status == 200 {
                 // Strict: exactly the keys of the wire type, no other.
                 let res: CancelResponse = try_decode(&body).map_err(fail)?;
-                if matches!(target, Target::All) && res.success {
+                if matches!(target, Target::All) {
+                    // Both arrays whenever cancel-all is set, also when
+                    // nothing was cancelled (seed 003, SPEC §5), in this order.
                     prop_assert!(
                         res.activations.is_some() && res.pending_activations.is_some(),
+                        "{}",
+                        body
+                    );
+                    let keys: Vec<&str> = body
+                        .as_object()
+                        .map(|o| o.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    prop_assert_eq!(
+                        keys,
+                        ["success", "pending_activations", "activations"],
                         "{}",
                         body
                     );
