@@ -192,7 +192,7 @@ both_backends! {
             .json(&serde_json::json!({})).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let res = app.post(&format!("/rest/v1.3/jpphp/{blog}/ssh-credentials"), &a.token)
-            .form(&[("ssh_user", "u"), ("ssh_pass", "p")]).send().await.unwrap();
+            .form(&[("ssh_user", "u"), ("ssh_pass", "p"), ("ssh_host", "h")]).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let (status, body) = app.cancel(&a.token, "w1.example", &[]).await;
         assert_eq!(status, 200, "{body}");
