@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod credentials;
 pub mod errors;
 pub mod rules;
+pub mod users;
 
 pub use catalogue::Catalogue;
 pub use errors::{ApiError, ErrorCode};

@@ -33,6 +33,10 @@ pub const TABLES: &[&str] = &[
     "credentials",
     "auth_links",
     "partner_redirects",
+    "wpcom_users",
+    "partner_user_creation",
+    "wpcom_user_tokens",
+    "mail_outbox",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

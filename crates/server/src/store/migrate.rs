@@ -12,16 +12,30 @@ use sqlx::AnyPool;
 
 use super::{Backend, StoreError};
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        3,
+        "users",
+        include_str!("../../migrations/sqlite/0003_users.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        3,
+        "users",
+        include_str!("../../migrations/postgres/0003_users.sql"),
+    ),
+];
 
 pub async fn run(backend: Backend, pool: &AnyPool) -> Result<(), StoreError> {
     let list = match backend {

@@ -8,6 +8,7 @@
 
 mod rows;
 mod units;
+mod users;
 
 use rows::*;
 
@@ -16,7 +17,7 @@ use jpstart_types::{BlogId, ProductSlug, SiteIdentifier, SiteRef};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, types::*, ActivationId, RuleResult, Store, StoreError};
+use super::{migrate, types::*, users::*, ActivationId, RuleResult, Store, StoreError};
 use crate::domain::rules::{KeyId, PartnerId};
 use crate::domain::{ApiError, Catalogue, ErrorCode};
 
@@ -655,5 +656,67 @@ impl Store for SqlStore {
 
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
         self.backup_impl(path).await
+    }
+
+    async fn user_creation_allowed(
+        &self,
+        partner: PartnerId,
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        self.user_creation_allowed_impl(partner).await
+    }
+
+    async fn set_user_creation(
+        &self,
+        partner: PartnerId,
+        allowed: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.set_user_creation_impl(partner, allowed, now).await
+    }
+
+    async fn create_wpcom_user(&self, user: &NewWpcomUser) -> RuleResult<WpcomUser> {
+        self.create_wpcom_user_impl(user).await
+    }
+
+    async fn wpcom_users(&self, email_key: Option<&str>) -> Result<Vec<WpcomUser>, StoreError> {
+        self.wpcom_users_impl(email_key).await
+    }
+
+    async fn auto_account(
+        &self,
+        req: &AutoAccount,
+    ) -> Result<Option<AutoAccountOutcome>, StoreError> {
+        self.auto_account_impl(req).await
+    }
+
+    async fn enqueue_mail(&self, mail: &NewMail) -> Result<i64, StoreError> {
+        self.enqueue_mail_impl(mail).await
+    }
+
+    async fn outbox(&self, filter: &MailFilter) -> Result<Vec<OutboxMail>, StoreError> {
+        self.outbox_impl(filter).await
+    }
+
+    async fn claim_mail(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        self.claim_mail_impl(now, lease_until, limit).await
+    }
+
+    async fn mail_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.mail_sent_impl(id, now).await
+    }
+
+    async fn mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.mail_failed_impl(id, error, retry_at, now).await
     }
 }
