@@ -58,6 +58,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             request_timeout: args.request_timeout,
         },
         bench_routes: args.bench_routes,
+        mail: jpstart_server::mail::MailConfig {
+            smtp_url: args.smtp_url,
+            from: args.mail_from,
+        },
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

@@ -24,6 +24,8 @@ pub struct Config {
     pub limits: Limits,
     /// Serve the benchmark floor route (`serve --bench-routes`, hidden).
     pub bench_routes: bool,
+    /// Outgoing mail: SMTP relay and sender.
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -78,6 +80,7 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &self.secret_key)
             .field("limits", &self.limits)
             .field("bench_routes", &self.bench_routes)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +106,7 @@ mod tests {
             secret_key: KeySource::Hex(SecretString::new(hex)),
             limits: Limits::default(),
             bench_routes: false,
+            mail: crate::mail::MailConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

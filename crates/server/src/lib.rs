@@ -16,6 +16,7 @@
 //! - [`throttle`], [`metrics`], [`ops`]: abuse limits, Prometheus metrics,
 //!   health and readiness.
 //! - [`bench`]: the benchmark floor route (`serve --bench-routes` only).
+//! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
 
 pub mod admin;
 pub mod api;
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod mail;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;

@@ -43,6 +43,8 @@ pub enum ServeError {
     Tls(String),
     #[error("listener failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 /// Opens the store, binds, prints the address, and serves until `shutdown`.
@@ -53,6 +55,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let smtp = config
+        .mail
+        .smtp_url
+        .as_deref()
+        .map(|url| crate::mail::Smtp::new(url, &config.mail.from))
+        .transpose()
+        .map_err(ServeError::Mail)?;
     // Before the store: a PostgreSQL server without a key is refused
     // without touching the database.
     let secret_key = crypto::load(&config.secret_key, &config.database_url)?;
@@ -77,6 +86,7 @@ pub async fn run(
         .trim_end_matches('/')
         .to_string();
     let clock = Clock::system();
+    let mail = crate::mail::MailState::default();
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -91,12 +101,24 @@ pub async fn run(
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
+        mail: mail.clone(),
+    });
+    let sender = smtp.map(|smtp| {
+        tokio::spawn(crate::mail::run_sender(
+            store.clone(),
+            clock.clone(),
+            smtp,
+            mail.wakeup.clone(),
+        ))
     });
     let sweeper = tokio::spawn(sweep(store, clock));
     on_bound(addr, scheme);
     let header_timeout = config.limits.header_timeout;
     let result = serve(listener, app::router(state), tls, header_timeout, shutdown).await;
     sweeper.abort();
+    if let Some(sender) = sender {
+        sender.abort();
+    }
     result
 }
 

@@ -7,9 +7,12 @@ mod cancel;
 mod credentials;
 pub mod errors;
 mod keys;
+mod magic_link;
 pub mod openapi;
 mod provision;
+mod sites;
 mod status;
+mod users;
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -102,6 +105,22 @@ fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             ),
             // The upstream doc's own example POSTs, so POST answers too.
             get(status::upgrade_paths).post(status::upgrade_paths),
+        ),
+        (
+            e("/jpphp/user", ApiVersion::V1_3, &users::DOC),
+            post(users::create_user),
+        ),
+        (
+            e(
+                "/jpphp/mobile-magic-link",
+                ApiVersion::V1_3,
+                &magic_link::DOC,
+            ),
+            post(magic_link::magic_link),
+        ),
+        (
+            e("/sites/{site_or_blog_id}", ApiVersion(1, 1), &sites::DOC),
+            get(sites::site),
         ),
     ]
 }

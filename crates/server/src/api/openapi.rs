@@ -26,7 +26,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use super::{authorize, cancel, credentials, errors, keys, provision, status, Endpoint};
+use super::{
+    authorize, cancel, credentials, errors, keys, magic_link, provision, sites, status, users,
+    Endpoint,
+};
 use crate::domain::ErrorCode;
 
 /// Errors any REST operation can answer besides its own: the conventions
@@ -61,6 +64,9 @@ const COMMON: &[ErrorCode] = &[
         status::status,
         status::status_v13,
         status::upgrade_paths,
+        users::create_user,
+        magic_link::magic_link,
+        sites::site,
         authorize::show,
         authorize::approve,
         openapi_json,

@@ -246,15 +246,21 @@ async fn run(
     } else {
         format!("{}/authorize/{link_token}", state.public_url)
     };
-    Ok(Json(ProvisionResponse {
+    let mut response = ProvisionResponse {
         success: true,
         auth_required: !outcome.connected,
         next_url,
+        access_token: None,
         ssh_set: ssh.as_ref().map(|r| r.0),
         ssh_error: ssh.map(|r| r.1),
         ftp_set: ftp.as_ref().map(|r| r.0),
         ftp_error: ftp.map(|r| r.1),
-    }))
+    };
+    // Automatic account creation (issue 13): may connect the site and set
+    // access_token; otherwise leaves the response as it is.
+    let email = p.wpcom_user_email.as_deref();
+    super::users::after_provision(state, &caller, &outcome, email, &mut response).await;
+    Ok(Json(response))
 }
 
 /// Where a connected site's owner goes next: the site's Jetpack page.
