@@ -128,7 +128,9 @@ fn decoded(message: &str) -> String {
     let mut rest = joined.as_str();
     while let Some(i) = rest.find('=') {
         out.push_str(&rest[..i]);
-        let hex = rest.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = rest
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match hex {
             Some(b) => {
                 out.push(char::from(b));

@@ -47,7 +47,10 @@ const PARAMS: &[(&str, &str)] = &[
     ("force_connect", "bool: drop the site's connection first"),
     ("onboarding", "bool: accepted, no effect"),
     ("wpcom_user_id", "accepted, no effect"),
-    ("wpcom_user_email", "accepted, no effect"),
+    (
+        "wpcom_user_email",
+        "for a partner allowed to create accounts, an address of no account: automatic account creation (the answer has access_token)",
+    ),
     (
         "ssh_user, ssh_pass, ssh_private_key, ssh_host, ssh_port",
         "backup credentials (ssh_user needs ssh_pass or ssh_private_key)",
@@ -71,6 +74,10 @@ const RESPONSE: &[(&str, &str)] = &[
     (
         "next_url",
         "the authorization page (pending) or the site's Jetpack admin page",
+    ),
+    (
+        "access_token",
+        "after automatic account creation: the new account's token",
     ),
     (
         "ssh_set, ssh_error",
