@@ -125,6 +125,8 @@ both_backends! {
         let again = app.admin(&["wpcom-user", "create", "--email", "OPS@example.com"]).unwrap_err();
         assert!(again.contains("already exists"), "{again}");
         assert!(app.admin(&["wpcom-user", "create", "--email", "nobody"]).unwrap_err().contains("not an e-mail address"));
+        let none = app.admin(&["wpcom-user", "create", "--email", "p@example.com", "--partner", "999999"]).unwrap_err();
+        assert!(none.contains("no partner 999999"), "{none}");
         let by_partner = app.admin(&["wpcom-user", "create", "--email", "p@example.com", "--partner", &a.partner_id.to_string()]).unwrap();
         assert_eq!(by_partner["created_by_partner"], a.partner_id);
         let one = app.admin(&["wpcom-user", "list", "--email", "Ops@Example.com"]).unwrap();

@@ -118,14 +118,14 @@ impl Admin {
             token_digest: None,
             now: self.clock.now().as_millis(),
         };
-        match self.store.create_wpcom_user(&user).await {
-            Ok(Ok(u)) => Ok(u.into()),
-            Ok(Err(refused)) => Err(AdminError::Invalid(refused.message)),
-            // A partner id that names no partner breaks the foreign key.
-            Err(e) if partner.is_some() && e.to_string().to_lowercase().contains("foreign") => Err(
-                AdminError::NotFound(format!("no partner {}", partner.unwrap_or_default())),
-            ),
-            Err(e) => Err(e.into()),
+        if let Some(p) = partner {
+            if self.store.user_creation_allowed(p).await?.is_none() {
+                return Err(AdminError::NotFound(format!("no partner {p}")));
+            }
+        }
+        match self.store.create_wpcom_user(&user).await? {
+            Ok(u) => Ok(u.into()),
+            Err(refused) => Err(AdminError::Invalid(refused.message)),
         }
     }
 
