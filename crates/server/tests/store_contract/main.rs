@@ -194,6 +194,7 @@ macro_rules! contract {
 // After the macro: modules see only the macros defined above them.
 mod accounts;
 mod activations;
+mod users;
 
 #[tokio::test]
 async fn unsupported_scheme_is_refused_clearly() {
