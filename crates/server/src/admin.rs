@@ -15,6 +15,9 @@ use crate::domain::{ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
+mod wpcom_users;
+pub use wpcom_users::*;
+
 /// A one-line reason an admin command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -28,6 +28,8 @@ pub struct Config {
     /// sandbox implies it): read at the start of every request, so off by
     /// default. See [`crate::clock::TestClock`].
     pub test_clock: bool,
+    /// Outgoing mail: SMTP relay and sender.
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -92,6 +94,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("bench_routes", &self.bench_routes)
             .field("test_clock", &self.test_clock)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +121,7 @@ mod tests {
             limits: Limits::default(),
             bench_routes: false,
             test_clock: false,
+            mail: crate::mail::MailConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

@@ -23,6 +23,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "test clock",
         include_str!("../../migrations/sqlite/0002_test_clock.sql"),
     ),
+    (
+        3,
+        "users",
+        include_str!("../../migrations/sqlite/0003_users.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -34,6 +39,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "test clock",
         include_str!("../../migrations/postgres/0002_test_clock.sql"),
+    ),
+    (
+        3,
+        "users",
+        include_str!("../../migrations/postgres/0003_users.sql"),
     ),
 ];
 
