@@ -38,6 +38,8 @@ pub fn site_from_url(url: &str) -> Result<SiteRef> {
 pub mod requests {
     use super::*;
 
+    pub use crate::users::requests::*;
+
     /// `POST /rest/v1.3/jpphp/provision`.
     pub fn provision(params: &ProvisionParams) -> ApiRequest {
         let mut params = params.clone();

@@ -35,6 +35,7 @@
 //! - [`retry`]: which failures are retried, and how long to wait.
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
+//! - [`users`]: accounts, magic links, the public site lookup.
 
 pub mod base_url;
 pub mod calls;
@@ -42,6 +43,7 @@ pub mod client;
 pub mod error;
 pub mod request;
 pub mod retry;
+pub mod users;
 
 pub use base_url::{resolve_base_url, DEFAULT_BASE_URL, LEGACY_HOST_ENV};
 pub use calls::{parse_site, requests, site_from_url};

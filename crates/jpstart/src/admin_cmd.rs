@@ -90,5 +90,10 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
             json(admin.clock(step).await?)
         }
         AdminCommand::Backup { .. } => Err(AdminError::Invalid("backup was handled above".into())),
+        AdminCommand::Partner(PartnerCommand::AllowUserCreation { partner, off }) => {
+            json(admin.allow_user_creation(partner, !off).await?)
+        }
+        AdminCommand::WpcomUser(cmd) => crate::admin_users::run(&admin, cmd).await,
+        AdminCommand::Mail { to } => json(admin.mail(to.as_deref()).await?),
     }
 }

@@ -57,6 +57,17 @@ pub enum Command {
     /// Partner: the API's error codes (no credentials needed).
     #[command(after_help = "Example:\n  jpstart errors --verbose --api-url http://127.0.0.1:8080")]
     Errors(partner::args::ErrorsArgs),
+    /// Partner: e-mail a WordPress app login link to an address.
+    #[command(
+        after_help = "Example:\n  jpstart magic-link jane@example.com --token $JPSTART_TOKEN"
+    )]
+    MagicLink(partner::users::MagicLinkArgs),
+    /// Partner: WordPress.com accounts (for partners allowed to create them).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart user create --email jane@example.com --product-type jetpack"
+    )]
+    User(partner::users::UserCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,
@@ -166,6 +177,14 @@ pub struct ServeArgs {
     /// `jpstart-bench` (no auth, no storage). Not for production.
     #[arg(long, hide = true)]
     pub bench_routes: bool,
+    /// Deliver mail (magic links) through this SMTP relay,
+    /// smtp://HOST[:PORT] (plain SMTP, no TLS or login); without it mail
+    /// stays in the outbox (`jpstart admin mail`).
+    #[arg(long, env = "JPSTART_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The From of the mail jpstart sends.
+    #[arg(long, env = "JPSTART_MAIL_FROM", default_value = jpstart_server::mail::DEFAULT_FROM, value_name = "MAILBOX")]
+    pub mail_from: String,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -213,6 +232,19 @@ pub enum AdminCommand {
         after_help = "Examples:\n  jpstart admin site connect example.com::demo\n  jpstart admin site grant https://example.com --product premium"
     )]
     Site(SiteCommand),
+    /// WordPress.com accounts.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin wpcom-user create --email jane@example.com\n  jpstart admin wpcom-user list"
+    )]
+    WpcomUser(crate::admin_users::WpcomUserCommand),
+    /// The mail outbox (magic links), oldest first, as a JSON array.
+    #[command(after_help = "Example:\n  jpstart admin mail --to jane@example.com")]
+    Mail {
+        /// Only mail to this address (any case).
+        #[arg(long, value_name = "EMAIL")]
+        to: Option<String>,
+    },
     /// Copy an embedded (SQLite) database into an empty PostgreSQL database.
     #[command(
         after_help = "Example:\n  jpstart admin migrate --from sqlite://jpstart.db --to postgres://jpstart@db.internal/jpstart\n\nThe target database must exist and be empty; ids are kept; row counts are verified.\nStop the servers on the source first: rows written after the copy started are not copied."
@@ -292,6 +324,17 @@ pub enum PartnerCommand {
         #[arg(long)]
         partner: i64,
         prefix: String,
+    },
+    /// Allow a partner to create WordPress.com accounts (POST /jpphp/user,
+    /// automatic account creation at provision); --off withdraws it.
+    #[command(
+        after_help = "Examples:\n  jpstart admin partner allow-user-creation 1\n  jpstart admin partner allow-user-creation 1 --off"
+    )]
+    AllowUserCreation {
+        /// The partner id.
+        partner: i64,
+        #[arg(long)]
+        off: bool,
     },
 }
 

@@ -70,6 +70,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         bench_routes: args.bench_routes,
         // `|| args.sandbox` once the sandbox exists: it runs on the test clock.
         test_clock: args.test_clock,
+        mail: jpstart_server::mail::MailConfig {
+            smtp_url: args.smtp_url,
+            from: args.mail_from,
+        },
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

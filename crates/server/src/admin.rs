@@ -16,6 +16,9 @@ use crate::domain::{limits, ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
+mod wpcom_users;
+pub use wpcom_users::*;
+
 /// A one-line reason an admin command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -30,6 +30,8 @@ pub struct Config {
     /// sandbox implies it): read at the start of every request, so off by
     /// default. See [`crate::clock::TestClock`].
     pub test_clock: bool,
+    /// Outgoing mail: SMTP relay and sender.
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -134,6 +136,7 @@ impl std::fmt::Debug for Config {
             .field("bounds", &self.bounds)
             .field("bench_routes", &self.bench_routes)
             .field("test_clock", &self.test_clock)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -161,6 +164,7 @@ mod tests {
             bounds: Bounds::default(),
             bench_routes: false,
             test_clock: false,
+            mail: crate::mail::MailConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

@@ -22,6 +22,7 @@
 //!   loop; [`config`]: typed configuration.
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
+//! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
 
 pub mod admin;
 pub mod api;
@@ -32,6 +33,7 @@ pub mod config;
 pub mod connections;
 pub mod crypto;
 pub mod domain;
+pub mod mail;
 pub mod metrics;
 pub mod rest;
 pub mod secrets;

@@ -48,6 +48,8 @@ pub enum ServeError {
     Tls(String),
     #[error("listener failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 /// Opens the store, binds, prints the address, and serves until `shutdown`.
@@ -58,6 +60,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(load_tls).transpose()?;
+    let smtp = config.mail.smtp().map_err(ServeError::Mail)?;
     // Before the store: a PostgreSQL server without a key is refused
     // without touching the database.
     let secret_key = crypto::load(&config.secret_key, &config.database_url)?;
@@ -89,6 +92,7 @@ pub async fn run(
         let at = tc.refresh().await?;
         tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
     }
+    let (mail, _sender) = crate::mail::start(smtp, store.clone(), clock.clone());
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -106,6 +110,7 @@ pub async fn run(
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
+        mail,
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
     let mut app = router(state);

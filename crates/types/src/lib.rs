@@ -11,6 +11,7 @@
 //! - [`params`]: request parameters as the endpoints accept them.
 //! - [`wire`]: response bodies.
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
+//! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
@@ -22,6 +23,7 @@ mod openapi;
 pub mod params;
 pub mod site;
 pub mod truthy;
+pub mod users;
 pub mod wire;
 
 pub use ids::{

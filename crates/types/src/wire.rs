@@ -122,6 +122,11 @@ pub struct ProvisionResponse {
     pub success: bool,
     pub auth_required: bool,
     pub next_url: String,
+    /// Automatic account creation (upstream
+    /// `automatic-account-creation-connection.md`): the new account's token,
+    /// which the Jetpack plugin uses to authorize the site's local user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_set: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -161,6 +161,32 @@ async fn admin_migrate_copies_an_embedded_database() {
         "premium",
     ])
     .unwrap();
+    // Accounts, their tokens, the allow-list and the outbox (issue 13).
+    app.admin(&[
+        "partner",
+        "allow-user-creation",
+        &acme.partner_id.to_string(),
+    ])
+    .unwrap();
+    let (status, body) = app
+        .provision(
+            &acme.token,
+            &[
+                ("siteurl", "https://m5.example"),
+                ("local_user", "admin"),
+                ("plan", "personal"),
+                ("wpcom_user_email", "owner@m5.example"),
+            ],
+        )
+        .await;
+    assert!(status == 200 && body["access_token"].is_string(), "{body}");
+    let res = app
+        .post("/rest/v1.3/jpphp/mobile-magic-link", &acme.token)
+        .form(&[("email", "owner@m5.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     let source_url = app.db.url.clone();
     let before = app.admin(&["activations"]).unwrap();
     let _keep_dir = app.db.share();
@@ -184,7 +210,7 @@ async fn admin_migrate_copies_an_embedded_database() {
         .await
         .unwrap();
     let tables = report["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 11, "{report}");
+    assert_eq!(tables.len(), 15, "{report}");
     for t in tables {
         let name = t["table"].as_str().unwrap();
         let q = format!("SELECT COUNT(*) FROM {name}");
@@ -204,6 +230,10 @@ async fn admin_migrate_copies_an_embedded_database() {
         "activations",
         "events",
         "partner_redirects",
+        "wpcom_users",
+        "partner_user_creation",
+        "wpcom_user_tokens",
+        "mail_outbox",
     ] {
         let n = tables.iter().find(|t| t["table"] == name).unwrap()["rows"]
             .as_i64()
@@ -266,7 +296,8 @@ async fn admin_migrate_copies_an_embedded_database() {
         .fetch_one(&mut pg)
         .await
         .unwrap();
-    assert_eq!(sites, 7);
+    // Seven from before, and m5.example of the accounts fixture.
+    assert_eq!(sites, 8);
 }
 
 #[tokio::test]

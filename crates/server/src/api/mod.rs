@@ -10,11 +10,14 @@ mod cancel;
 mod credentials;
 pub mod errors;
 mod keys;
+mod magic_link;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
 mod provision;
+mod sites;
 mod status;
+mod users;
 
 use axum::Router;
 
@@ -35,6 +38,9 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         oauth::endpoints(),
         openapi::endpoints(),
         ops::endpoints(),
+        users::endpoints(),
+        magic_link::endpoints(),
+        sites::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -54,7 +54,10 @@ const PARAMS: &[(&str, &str)] = &[
     ("force_connect", "bool: drop the site's connection first"),
     ("onboarding", "bool: accepted, no effect"),
     ("wpcom_user_id", "accepted, no effect"),
-    ("wpcom_user_email", "accepted, no effect"),
+    (
+        "wpcom_user_email",
+        "for a partner allowed to create accounts, an address of no account: automatic account creation (the answer has access_token)",
+    ),
     (
         "ssh_user, ssh_pass, ssh_private_key, ssh_host, ssh_port",
         "backup credentials (ssh_user needs ssh_pass or ssh_private_key)",
@@ -78,6 +81,10 @@ const RESPONSE: &[(&str, &str)] = &[
     (
         "next_url",
         "the authorization page (pending; always with a query string, so `&partner_redirect=URL` may be appended) or the site's Jetpack admin page",
+    ),
+    (
+        "access_token",
+        "after automatic account creation: the new account's token",
     ),
     (
         "ssh_set, ssh_error",
@@ -280,15 +287,21 @@ async fn run(
     } else {
         site_admin_url(caller_base, &outcome)
     };
-    Ok(Json(ProvisionResponse {
+    let mut response = ProvisionResponse {
         success: true,
         auth_required: outcome.link_issued,
         next_url,
+        access_token: None,
         ssh_set: ssh.as_ref().map(|r| r.0),
         ssh_error: ssh.map(|r| r.1),
         ftp_set: ftp.as_ref().map(|r| r.0),
         ftp_error: ftp.map(|r| r.1),
-    }))
+    };
+    // Automatic account creation (issue 13): may connect the site and set
+    // access_token; otherwise leaves the response as it is.
+    let email = p.wpcom_user_email.as_deref();
+    super::users::after_provision(state, &caller, &outcome, email, &mut response).await;
+    Ok(Json(response))
 }
 
 /// Refuses a stored field longer than `max` characters with the code of

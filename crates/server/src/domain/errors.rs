@@ -158,6 +158,28 @@ catalogue! {
     FailedRegistrationUnknownBlog => 400, "failed_registration_unknown_blog", "Remote site returned an invalid site ID",
         "Registering the site, the service got back a site id it does not know: the site's Jetpack holds a stale registration.",
         "Provision again with force_register=1 so that the site registers afresh.";
+    // --- WordPress.com users (users/user-creation.md), magic links, sites ---
+    InvalidInputNoEmail => 400, "invalid_input_no_email", "email is required to create a new WordPress.com account.",
+        "POST /jpphp/user was sent without an email, or with one that is not an e-mail address.",
+        "Send email=ADDRESS with the request.";
+    InvalidInputNoProductId => 400, "invalid_input_no_product_id", "product_id is required to provide context for newly created WordPress.com accounts.",
+        "Neither product_type nor product_id was sent.",
+        "Send product_type=jetpack or product_type=woocommerce.";
+    InvalidInputUnknownProductId => 400, "invalid_input_unknown_product_id", "The supplied product ID is unknown.",
+        "product_type (or product_id) is neither jetpack nor woocommerce.",
+        "Send product_type=jetpack or product_type=woocommerce.";
+    UserExists => 400, "user_exists", "A WordPress.com user with given email address already exists.",
+        "An account with this e-mail address (compared without regard to case) was created before.",
+        "Use the existing account: send its owner a login link (POST /jpphp/mobile-magic-link).";
+    ErrorAccessToken => 500, "error_access_token", "Failed to create access token",
+        "The account's token could not be stored; the account was not created either.",
+        "Retry the request.";
+    InvalidEmail => 400, "invalid_email", "The required \"email\" argument is missing.",
+        "POST /jpphp/mobile-magic-link was sent without an email, or with one that is not an e-mail address.",
+        "Send email=ADDRESS with the request.";
+    UnknownBlog => 404, "unknown_blog", "Unknown blog",
+        "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
+        "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
 }
 
 impl fmt::Display for ErrorCode {

@@ -14,10 +14,12 @@ pub mod provision;
 pub mod refusal;
 pub mod rules;
 pub mod state;
+pub mod users;
 
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};
 pub use refusal::{
-    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal, SubKeyRefusal,
+    AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
+    SubKeyRefusal,
 };
 pub use state::{ActivationState, Actor};

@@ -161,6 +161,28 @@ impl From<CredentialsRefusal> for ApiError {
     }
 }
 
+/// Why an account was not created (issue 13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountRefusal {
+    /// The address has an account, whatever its case.
+    Exists,
+    /// The token handed out with the account could not be stored.
+    TokenNotStored,
+}
+
+impl AccountRefusal {
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::UserExists, ErrorCode::ErrorAccessToken];
+}
+
+impl From<AccountRefusal> for ApiError {
+    fn from(r: AccountRefusal) -> Self {
+        match r {
+            AccountRefusal::Exists => ApiError::new(ErrorCode::UserExists),
+            AccountRefusal::TokenNotStored => ApiError::new(ErrorCode::ErrorAccessToken),
+        }
+    }
+}
+
 /// Why an authorization link cannot be used. Answered as HTML pages by
 /// the authorization page (404 unknown, 410 used or expired), not as API
 /// errors, so it has no catalogued codes.
@@ -238,6 +260,8 @@ mod tests {
                 CredentialsRefusal::UnknownBlog(blog).into(),
                 CredentialsRefusal::CODES,
             ),
+            (AccountRefusal::Exists.into(), AccountRefusal::CODES),
+            (AccountRefusal::TokenNotStored.into(), AccountRefusal::CODES),
         ];
         for (err, codes) in cases {
             assert!(codes.contains(&err.code), "{err} not in {codes:?}");

@@ -34,6 +34,10 @@ pub const TABLES: &[&str] = &[
     "auth_links",
     "partner_redirects",
     "test_clock",
+    "wpcom_users",
+    "partner_user_creation",
+    "wpcom_user_tokens",
+    "mail_outbox",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

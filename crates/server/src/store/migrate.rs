@@ -25,6 +25,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_test_clock.sql"),
     ),
     (
+        3,
+        "users",
+        include_str!("../../migrations/sqlite/0003_users.sql"),
+    ),
+    (
         4,
         "token last used",
         include_str!("../../migrations/sqlite/0004_token_last_used.sql"),
@@ -40,6 +45,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "test clock",
         include_str!("../../migrations/postgres/0002_test_clock.sql"),
+    ),
+    (
+        3,
+        "users",
+        include_str!("../../migrations/postgres/0003_users.sql"),
     ),
     (
         4,

@@ -40,6 +40,7 @@ pub mod retry;
 pub mod sql;
 mod test_clock;
 mod types;
+mod users;
 
 use std::sync::Arc;
 
@@ -48,12 +49,13 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 
 pub use dialect::Backend;
 pub use types::*;
+pub use users::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
-    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
+    AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
     ResolvedProduct, SubKeyRefusal,
 };
 
@@ -265,6 +267,73 @@ pub trait Store: Send + Sync + 'static {
     /// the server keeps serving (SQLite `VACUUM INTO`). PostgreSQL refuses:
     /// `pg_dump` is the tool there.
     async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError>;
+
+    // --- WordPress.com accounts and mail (issue 13) ---
+
+    /// The partner's name and whether the operator allowed it to create
+    /// accounts. `None`: no such partner.
+    async fn user_creation_allowed(
+        &self,
+        partner: PartnerId,
+    ) -> Result<Option<(String, bool)>, StoreError>;
+
+    /// Allows or forbids a partner to create accounts; `false`: no such partner.
+    async fn set_user_creation(
+        &self,
+        partner: PartnerId,
+        allowed: bool,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Creates an account, and its token when one is given, in one
+    /// transaction. Refused when the address has an account, whatever its
+    /// case, or when the token could not be stored (nothing is created).
+    async fn create_wpcom_user(&self, user: &NewWpcomUser) -> Decided<WpcomUser, AccountRefusal>;
+
+    /// Accounts, oldest first; with `email_key`, only that (lowercased) address's.
+    async fn wpcom_users(&self, email_key: Option<&str>) -> Result<Vec<WpcomUser>, StoreError>;
+
+    /// Automatic account creation, by
+    /// [`crate::domain::users::decide_auto_account`]: when the partner is
+    /// allowed to create accounts, the address has none, and no other
+    /// partner holds a live activation on the site, creates the account
+    /// with its token and connects the site for the partner (its pending
+    /// activations there become active, its links are used up), in one
+    /// transaction. `None` when a prerequisite is not met; then nothing
+    /// changed.
+    async fn auto_account(
+        &self,
+        req: &AutoAccount,
+    ) -> Result<Option<AutoAccountOutcome>, StoreError>;
+
+    /// Puts a message in the outbox, due at once; returns its id.
+    async fn enqueue_mail(&self, mail: &NewMail) -> Result<i64, StoreError>;
+
+    /// The outbox, oldest first.
+    async fn outbox(&self, filter: &MailFilter) -> Result<Vec<OutboxMail>, StoreError>;
+
+    /// Claims up to `limit` messages due at `now` for one delivery attempt
+    /// each: their attempt count goes up and they are not due again before
+    /// `lease_until`, so another sender on the same database skips them.
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<OutboxMail>, StoreError>;
+
+    /// Records a delivery.
+    async fn mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: due again at `retry_at`, or given up
+    /// (`None`).
+    async fn mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     // --- The test clock (crate::clock, SPEC §9) ---
 

@@ -243,6 +243,7 @@ macro_rules! contract {
 mod accounts;
 mod activations;
 mod test_clock;
+mod users;
 
 #[tokio::test]
 async fn unsupported_scheme_is_refused_clearly() {

@@ -17,18 +17,19 @@ mod links;
 mod rows;
 mod sites;
 mod tokens;
+mod users;
 
 use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, types::*, Decided, Store, StoreError};
+use super::{migrate, types::*, users::*, Decided, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
-    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
+    AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
     ResolvedProduct, SubKeyRefusal,
 };
 
@@ -301,6 +302,68 @@ impl Store for SqlStore {
 
     async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError> {
         self.raise_clock_offset_impl(offset_ms).await
+    }
+
+    async fn user_creation_allowed(
+        &self,
+        partner: PartnerId,
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        self.user_creation_allowed_impl(partner).await
+    }
+
+    async fn set_user_creation(
+        &self,
+        partner: PartnerId,
+        allowed: bool,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.set_user_creation_impl(partner, allowed, now).await
+    }
+
+    async fn create_wpcom_user(&self, user: &NewWpcomUser) -> Decided<WpcomUser, AccountRefusal> {
+        in_write_tx!(self, |tx| self.insert_user(&mut tx, user, None).await)
+    }
+
+    async fn wpcom_users(&self, email_key: Option<&str>) -> Result<Vec<WpcomUser>, StoreError> {
+        self.wpcom_users_impl(email_key).await
+    }
+
+    async fn auto_account(
+        &self,
+        req: &AutoAccount,
+    ) -> Result<Option<AutoAccountOutcome>, StoreError> {
+        self.auto_account_impl(req).await
+    }
+
+    async fn enqueue_mail(&self, mail: &NewMail) -> Result<i64, StoreError> {
+        self.enqueue_mail_impl(mail).await
+    }
+
+    async fn outbox(&self, filter: &MailFilter) -> Result<Vec<OutboxMail>, StoreError> {
+        self.outbox_impl(filter).await
+    }
+
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        self.claim_mail_impl(now, lease_until, limit).await
+    }
+
+    async fn mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        self.mail_sent_impl(id, now).await
+    }
+
+    async fn mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.mail_failed_impl(id, error, retry_at, now).await
     }
 }
 
