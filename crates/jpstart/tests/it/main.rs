@@ -46,6 +46,7 @@ mod status;
 mod sub_keys;
 mod trust_connections;
 mod trust_files;
+mod trust_holder;
 mod trust_tokens;
 mod trust_urls;
 mod webdriver;

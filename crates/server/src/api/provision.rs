@@ -223,6 +223,7 @@ async fn run(
     let link_token = secrets::generate();
     let req = ProvisionRequest {
         key_id: caller.key_id,
+        partner_id: caller.partner_id,
         restricted: caller.is_sub_key,
         site,
         local_user,

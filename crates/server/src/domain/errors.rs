@@ -156,9 +156,9 @@ catalogue! {
         "An allowed_{product}_plans parameter names an unknown product or is not a non-negative integer.",
         "Send allowed_{slug}_plans=N with a catalogue slug and a whole number.";
     Forbidden => 403, "forbidden", "%s",
-        "The calling key may not use this endpoint.",
-        "A sub-key tried to create a key: only a partner's own keys (those without a parent) may create sub-keys.",
-        "Create the key with the parent key, or ask the operator.";
+        "The calling key may not do this: it would touch another partner's resources.",
+        "A sub-key tried to create a key (only a partner's own keys, those without a parent, may), or a key tried to change a site another partner holds a live activation on: its connection (force_connect), its registration (force_register) or its backup credentials (SPEC §11).",
+        "Create the key with the parent key; change a site only while your partner holds a live activation on it or no other partner does; or ask the operator.";
     // --- Throttling ---
     TooManyRequests => 429, "too_many_requests", "Too many requests per time interval",
         "The caller sent more requests than the limit allows.",

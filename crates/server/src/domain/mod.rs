@@ -7,6 +7,7 @@
 pub mod catalogue;
 pub mod credentials;
 pub mod errors;
+pub mod holder;
 pub mod lifecycle;
 pub mod limits;
 pub mod provision;
@@ -17,6 +18,7 @@ pub mod state;
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};
 pub use refusal::{
-    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal, SubKeyRefusal,
+    CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, NotHolder, ProvisionRefusal,
+    SubKeyRefusal,
 };
 pub use state::{ActivationState, Actor};

@@ -6,6 +6,32 @@
 use jpstart_types::{BlogId, ProductSlug};
 
 use super::errors::{ApiError, ErrorCode};
+use super::holder::SiteChange;
+
+/// The holder rule refused a change to a site another partner holds
+/// ([`super::holder::may_change_site`]): 403 `forbidden`, the one code of
+/// every refusal to touch another partner's resources (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotHolder(pub SiteChange);
+
+impl NotHolder {
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::Forbidden];
+
+    /// The reason, as the refusal's message (and `ssh_error`/`ftp_error`
+    /// at provision).
+    pub fn message(self) -> String {
+        format!(
+            "Another partner holds a live activation on this site, so only it may change {}.",
+            self.0.describe()
+        )
+    }
+}
+
+impl From<NotHolder> for ApiError {
+    fn from(r: NotHolder) -> Self {
+        ApiError::with_arg(ErrorCode::Forbidden, r.message())
+    }
+}
 
 /// Why a provision (by URL or by blog id) was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +49,14 @@ pub enum ProvisionRefusal {
     },
     /// The key's live activations of the product fill its limit.
     LimitReached(ProductSlug),
+    /// `force_connect`/`force_register` on a site another partner holds.
+    NotHolder(NotHolder),
+}
+
+impl From<NotHolder> for ProvisionRefusal {
+    fn from(r: NotHolder) -> Self {
+        ProvisionRefusal::NotHolder(r)
+    }
 }
 
 impl ProvisionRefusal {
@@ -32,6 +66,7 @@ impl ProvisionRefusal {
         ErrorCode::PlanDowngradeDisallowed,
         ErrorCode::ProductAlreadyIncluded,
         ErrorCode::ActivationLimitReached,
+        ErrorCode::Forbidden,
     ];
 }
 
@@ -49,6 +84,7 @@ impl From<ProvisionRefusal> for ApiError {
             ProvisionRefusal::LimitReached(slug) => {
                 ApiError::with_arg(ErrorCode::ActivationLimitReached, slug)
             }
+            ProvisionRefusal::NotHolder(r) => r.into(),
         }
     }
 }
@@ -206,6 +242,10 @@ mod tests {
             (
                 CredentialsRefusal::UnknownBlog(blog).into(),
                 CredentialsRefusal::CODES,
+            ),
+            (
+                ProvisionRefusal::NotHolder(NotHolder(SiteChange::Connection)).into(),
+                ProvisionRefusal::CODES,
             ),
         ];
         for (err, codes) in cases {

@@ -57,6 +57,8 @@ pub struct TokenRecord {
 #[derive(Debug, Clone)]
 pub struct ProvisionRequest {
     pub key_id: KeyId,
+    /// The key's partner (the holder rule counts every key of it).
+    pub partner_id: PartnerId,
     /// Set for a sub-key: only products with a limit may be provisioned.
     pub restricted: bool,
     pub site: ProvisionSite,

@@ -195,6 +195,7 @@ fn error_of(status: u16, body: &Value) -> Expect {
         "product_already_included",
         "incorrect_partner_key",
         "not_jps_plan",
+        "forbidden",
     ];
     match known.iter().find(|k| **k == code) {
         Some(k) => Expect::Error(status, k),
