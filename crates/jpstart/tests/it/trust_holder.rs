@@ -52,6 +52,19 @@ async fn site_row(db: &Db, identifier: &str) -> (i64, String, i64) {
     )
 }
 
+/// The sealed credentials of a site, by kind, as stored.
+async fn sealed(db: &Db, blog_id: u64) -> Vec<(String, Vec<u8>)> {
+    let mut conn = rawdb::connect(db).await;
+    sqlx::query("SELECT kind, sealed FROM credentials WHERE blog_id = $1 ORDER BY kind")
+        .bind(blog_id as i64)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("kind"), r.get("sealed")))
+        .collect()
+}
+
 async fn post_creds(
     app: &TestApp,
     token: &str,
@@ -116,6 +129,50 @@ both_backends! {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["auth_required"], true, "{body}");
         assert!(!connected(&app, &a, SITE).await);
+    }
+
+    async fn another_partner_cannot_set_the_holders_backup_credentials(db: Db) {
+        let app = TestApp::spawn(db.share()).await;
+        let a = app.partner("Host A").await;
+        let b = app.partner("Host B").await;
+        let (status, body) = app.provision(&a.token, &fields(URL, &[
+            ("plan", "premium"),
+            ("ssh_user", "owner"), ("ssh_pass", "s3cret"),
+            ("ftp_user", "owner"), ("ftp_pass", "s3cret"),
+        ])).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["ssh_set"], true, "{body}");
+        let blog_id = app.blog_id(SITE);
+        let before = sealed(&db, blog_id).await;
+        assert_eq!(before.len(), 2);
+
+        // The endpoints, by blog id and by identifier.
+        for site in [blog_id.to_string(), SITE.to_string()] {
+            let path = |kind: &str| format!("/rest/v1.3/jpphp/{site}/{kind}-credentials");
+            let (status, body) = json(app.post(&path("ssh"), &b.token).form(ATTACKER_SSH).send().await.unwrap()).await;
+            assert_error(status, &body, 403, "forbidden");
+            assert!(body["message"].as_str().unwrap().starts_with("Another partner"), "{body}");
+            let (status, body) = json(app.post(&path("ftp"), &b.token).form(ATTACKER_FTP).send().await.unwrap()).await;
+            assert_error(status, &body, 403, "forbidden");
+        }
+        // At provision: the provision (registration only) goes through, the
+        // credentials are not stored, and the response says why.
+        let mut extra = ATTACKER_SSH.to_vec();
+        extra.extend_from_slice(ATTACKER_FTP);
+        let (status, body) = app.provision(&b.token, &fields(URL, &extra)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["ssh_set"], false, "{body}");
+        assert_eq!(body["ftp_set"], false, "{body}");
+        assert!(body["ssh_error"].as_str().unwrap().starts_with("Another partner"), "{body}");
+        assert_eq!(sealed(&db, blog_id).await, before, "stored credentials unchanged");
+
+        // Positive control: the holder (through another of its keys) may.
+        let a2 = app.key(a.partner_id, &[]).await;
+        let (status, body) = post_creds(&app, &a2.token, blog_id, "ssh", &[("ssh_user", "new"), ("ssh_pass", "x")]).await;
+        assert_eq!(status, 200, "{body}");
+        let after = sealed(&db, blog_id).await;
+        assert_ne!(after[1], before[1], "ssh credentials replaced");
+        assert_eq!(after[0], before[0], "ftp credentials untouched");
     }
 
     async fn a_non_holders_product_provision_keeps_the_stored_url(db: Db) {

@@ -249,8 +249,15 @@ async fn run(
         }
     }
     let host = outcome.identifier.host().to_string();
-    let (ssh, ftp) =
-        super::credentials::at_provision(state, outcome.blog_id, &host, &p.ssh, &p.ftp).await;
+    let (ssh, ftp) = super::credentials::at_provision(
+        state,
+        outcome.blog_id,
+        caller.partner_id,
+        &host,
+        &p.ssh,
+        &p.ftp,
+    )
+    .await;
     let next_url = if outcome.link_issued {
         format!("{}/authorize/{link_token}", state.public_url)
     } else {

@@ -6,6 +6,7 @@
 
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, SiteRef};
 
+use super::holder::{may_change_site, SiteChange};
 use super::refusal::{CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, SubKeyRefusal};
 use super::rules::{cancel_targets, CancelTarget, LiveActivation};
 use super::state::ActivationState;
@@ -161,13 +162,15 @@ pub fn decide_sub_key(parent: &ParentKey) -> Result<SubKeyPlan, SubKeyRefusal> {
     })
 }
 
-/// Backup credentials are stored for a registered site only.
-pub fn decide_credentials(blog: BlogId, site_found: bool) -> Result<(), CredentialsRefusal> {
-    if site_found {
-        Ok(())
-    } else {
-        Err(CredentialsRefusal::UnknownBlog(blog))
-    }
+/// Backup credentials are stored for a registered site only (`live`: its
+/// live activations; `None`: no such site), and by the holder rule.
+pub fn decide_credentials(
+    blog: BlogId,
+    live: Option<&[LiveActivation]>,
+    partner: PartnerId,
+) -> Result<(), CredentialsRefusal> {
+    let live = live.ok_or(CredentialsRefusal::UnknownBlog(blog))?;
+    Ok(may_change_site(live, partner, SiteChange::Credentials)?)
 }
 
 #[cfg(test)]

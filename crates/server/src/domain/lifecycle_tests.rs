@@ -141,10 +141,23 @@ fn sub_keys_inherit_and_cannot_nest() {
 }
 
 #[test]
-fn credentials_need_a_site() {
-    assert_eq!(decide_credentials(blog(2), true), Ok(()));
+fn credentials_need_a_site_and_the_holder_rule() {
+    let me = PartnerId::new(ME.get());
+    assert_eq!(decide_credentials(blog(2), Some(&[]), me), Ok(()));
     assert_eq!(
-        decide_credentials(blog(2), false),
+        decide_credentials(blog(2), None, me),
         Err(CredentialsRefusal::UnknownBlog(blog(2)))
     );
+    let theirs = [live(1, "premium", Some(OTHER))];
+    assert_eq!(
+        decide_credentials(blog(2), Some(&theirs), me),
+        Err(CredentialsRefusal::NotHolder(crate::domain::NotHolder(
+            crate::domain::holder::SiteChange::Credentials
+        )))
+    );
+    let both = [
+        live(1, "premium", Some(OTHER)),
+        live(2, "jetpack-scan", Some(ME)),
+    ];
+    assert_eq!(decide_credentials(blog(2), Some(&both), me), Ok(()));
 }

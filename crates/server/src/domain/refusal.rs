@@ -165,16 +165,25 @@ impl From<SubKeyRefusal> for ApiError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CredentialsRefusal {
     UnknownBlog(BlogId),
+    /// Another partner holds the site.
+    NotHolder(NotHolder),
 }
 
 impl CredentialsRefusal {
-    pub const CODES: &'static [ErrorCode] = &[ErrorCode::InvalidBlog];
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::InvalidBlog, ErrorCode::Forbidden];
+}
+
+impl From<NotHolder> for CredentialsRefusal {
+    fn from(r: NotHolder) -> Self {
+        CredentialsRefusal::NotHolder(r)
+    }
 }
 
 impl From<CredentialsRefusal> for ApiError {
     fn from(r: CredentialsRefusal) -> Self {
         match r {
             CredentialsRefusal::UnknownBlog(id) => ApiError::with_arg(ErrorCode::InvalidBlog, id),
+            CredentialsRefusal::NotHolder(r) => r.into(),
         }
     }
 }
@@ -246,6 +255,10 @@ mod tests {
             (
                 ProvisionRefusal::NotHolder(NotHolder(SiteChange::Connection)).into(),
                 ProvisionRefusal::CODES,
+            ),
+            (
+                CredentialsRefusal::NotHolder(NotHolder(SiteChange::Credentials)).into(),
+                CredentialsRefusal::CODES,
             ),
         ];
         for (err, codes) in cases {

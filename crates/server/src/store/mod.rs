@@ -188,10 +188,13 @@ pub trait Store: Send + Sync + 'static {
         filter: &ActivationFilter,
     ) -> Result<Vec<ActivationRecord>, StoreError>;
 
-    /// Stores sealed (encrypted) credentials of a kind for a registered site.
+    /// Stores sealed (encrypted) credentials of a kind for a registered
+    /// site, for a key of `partner`, by
+    /// [`crate::domain::lifecycle::decide_credentials`] (the holder rule).
     async fn set_credentials(
         &self,
         blog: BlogId,
+        partner: PartnerId,
         kind: CredentialKind,
         sealed: &[u8],
         now: Timestamp,

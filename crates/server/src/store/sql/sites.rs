@@ -1,7 +1,7 @@
 //! Sites: lookup and lock, registration, status, connection and backup
 //! credentials.
 
-use jpstart_types::{BlogId, SiteIdentifier, SiteRef};
+use jpstart_types::{BlogId, PartnerId, SiteIdentifier, SiteRef};
 use sqlx::Row;
 
 use super::rows::{live_from_row, site_key, SiteKey, SiteRow, LIVE_COLUMNS};
@@ -163,12 +163,21 @@ impl SqlStore {
         &self,
         tx: &mut Tx,
         blog: BlogId,
+        partner: PartnerId,
         kind: CredentialKind,
         sealed: &[u8],
         now: Timestamp,
     ) -> Result<Result<(), CredentialsRefusal>, StoreError> {
-        let found = self.lock_site(tx, &SiteRef::BlogId(blog)).await?.is_some();
-        if let Err(refusal) = lifecycle::decide_credentials(blog, found) {
+        // The live set is read under the site's lock, so that no other
+        // partner's provision can make this one a non-holder meanwhile.
+        let live = match self.lock_site(tx, &SiteRef::BlogId(blog)).await? {
+            Some(site) => {
+                self.expire_in_tx(tx, Some(site.blog_id), now).await?;
+                Some(self.live_in_tx(tx, site.blog_id, now).await?)
+            }
+            None => None,
+        };
+        if let Err(refusal) = lifecycle::decide_credentials(blog, live.as_deref(), partner) {
             return Ok(Err(refusal));
         }
         sqlx::query(
