@@ -1,10 +1,12 @@
 //! Issue 3: the authorization page in a real headless Chromium, driven over
 //! WebDriver (`webdriver.rs`): open `next_url`, press Approve, and see the
-//! site connected through the status endpoint.
+//! site connected through the status endpoint. The form carries its
+//! anti-forgery token, and the same form posted from another origin is
+//! refused (SPEC §11).
 
 use std::time::Duration;
 
-use crate::authorize::pending;
+use crate::authorize::{encode, form_token, pending};
 use crate::common::*;
 use crate::webdriver::Driver;
 
@@ -27,6 +29,8 @@ both_backends! {
         let shown = browser.wait_for("#site", WAIT).await;
         assert_eq!(browser.text(&shown).await, site);
 
+        assert!(browser.try_find("form input[type=hidden][name=form_token]").await.is_some(), "{}", browser.source().await);
+
         let approve = browser.wait_for("form button#approve", WAIT).await;
         browser.click(&approve).await;
         let result = browser.wait_for("#result", WAIT).await;
@@ -45,6 +49,24 @@ both_backends! {
         let refusal = browser.wait_for("#refusal", WAIT).await;
         assert!(browser.text(&refusal).await.contains("approved"), "{}", browser.source().await);
         assert!(browser.title().await.contains("already been used"));
+
+        // The same form on a page of another origin (a data: URL, an opaque
+        // origin), even with the link's real token: refused, nothing changes.
+        let other = "forged.example";
+        let link = pending(&app, &p.token, "https://forged.example", "premium").await;
+        let token = form_token(&link).await.unwrap();
+        let forged = format!(
+            "<form method=\"post\" action=\"{link}\"><input type=\"hidden\" name=\"form_token\" value=\"{token}\"><button id=\"go\">Go</button></form>"
+        );
+        browser.goto(&format!("data:text/html,{}", encode(&forged))).await;
+        let go = browser.wait_for("#go", WAIT).await;
+        browser.click(&go).await;
+        let refusal = browser.wait_for("#refusal", WAIT).await;
+        assert!(browser.text(&refusal).await.contains("Nothing was changed"), "{}", browser.source().await);
+        assert!(browser.title().await.contains("not sent from its page"));
+        let (_, st) = app.status(&p.token, other).await;
+        assert_eq!(st["blog"]["is_connected"], false, "{st}");
+        assert_eq!(st["products"][0]["is_pending"], true, "{st}");
         browser.quit().await;
     }
 }

@@ -47,6 +47,7 @@ mod sub_keys;
 mod trust_connections;
 mod trust_files;
 mod trust_holder;
+mod trust_links;
 mod trust_tokens;
 mod trust_urls;
 mod webdriver;

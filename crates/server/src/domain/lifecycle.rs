@@ -62,11 +62,26 @@ pub fn decide_grant(live: &[LiveActivation], family: &str) -> Result<(), GrantRe
     Ok(())
 }
 
-/// Connecting a site activates its pending activations (all of them,
-/// whichever key made them).
-pub fn decide_connect(live: &[LiveActivation], now: Timestamp) -> Vec<Transition> {
+/// Who connects a site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectedBy {
+    /// `jpstart admin site connect`: as if every partner's link was approved.
+    Operator,
+    /// The site owner, through the authorization link this partner requested.
+    Link(PartnerId),
+}
+
+/// Connecting a site activates its pending activations: the operator's
+/// connect all of them, an approved link those of the partner that
+/// requested it (every key of it) only, so that one partner's approval
+/// never bills another (SPEC §11).
+pub fn decide_connect(live: &[LiveActivation], by: ConnectedBy, now: Timestamp) -> Vec<Transition> {
     live.iter()
         .filter(|a| a.is_pending())
+        .filter(|a| match by {
+            ConnectedBy::Operator => true,
+            ConnectedBy::Link(partner) => a.partner_id == Some(partner),
+        })
         .map(|a| Transition {
             id: a.id,
             from: ActivationState::Pending,

@@ -72,17 +72,23 @@ fn grant_needs_a_free_family() {
 }
 
 #[test]
-fn connect_activates_every_pending_one() {
+fn the_operator_activates_every_pending_one_a_link_its_partners() {
     let mut mine = live(1, "premium", Some(ME));
     mine.state = ActivationState::Pending;
     let mut theirs = live(2, "jetpack-backup-realtime", Some(OTHER));
     theirs.state = ActivationState::Pending;
     let site = [mine, theirs, live(3, "jetpack-scan", None)];
-    let ids: Vec<i64> = decide_connect(&site, T)
-        .iter()
-        .map(|t| t.id.get())
-        .collect();
-    assert_eq!(ids, [1, 2]);
+    let ids = |by| -> Vec<i64> {
+        decide_connect(&site, by, T)
+            .iter()
+            .map(|t| t.id.get())
+            .collect()
+    };
+    assert_eq!(ids(ConnectedBy::Operator), [1, 2]);
+    // `live` gives key n the partner n.
+    assert_eq!(ids(ConnectedBy::Link(PartnerId::new(ME.get()))), [1]);
+    assert_eq!(ids(ConnectedBy::Link(PartnerId::new(OTHER.get()))), [2]);
+    assert!(ids(ConnectedBy::Link(PartnerId::new(99))).is_empty());
 }
 
 #[test]

@@ -109,8 +109,16 @@ pub fn decide(
         Some(product) => Some(decide_activation(ctx, connected, product)?),
     };
     // The link is issued whenever the site ends up waiting for its owner,
-    // product or not.
-    let link_expires_at = (!connected).then(|| pending_until(ctx.now, ctx.pending_ttl));
+    // product or not, and when the caller's activation still waits on a
+    // site connected through another partner's link (SPEC §11).
+    let waits = matches!(
+        activation,
+        Some(ActivationPlan::AlreadyLive {
+            state: ActivationState::Pending,
+            ..
+        })
+    );
+    let link_expires_at = (!connected || waits).then(|| pending_until(ctx.now, ctx.pending_ttl));
     Ok(ProvisionPlan {
         reset,
         connected,
@@ -307,6 +315,16 @@ mod tests {
         let mut c = ctx(true, &mine, &[]);
         c.force_register = true;
         assert!(decide(&c, None).is_ok());
+    }
+
+    #[test]
+    fn a_pending_activation_on_a_connected_site_gets_a_link() {
+        let mut mine = live(7, "premium", Some(ME));
+        mine.state = ActivationState::Pending;
+        let site = [mine];
+        let plan = decide(&ctx(true, &site, &[]), Some(&premium())).unwrap();
+        assert!(plan.connected);
+        assert_eq!(plan.link_expires_at, Some(T.saturating_add(TTL)));
     }
 
     #[test]

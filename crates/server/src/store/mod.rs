@@ -162,8 +162,8 @@ pub trait Store: Send + Sync + 'static {
     /// A site with its live activations as of `now`.
     async fn site(&self, site: &SiteRef, now: Timestamp) -> Result<Option<SiteState>, StoreError>;
 
-    /// Connects a site and activates its pending activations, in one
-    /// transaction. `None` for an unknown site.
+    /// The operator's connect: connects a site and activates every pending
+    /// activation on it, in one transaction. `None` for an unknown site.
     async fn connect_site(
         &self,
         site: &SiteRef,
@@ -215,9 +215,10 @@ pub trait Store: Send + Sync + 'static {
     /// [`crate::domain::lifecycle::link_validity`]). `None`: unknown.
     async fn auth_link(&self, digest: &[u8]) -> Result<Option<AuthLink>, StoreError>;
 
-    /// Uses a link: connects its site and activates its pending activations in
-    /// one transaction, and marks every link of the site used. Refused for an
-    /// unknown, used or expired link.
+    /// Uses a link: connects its site and activates the pending activations
+    /// of the link's partner (every key of it) in one transaction, and marks
+    /// that partner's links of the site used. Refused for an unknown, used
+    /// or expired link.
     async fn use_auth_link(
         &self,
         digest: &[u8],
