@@ -8,6 +8,11 @@
 //! pass associated data (the site and the kind of credentials) so that a
 //! sealed value cannot be moved to another row and opened there.
 //!
+//! The same key, through a derived subkey, authenticates values the server
+//! hands out and must recognise later without storing them
+//! ([`SecretKey::mac`]: HMAC-SHA256), such as the anti-forgery token of the
+//! authorization form.
+//!
 //! Where the key comes from ([`KeySource`]): `JPSTART_SECRET_KEY` (64 hex
 //! digits), a file named by `--secret-key-file`, or, for an SQLite database
 //! only, a file `<dbfile>.key` beside the database, generated on first start
@@ -21,8 +26,10 @@ use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use jpstart_types::SecretString;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 use crate::store::Backend;
 
@@ -84,6 +91,9 @@ impl fmt::Debug for KeySource {
 pub struct SecretKey {
     id: u8,
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256 keyed with a subkey of the server key, so that no MAC
+    /// is ever computed under the cipher's own key.
+    mac: Hmac<Sha256>,
 }
 
 impl fmt::Debug for SecretKey {
@@ -95,10 +105,42 @@ impl fmt::Debug for SecretKey {
 impl SecretKey {
     /// A key from its raw bytes.
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
+        let subkey = Sha256::new()
+            .chain_update(b"jpstart mac subkey v1\0")
+            .chain_update(bytes)
+            .finalize();
+        // HMAC pads a key shorter than its 64-byte block with zeros: the
+        // same key, written as the fixed-size array its constructor takes.
+        let mut block = [0u8; 64];
+        block[..subkey.len()].copy_from_slice(&subkey);
         SecretKey {
             id: KEY_ID,
             cipher: XChaCha20Poly1305::new(bytes.into()),
+            mac: <Hmac<Sha256> as KeyInit>::new(&block.into()),
         }
+    }
+
+    /// A MAC of `msg` bound to `context`: only a holder of the server key
+    /// can make one. Hex, 64 digits.
+    pub fn mac(&self, context: &[u8], msg: &[u8]) -> String {
+        to_hex(&self.mac_bytes(context, msg))
+    }
+
+    /// Whether `tag` is [`SecretKey::mac`] of `msg` and `context` (in
+    /// constant time).
+    pub fn verify_mac(&self, context: &[u8], msg: &[u8], tag: &str) -> bool {
+        let expected = self.mac(context, msg);
+        subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), tag.as_bytes()).into()
+    }
+
+    fn mac_bytes(&self, context: &[u8], msg: &[u8]) -> [u8; 32] {
+        let mut m = self.mac.clone();
+        // The context's length first, so that no (context, msg) pair can be
+        // read as another.
+        m.update(&(context.len() as u64).to_be_bytes());
+        m.update(context);
+        m.update(msg);
+        m.finalize().into_bytes().into()
     }
 
     /// A key from 64 hex digits (surrounding whitespace ignored).
@@ -297,6 +339,22 @@ mod tests {
         tampered[last] ^= 1;
         assert!(key.open(&tampered, b"ssh:1").is_err());
         assert!(key.open(&[], b"ssh:1").is_err());
+    }
+
+    #[test]
+    fn macs_are_bound_to_key_context_and_message() {
+        let key = SecretKey::from_bytes(&[7; KEY_LEN]);
+        let tag = key.mac(b"form", b"link-1");
+        assert_eq!(tag.len(), 64);
+        assert_eq!(tag, key.mac(b"form", b"link-1"), "deterministic");
+        assert!(key.verify_mac(b"form", b"link-1", &tag));
+        assert!(!key.verify_mac(b"form", b"link-2", &tag));
+        assert!(!key.verify_mac(b"other", b"link-1", &tag));
+        assert!(!key.verify_mac(b"form", b"link-1", &tag[..63]));
+        assert!(!key.verify_mac(b"form", b"link-1", ""));
+        assert_ne!(key.mac(b"form", b"link-1"), key.mac(b"formlink-1", b""));
+        let other = SecretKey::from_bytes(&[8; KEY_LEN]);
+        assert!(!other.verify_mac(b"form", b"link-1", &tag));
     }
 
     #[test]

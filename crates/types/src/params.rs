@@ -154,6 +154,10 @@ pub struct AuthorizeParams {
     /// prefix the link's partner has allow-listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_redirect: Option<String>,
+    /// The anti-forgery token of the page's form, bound to the link; an
+    /// approval without it is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form_token: Option<String>,
 }
 
 /// `GET .../status`, `.../upgrade-paths`: no parameters of their own.

@@ -22,11 +22,28 @@ pub async fn page(res: reqwest::Response) -> (StatusCode, reqwest::header::Heade
     (status, headers, res.text().await.unwrap())
 }
 
-/// `POST next_url` as the page's form does, with `partner_redirect` in the body.
+/// The anti-forgery token of the page's form (`None`: the page has no form).
+pub async fn form_token(next_url: &str) -> Option<String> {
+    let html = no_redirects()
+        .get(next_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, rest) = html.split_once("name=\"form_token\" value=\"")?;
+    rest.split_once('"').map(|(t, _)| t.to_string())
+}
+
+/// `POST next_url` as the page's form does (after showing the page, whose
+/// form carries the anti-forgery token), with `partner_redirect` in the body.
 pub async fn approve(next_url: &str, redirect: Option<&str>) -> reqwest::Response {
+    let token = form_token(next_url).await;
     let form: Vec<(&str, &str)> = redirect
         .map(|r| ("partner_redirect", r))
         .into_iter()
+        .chain(token.as_deref().map(|t| ("form_token", t)))
         .collect();
     no_redirects()
         .post(next_url)
@@ -89,7 +106,7 @@ pub fn with_redirect(next_url: &str, target: &str) -> String {
 pub fn assert_see_other(res: &reqwest::Response, location: &str) {
     assert_eq!(res.status(), 303, "{res:?}");
     assert_eq!(res.headers()["location"], location);
-    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
     assert_eq!(res.headers()["cache-control"], "no-store");
 }
 
@@ -106,11 +123,13 @@ fn assert_html(headers: &reqwest::header::HeaderMap) {
     assert!(ct.starts_with("text/html"), "{ct}");
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["x-frame-options"], "DENY");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    // Same-origin: no Referer to another origin, and the page's own form
+    // still sends its Origin (SPEC §11, the origin check).
+    assert_eq!(headers["referrer-policy"], "same-origin");
 }
 
 both_backends! {
-    async fn approval_connects_the_site_and_activates_everything_pending(db: Db) {
+    async fn approval_connects_the_site_and_activates_its_partners_pending(db: Db) {
         let app = TestApp::spawn(db).await;
         let a = app.partner("Host A").await;
         let b = app.partner("Host B").await;
@@ -133,7 +152,8 @@ both_backends! {
         assert_html(&headers);
         assert!(html.contains("<dd id=\"site\">example.org::shop</dd>"), "{html}");
         assert!(html.contains("https://Example.org/shop/"), "{html}");
-        assert!(html.contains("<code>premium</code>") && html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
+        // A's page offers A's pending activation only (SPEC §11).
+        assert!(html.contains("<code>premium</code>") && !html.contains("<code>jetpack-backup-realtime</code>"), "{html}");
         assert!(html.contains("<form method=\"post\">") && html.contains("id=\"approve\""), "{html}");
         // Showing the page changes nothing.
         let st = app.status_ok(&a.token, site).await;
@@ -144,15 +164,20 @@ both_backends! {
         let res = approve(&link_a, None).await;
         assert_see_other(&res, "https://Example.org/shop/wp-admin/");
 
+        // Connected; B's activation waits for B's own link (SPEC §11).
         let st = app.status_ok(&a.token, site).await;
         assert!(st.blog.is_connected, "{st:?}");
+        assert_eq!(products(&st), [("premium".into(), false), ("jetpack-backup-realtime".into(), true)]);
+        let res = approve(&link_b, None).await;
+        assert_see_other(&res, "https://Example.org/shop/wp-admin/");
+        let st = app.status_ok(&a.token, site).await;
         assert_eq!(products(&st), [("premium".into(), false), ("jetpack-backup-realtime".into(), false)]);
         for row in app.activations(&["--site", site]) {
             assert_eq!(row.state, "active", "{row:?}");
             assert!(row.activated_at.is_some(), "{row:?}");
         }
 
-        // Both links are spent: the site's links are used together.
+        // Both links are spent, each by its own approval.
         for link in [&link_a, &link_b] {
             let (status, headers, html) = page(app.client.get(link).send().await.unwrap()).await;
             assert_eq!(status, 410, "{html}");
@@ -234,9 +259,11 @@ both_backends! {
         assert!(st.blog.is_connected, "{st:?}");
 
         // As a query parameter of the POST too: the recipe's URL itself,
-        // which is where the page's form (no action) posts.
+        // which is where the page's form (no action) posts (the form's
+        // token in the body).
         let link = pending(&app, &a.token, "https://two.example", "premium").await;
-        let res = no_redirects().post(with_redirect(&link, back)).send().await.unwrap();
+        let token = form_token(&link).await.unwrap();
+        let res = no_redirects().post(with_redirect(&link, back)).form(&[("form_token", token)]).send().await.unwrap();
         assert_see_other(&res, back);
 
         // Not allowed: another partner's prefix, a look-alike host, an unlisted

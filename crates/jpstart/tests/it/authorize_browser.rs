@@ -3,13 +3,15 @@
 //! site connected through the status endpoint. Issue 13: after approval the
 //! browser lands on the site's `wp-admin/`, or on the partner's allow-listed
 //! `partner_redirect` appended to `next_url` as upstream documents; both are
-//! served by [`Landing`], a tiny HTTP server on loopback.
+//! served by [`Landing`], a tiny HTTP server on loopback. The form carries
+//! its anti-forgery token, and the same form posted from another origin is
+//! refused (SPEC §11).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::authorize::{encode, pending};
+use crate::authorize::{encode, form_token, pending};
 use crate::common::*;
 use crate::webdriver::Driver;
 
@@ -71,6 +73,8 @@ both_backends! {
         let shown = browser.wait_for("#site", WAIT).await;
         assert_eq!(browser.text(&shown).await, site);
 
+        assert!(browser.try_find("form input[type=hidden][name=form_token]").await.is_some(), "{}", browser.source().await);
+
         let approve = browser.wait_for("form button#approve", WAIT).await;
         browser.click(&approve).await;
         // No partner_redirect: to the site's wp-admin/, as upstream.
@@ -88,6 +92,24 @@ both_backends! {
         let refusal = browser.wait_for("#refusal", WAIT).await;
         assert!(browser.text(&refusal).await.contains("approved"), "{}", browser.source().await);
         assert!(browser.title().await.contains("already been used"));
+
+        // The same form on a page of another origin (a data: URL, an opaque
+        // origin), even with the link's real token: refused, nothing changes.
+        let other = "forged.example";
+        let link = pending(&app, &p.token, "https://forged.example", "premium").await;
+        let token = form_token(&link).await.unwrap();
+        let forged = format!(
+            "<form method=\"post\" action=\"{link}\"><input type=\"hidden\" name=\"form_token\" value=\"{token}\"><button id=\"go\">Go</button></form>"
+        );
+        browser.goto(&format!("data:text/html,{}", encode(&forged))).await;
+        let go = browser.wait_for("#go", WAIT).await;
+        browser.click(&go).await;
+        let refusal = browser.wait_for("#refusal", WAIT).await;
+        assert!(browser.text(&refusal).await.contains("Nothing was changed"), "{}", browser.source().await);
+        assert!(browser.title().await.contains("not sent from its page"));
+        let st = app.status_ok(&p.token, other).await;
+        assert!(!st.blog.is_connected, "{st:?}");
+        assert!(st.products[0].is_pending, "{st:?}");
         browser.quit().await;
     }
 

@@ -51,6 +51,8 @@ mod sub_keys;
 mod trust_connections;
 mod trust_files;
 mod trust_growth;
+mod trust_holder;
+mod trust_links;
 mod trust_sub_keys;
 mod trust_tokens;
 mod trust_urls;

@@ -199,8 +199,10 @@ both_backends! {
         assert!(list.iter().all(|u| u["origin"] == "provision" && u["created_by_partner"] == a.partner_id));
     }
 
-    /// SPEC §11: automatic account creation does not connect a site on
-    /// which another partner holds a live activation.
+    /// SPEC §11 (the holder rule, `may_change_site`): automatic account
+    /// creation does not connect a site on which another partner holds a
+    /// live activation and the caller none; a caller that holds one of its
+    /// own connects it for itself only.
     async fn another_partners_site_is_left_alone(db: Db) {
         let app = TestApp::spawn(db).await;
         let a = app.partner("Acme").await;
@@ -208,12 +210,23 @@ both_backends! {
         allow(&app, a.partner_id);
         let (_, body) = app.provision(&b.token, &[("siteurl", "https://shared.example"), ("local_user", "admin"), ("plan", "personal")]).await;
         assert_eq!(body["auth_required"], true);
-        let (status, body) = app.provision(&a.token, &[("siteurl", "https://shared.example"), ("local_user", "admin"), ("plan", "jetpack-scan"), ("wpcom_user_email", "someone@example.com")]).await;
+        // A holds nothing there (a registration only): nothing is done.
+        let (status, body) = app.provision(&a.token, &[("siteurl", "https://shared.example"), ("local_user", "admin"), ("wpcom_user_email", "someone@example.com")]).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(keys(&body), ["success", "auth_required", "next_url"]);
         assert_eq!(body["auth_required"], true);
         let (_, st) = app.status(&b.token, "shared.example").await;
         assert_eq!(st["blog"]["is_connected"], false);
         assert!(users(&app).is_empty());
+
+        // With its own product A holds the site too: the account connects it
+        // for A, whose activation becomes active; B's stays pending.
+        let (status, body) = app.provision(&a.token, &[("siteurl", "https://shared.example"), ("local_user", "admin"), ("plan", "jetpack-scan"), ("wpcom_user_email", "someone@example.com")]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(keys(&body), ["success", "auth_required", "next_url", "access_token"]);
+        assert_eq!(body["auth_required"], false);
+        let states: Vec<(String, String)> = app.activations(&["--site", "shared.example"]).into_iter().map(|r| (r.product, r.state)).collect();
+        assert_eq!(states, [("personal".into(), "pending".into()), ("jetpack-scan".into(), "active".into())]);
+        assert_eq!(users(&app).len(), 1);
     }
 }

@@ -5,11 +5,18 @@
 //!
 //! A link is a one-time secret (64 random letters and digits, stored only as
 //! a SHA-256 digest) valid as long as the pending activation it was issued
-//! for. Approving spends it through [`Store::use_auth_link`]: in one
-//! transaction the site is connected, every pending activation of the site
-//! (whichever key made it) becomes active, and every link of the site is
-//! marked used. An unknown link is answered 404, a used or expired one 410,
-//! both as HTML pages, and neither changes anything.
+//! for. It approves for the partner that requested it (SPEC §11): approving
+//! spends it through [`Store::use_auth_link`], which in one transaction
+//! connects the site, activates the pending activations of that partner
+//! (every key of it, and no other partner's), and marks that partner's
+//! links of the site used. An unknown link is answered 404, a used or
+//! expired one 410, both as HTML pages, and neither changes anything.
+//!
+//! A forged approval is refused (403 page, nothing changed): the form
+//! carries an anti-forgery token, an HMAC of the link's digest under the
+//! server key ([`form_token`]; nothing stored), and a POST with an
+//! `Origin` (or, without one, a `Referer`) of another origin is refused
+//! ([`same_origin`]).
 //!
 //! `partner_redirect` (a query parameter of the page, carried through the
 //! form) is followed with a 303 only when it starts with a prefix the link's
@@ -24,7 +31,7 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jpstart_types::params::{non_empty, AuthorizeParams};
@@ -93,10 +100,11 @@ pub async fn show(
         esc(site.identifier.as_str()),
         esc(&site.url),
     );
+    // What approving activates: this link's partner's only.
     let pending: Vec<String> = site
         .live
         .iter()
-        .filter(|a| a.is_pending())
+        .filter(|a| a.is_pending() && a.partner_id == Some(link.partner_id))
         .map(|a| format!("<li><code>{}</code></li>", esc(a.product.as_str())))
         .collect();
     if pending.is_empty() {
@@ -110,6 +118,12 @@ pub async fn show(
     // No `action`: the form posts back to the page's own URL, whatever
     // prefix or trailing slash it was reached by.
     body += "<form method=\"post\">\n";
+    if let Some(digest) = link_digest(&token) {
+        body += &format!(
+            "<input type=\"hidden\" name=\"form_token\" value=\"{}\">\n",
+            form_token(&state, &digest)
+        );
+    }
     if let Some(url) = &redirect {
         body += &format!(
             "<input type=\"hidden\" name=\"partner_redirect\" value=\"{}\">\n",
@@ -139,6 +153,7 @@ pub async fn show(
         (status = 200, description = "Approved, but the site could not be read back: a page saying it is connected (HTML).", content_type = "text/html"),
         (status = 303, description = "Approved: sent to the allow-listed `partner_redirect`, else to the site's `wp-admin/`."),
         (status = 400, description = "The form could not be read (HTML page).", content_type = "text/html"),
+        (status = 403, description = "Not sent by the page's own form: no or a wrong anti-forgery token, or another origin; nothing changed (HTML page).", content_type = "text/html"),
         (status = 404, description = "Unknown link (HTML page).", content_type = "text/html"),
         (status = 410, description = "Used or expired link (HTML page).", content_type = "text/html"),
         (status = 500, description = "The store failed; nothing changed (HTML page).", content_type = "text/html"),
@@ -147,6 +162,7 @@ pub async fn show(
 pub async fn approve(
     State(state): State<AppState>,
     token: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     params: Result<Params<AuthorizeParams>, ApiError>,
 ) -> Response {
     let Ok(Path(token)) = token else {
@@ -164,6 +180,9 @@ pub async fn approve(
         )
         .into_response();
     };
+    if let Err(page) = genuine(&state, &headers, &digest, &params, &token, now).await {
+        return page.into_response();
+    }
     let (link, out) = match state.store.use_auth_link(&digest, now).await {
         Ok(Ok(used)) => used,
         // Refused: say why (no change was made).
@@ -263,6 +282,67 @@ fn uri_escape(url: &str) -> String {
         }
     }
     out
+}
+
+/// The anti-forgery token of a link's form: bound to the link, made with
+/// the server key, so no other page can make one and nothing is stored.
+fn form_token(state: &AppState, digest: &[u8]) -> String {
+    state.secret_key.mac(FORM_CONTEXT, digest)
+}
+
+const FORM_CONTEXT: &[u8] = b"authorize-form";
+
+/// Whether an approval was sent by the link's own page: from no other
+/// origin, with the form's token. A refused one is answered as its page,
+/// unknown or spent links as such (404, 410) rather than 403.
+async fn genuine(
+    state: &AppState,
+    headers: &HeaderMap,
+    digest: &[u8],
+    params: &AuthorizeParams,
+    token: &str,
+    now: Timestamp,
+) -> Result<(), Page> {
+    if !same_origin(headers, &state.public_url) {
+        tracing::warn!("approval from another origin refused");
+        return Err(Page::forged());
+    }
+    let sent = non_empty(&params.form_token).unwrap_or_default();
+    if !state.secret_key.verify_mac(FORM_CONTEXT, digest, sent) {
+        valid_link(state, token, now).await?;
+        tracing::warn!("approval without the form's token refused");
+        return Err(Page::forged());
+    }
+    Ok(())
+}
+
+/// Whether a POST comes from our own pages, by `Origin` or, without one,
+/// `Referer`; with neither (not a browser's form) the token alone decides.
+/// Ours: the origin of the public URL, or the host the request was sent to
+/// (which a browser sets itself). An opaque origin (`null`) is not ours.
+pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    let sent = match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(origin), _) => origin,
+        (None, Some(referer)) => referer,
+        (None, None) => return true,
+    };
+    let Some(theirs) = sent.to_str().ok().and_then(origin_of) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    origin_of(public_url).as_ref() == Some(&theirs)
+        || host.is_some_and(|h| h.eq_ignore_ascii_case(&theirs.1))
+}
+
+/// The scheme and authority of an http(s) URL, lowercased.
+fn origin_of(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    (!authority.is_empty()).then(|| (scheme, authority.to_ascii_lowercase()))
 }
 
 /// Whether `url` may be redirected to, given a partner's allow-listed
@@ -365,6 +445,14 @@ impl Page {
         }
     }
 
+    fn forged() -> Self {
+        Page::refusal(
+            StatusCode::FORBIDDEN,
+            "This approval was not sent from its page",
+            "Nothing was changed. Open the link you were given and press Approve there.",
+        )
+    }
+
     fn unknown() -> Self {
         Page::refusal(
             StatusCode::NOT_FOUND,
@@ -410,14 +498,17 @@ h1{font-size:1.4rem}dt{font-weight:600}dd{margin:0 0 .5rem}\
 button{font-size:1rem;padding:.6rem 1.4rem;background:#069e08;color:#fff;border:0;border-radius:4px;cursor:pointer}";
 
 /// Headers of every answer of the page: the link is a secret (no caching,
-/// no Referer to wherever the owner goes next), and the Approve button must
-/// not be framed by another site (clickjacking).
+/// no Referer to any other origin, such as wherever the owner goes next),
+/// and the Approve button must not be framed by another site (clickjacking).
 fn protect(res: &mut Response) {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Same-origin, not no-referrer: with no-referrer a browser sends
+        // `Origin: null` even for the page's own form, and the origin check
+        // could not tell it from a forged one.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
@@ -498,6 +589,62 @@ mod tests {
             uri_escape("https://x.example/<b>\"q\"</b> é/wp-admin/?a=1&b=%20"),
             "https://x.example/%3Cb%3E%22q%22%3C/b%3E%20%C3%A9/wp-admin/?a=1&b=%20"
         );
+    }
+
+    #[test]
+    fn same_origin_by_origin_then_referer() {
+        let ours = "https://api.example.com";
+        let h = |pairs: &[(header::HeaderName, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+            }
+            m
+        };
+        let (o, r, host) = (header::ORIGIN, header::REFERER, header::HOST);
+        let cases = [
+            (h(&[]), true),
+            (h(&[(o.clone(), "https://api.example.com")]), true),
+            (h(&[(o.clone(), "HTTPS://API.example.com")]), true),
+            (h(&[(o.clone(), "http://api.example.com")]), false),
+            (h(&[(o.clone(), "https://evil.example")]), false),
+            (h(&[(o.clone(), "null")]), false),
+            (
+                h(&[
+                    (o.clone(), "https://evil.example"),
+                    (r.clone(), "https://api.example.com/x"),
+                ]),
+                false,
+            ),
+            (
+                h(&[(r.clone(), "https://api.example.com/authorize/x")]),
+                true,
+            ),
+            (
+                h(&[(r.clone(), "https://api.example.com.evil.example/")]),
+                false,
+            ),
+            (h(&[(r.clone(), "not a url")]), false),
+            // Reached under another name than the public URL: the Host
+            // the browser sent.
+            (
+                h(&[
+                    (o.clone(), "http://10.0.0.5:8080"),
+                    (host.clone(), "10.0.0.5:8080"),
+                ]),
+                true,
+            ),
+            (
+                h(&[
+                    (o.clone(), "https://evil.example"),
+                    (host.clone(), "10.0.0.5:8080"),
+                ]),
+                false,
+            ),
+        ];
+        for (headers, want) in cases {
+            assert_eq!(same_origin(&headers, ours), want, "{headers:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{FtpParams, SshParams};
 use jpstart_types::wire::Success;
-use jpstart_types::BlogId;
+use jpstart_types::{BlogId, PartnerId};
 
 use crate::app::state::AppState;
 use crate::domain::credentials::{self, Credentials};
@@ -96,13 +96,13 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
 )]
 pub async fn ssh_credentials(
     State(state): State<AppState>,
-    _caller: Writer,
+    Writer(caller): Writer,
     path: SitePath,
     Params(p): Params<SshParams>,
 ) -> Result<Json<Success>, ApiError> {
     let blog = site(&state, &path).await?;
     let creds = credentials::ssh(&p, None)?;
-    save(&state, blog, &creds).await?;
+    save(&state, blog, caller.partner_id, &creds).await?;
     Ok(Json(Success { success: true }))
 }
 
@@ -126,13 +126,13 @@ pub async fn ssh_credentials(
 )]
 pub async fn ftp_credentials(
     State(state): State<AppState>,
-    _caller: Writer,
+    Writer(caller): Writer,
     path: SitePath,
     Params(p): Params<FtpParams>,
 ) -> Result<Json<Success>, ApiError> {
     let blog = site(&state, &path).await?;
     let creds = credentials::ftp(&p, None)?;
-    save(&state, blog, &creds).await?;
+    save(&state, blog, caller.partner_id, &creds).await?;
     Ok(Json(Success { success: true }))
 }
 
@@ -146,15 +146,21 @@ async fn site(state: &AppState, path: &SitePath) -> Result<BlogId, ApiError> {
     Ok(site.blog_id)
 }
 
-async fn save(state: &AppState, blog: BlogId, creds: &Credentials) -> Result<(), ApiError> {
-    // Refused when the site was deleted between the lookup and the write:
-    // answered as unknown.
-    Ok(seal_and_store(state, blog, creds).await??)
+async fn save(
+    state: &AppState,
+    blog: BlogId,
+    partner: PartnerId,
+    creds: &Credentials,
+) -> Result<(), ApiError> {
+    // Refused by the holder rule (403 `forbidden`), or when the site was
+    // deleted between the lookup and the write (answered as unknown).
+    Ok(seal_and_store(state, blog, partner, creds).await??)
 }
 
 async fn seal_and_store(
     state: &AppState,
     blog: BlogId,
+    partner: PartnerId,
     creds: &Credentials,
 ) -> Decided<(), CredentialsRefusal> {
     let kind = creds.kind.as_str();
@@ -164,7 +170,7 @@ async fn seal_and_store(
         .seal(&creds.to_plaintext(), context.as_bytes());
     let stored = state
         .store
-        .set_credentials(blog, creds.kind, &sealed, state.clock.now())
+        .set_credentials(blog, partner, creds.kind, &sealed, state.clock.now())
         .await?;
     if stored.is_ok() {
         tracing::info!(blog_id = %blog, kind, "backup credentials stored");
@@ -179,20 +185,23 @@ pub type Report = Option<(bool, String)>;
 /// A problem never fails the provision; it is reported in
 /// `ssh_set`/`ssh_error` and `ftp_set`/`ftp_error` (only for the kinds that
 /// were sent).
+/// The holder rule applies as on the endpoints: a site another partner
+/// holds keeps its credentials, and the report says why.
 pub async fn at_provision(
     state: &AppState,
     blog: BlogId,
+    partner: PartnerId,
     host: &str,
     ssh: &SshParams,
     ftp: &FtpParams,
 ) -> (Report, Report) {
     let ssh_report = if credentials::ssh_sent(ssh) {
-        Some(report(state, blog, credentials::ssh(ssh, Some(host))).await)
+        Some(report(state, blog, partner, credentials::ssh(ssh, Some(host))).await)
     } else {
         None
     };
     let ftp_report = if credentials::ftp_sent(ftp) {
-        Some(report(state, blog, credentials::ftp(ftp, Some(host))).await)
+        Some(report(state, blog, partner, credentials::ftp(ftp, Some(host))).await)
     } else {
         None
     };
@@ -202,15 +211,17 @@ pub async fn at_provision(
 async fn report(
     state: &AppState,
     blog: BlogId,
+    partner: PartnerId,
     validated: Result<Credentials, ApiError>,
 ) -> (bool, String) {
     match validated {
         Err(e) => (false, e.message),
-        Ok(creds) => match seal_and_store(state, blog, &creds).await {
+        Ok(creds) => match seal_and_store(state, blog, partner, &creds).await {
             Ok(Ok(())) => (true, String::new()),
             Ok(Err(CredentialsRefusal::UnknownBlog(_))) => {
                 (false, "The site is not registered.".to_string())
             }
+            Ok(Err(CredentialsRefusal::NotHolder(r))) => (false, r.message()),
             Err(e) => {
                 tracing::error!(error = %e, blog_id = %blog, "storing credentials failed");
                 (

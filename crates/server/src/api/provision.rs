@@ -256,6 +256,7 @@ async fn run(
     let link_token = secrets::generate();
     let req = ProvisionRequest {
         key_id: caller.key_id,
+        partner_id: caller.partner_id,
         site,
         local_user,
         product,
@@ -280,8 +281,15 @@ async fn run(
         }
     }
     let host = outcome.identifier.host().to_string();
-    let (ssh, ftp) =
-        super::credentials::at_provision(state, outcome.blog_id, &host, &p.ssh, &p.ftp).await;
+    let (ssh, ftp) = super::credentials::at_provision(
+        state,
+        outcome.blog_id,
+        caller.partner_id,
+        &host,
+        &p.ssh,
+        &p.ftp,
+    )
+    .await;
     let next_url = if outcome.link_issued {
         authorize_url(&state.public_url, &link_token, outcome.blog_id)
     } else {

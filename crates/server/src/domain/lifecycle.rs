@@ -6,6 +6,7 @@
 
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteRef};
 
+use super::holder::{may_change_site, SiteChange};
 use super::limits;
 use super::refusal::{CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, SubKeyRefusal};
 use super::rules::{cancel_targets, CancelTarget, LiveActivation};
@@ -62,11 +63,26 @@ pub fn decide_grant(live: &[LiveActivation], family: &str) -> Result<(), GrantRe
     Ok(())
 }
 
-/// Connecting a site activates its pending activations (all of them,
-/// whichever key made them).
-pub fn decide_connect(live: &[LiveActivation], now: Timestamp) -> Vec<Transition> {
+/// Who connects a site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectedBy {
+    /// `jpstart admin site connect`: as if every partner's link was approved.
+    Operator,
+    /// The site owner, through the authorization link this partner requested.
+    Link(PartnerId),
+}
+
+/// Connecting a site activates its pending activations: the operator's
+/// connect all of them, an approved link those of the partner that
+/// requested it (every key of it) only, so that one partner's approval
+/// never bills another (SPEC §11).
+pub fn decide_connect(live: &[LiveActivation], by: ConnectedBy, now: Timestamp) -> Vec<Transition> {
     live.iter()
         .filter(|a| a.is_pending())
+        .filter(|a| match by {
+            ConnectedBy::Operator => true,
+            ConnectedBy::Link(partner) => a.partner_id == Some(partner),
+        })
         .map(|a| Transition {
             id: a.id,
             from: ActivationState::Pending,
@@ -193,13 +209,15 @@ pub fn key_disabled(own: bool, parent_disabled: bool) -> bool {
     own || parent_disabled
 }
 
-/// Backup credentials are stored for a registered site only.
-pub fn decide_credentials(blog: BlogId, site_found: bool) -> Result<(), CredentialsRefusal> {
-    if site_found {
-        Ok(())
-    } else {
-        Err(CredentialsRefusal::UnknownBlog(blog))
-    }
+/// Backup credentials are stored for a registered site only (`live`: its
+/// live activations; `None`: no such site), and by the holder rule.
+pub fn decide_credentials(
+    blog: BlogId,
+    live: Option<&[LiveActivation]>,
+    partner: PartnerId,
+) -> Result<(), CredentialsRefusal> {
+    let live = live.ok_or(CredentialsRefusal::UnknownBlog(blog))?;
+    Ok(may_change_site(live, partner, SiteChange::Credentials)?)
 }
 
 #[cfg(test)]

@@ -72,17 +72,23 @@ fn grant_needs_a_free_family() {
 }
 
 #[test]
-fn connect_activates_every_pending_one() {
+fn the_operator_activates_every_pending_one_a_link_its_partners() {
     let mut mine = live(1, "premium", Some(ME));
     mine.state = ActivationState::Pending;
     let mut theirs = live(2, "jetpack-backup-realtime", Some(OTHER));
     theirs.state = ActivationState::Pending;
     let site = [mine, theirs, live(3, "jetpack-scan", None)];
-    let ids: Vec<i64> = decide_connect(&site, T)
-        .iter()
-        .map(|t| t.id.get())
-        .collect();
-    assert_eq!(ids, [1, 2]);
+    let ids = |by| -> Vec<i64> {
+        decide_connect(&site, by, T)
+            .iter()
+            .map(|t| t.id.get())
+            .collect()
+    };
+    assert_eq!(ids(ConnectedBy::Operator), [1, 2]);
+    // `live` gives key n the partner n.
+    assert_eq!(ids(ConnectedBy::Link(PartnerId::new(ME.get()))), [1]);
+    assert_eq!(ids(ConnectedBy::Link(PartnerId::new(OTHER.get()))), [2]);
+    assert!(ids(ConnectedBy::Link(PartnerId::new(99))).is_empty());
 }
 
 #[test]
@@ -184,10 +190,23 @@ fn sub_keys_stay_within_the_parents_limits() {
 }
 
 #[test]
-fn credentials_need_a_site() {
-    assert_eq!(decide_credentials(blog(2), true), Ok(()));
+fn credentials_need_a_site_and_the_holder_rule() {
+    let me = PartnerId::new(ME.get());
+    assert_eq!(decide_credentials(blog(2), Some(&[]), me), Ok(()));
     assert_eq!(
-        decide_credentials(blog(2), false),
+        decide_credentials(blog(2), None, me),
         Err(CredentialsRefusal::UnknownBlog(blog(2)))
     );
+    let theirs = [live(1, "premium", Some(OTHER))];
+    assert_eq!(
+        decide_credentials(blog(2), Some(&theirs), me),
+        Err(CredentialsRefusal::NotHolder(crate::domain::NotHolder(
+            crate::domain::holder::SiteChange::Credentials
+        )))
+    );
+    let both = [
+        live(1, "premium", Some(OTHER)),
+        live(2, "jetpack-scan", Some(ME)),
+    ];
+    assert_eq!(decide_credentials(blog(2), Some(&both), me), Ok(()));
 }

@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod catalogue;
 pub mod credentials;
 pub mod errors;
+pub mod holder;
 pub mod lifecycle;
 pub mod limits;
 pub mod provision;
@@ -19,7 +20,7 @@ pub mod users;
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};
 pub use refusal::{
-    AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
-    SubKeyRefusal,
+    AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, NotHolder,
+    ProvisionRefusal, SubKeyRefusal,
 };
 pub use state::{ActivationState, Actor};

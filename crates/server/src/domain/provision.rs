@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use jpstart_types::{ActivationId, KeyId};
+use jpstart_types::{ActivationId, KeyId, PartnerId};
 
 use super::catalogue::ResolvedProduct;
+use super::holder::{may_change_site, SiteChange};
 use super::limits::LimitUse;
 use super::refusal::ProvisionRefusal;
 use super::rules::{product_rules, LiveActivation, ProductDecision};
@@ -18,6 +19,8 @@ use crate::clock::Timestamp;
 #[derive(Clone, Debug)]
 pub struct ProvisionContext<'a> {
     pub caller: KeyId,
+    /// The caller's partner: the holder rule counts every key of it.
+    pub partner: PartnerId,
     /// Whether the site is connected as stored (before any `force_*`).
     pub connected: bool,
     pub force_register: bool,
@@ -84,7 +87,8 @@ pub fn pending_until(now: Timestamp, ttl: Duration) -> Timestamp {
     now.saturating_add(ttl)
 }
 
-/// Decides a provision: the product rules, then the limits, then whether the
+/// Decides a provision: the holder rule for `force_*` (refused: nothing
+/// is done), the product rules, then the limits, then whether the
 /// activation waits for the owner (site not connected: pending, with a
 /// link) or is active at once. `product: None` registers (and maybe resets)
 /// the site only.
@@ -92,17 +96,30 @@ pub fn decide(
     ctx: &ProvisionContext<'_>,
     product: Option<&ResolvedProduct>,
 ) -> Result<ProvisionPlan, ProvisionRefusal> {
+    if ctx.force_register {
+        may_change_site(ctx.live, ctx.partner, SiteChange::Registration)?;
+    } else if ctx.force_connect {
+        may_change_site(ctx.live, ctx.partner, SiteChange::Connection)?;
+    }
     let reset = (ctx.force_register || ctx.force_connect).then_some(SiteReset {
         new_registration: ctx.force_register,
     });
     let connected = ctx.connected && reset.is_none();
-    // The link is issued whenever the site ends up waiting for its owner,
-    // product or not.
-    let link_expires_at = (!connected).then(|| pending_until(ctx.now, ctx.pending_ttl));
     let activation = match product {
         None => None,
         Some(product) => Some(decide_activation(ctx, connected, product)?),
     };
+    // The link is issued whenever the site ends up waiting for its owner,
+    // product or not, and when the caller's activation still waits on a
+    // site connected through another partner's link (SPEC §11).
+    let waits = matches!(
+        activation,
+        Some(ActivationPlan::AlreadyLive {
+            state: ActivationState::Pending,
+            ..
+        })
+    );
+    let link_expires_at = (!connected || waits).then(|| pending_until(ctx.now, ctx.pending_ttl));
     Ok(ProvisionPlan {
         reset,
         connected,
@@ -167,6 +184,7 @@ mod tests {
     use jpstart_types::ProductSlug;
 
     const ME: KeyId = KeyId::new(1);
+    const MINE: PartnerId = PartnerId::new(1);
     const T: Timestamp = Timestamp::from_millis(1_000);
     const TTL: Duration = Duration::from_secs(60);
 
@@ -177,6 +195,7 @@ mod tests {
     ) -> ProvisionContext<'a> {
         ProvisionContext {
             caller: ME,
+            partner: MINE,
             connected,
             force_register: false,
             force_connect: false,
@@ -270,6 +289,43 @@ mod tests {
                 new_registration: true
             })
         );
+    }
+
+    #[test]
+    fn force_on_a_site_another_partner_holds_is_refused() {
+        let theirs = [live(5, "premium", Some(KeyId::new(2)))];
+        let mut c = ctx(true, &theirs, &[]);
+        c.force_connect = true;
+        assert_eq!(
+            decide(&c, Some(&premium())),
+            Err(ProvisionRefusal::NotHolder(crate::domain::NotHolder(
+                SiteChange::Connection
+            )))
+        );
+        c.force_register = true;
+        assert_eq!(
+            decide(&c, None),
+            Err(ProvisionRefusal::NotHolder(crate::domain::NotHolder(
+                SiteChange::Registration
+            )))
+        );
+        // Without force_*: the usual rules, no refusal for the site.
+        assert!(decide(&ctx(true, &theirs, &[]), None).is_ok());
+        // The holder itself may.
+        let mine = [live(6, "jetpack-scan", Some(ME))];
+        let mut c = ctx(true, &mine, &[]);
+        c.force_register = true;
+        assert!(decide(&c, None).is_ok());
+    }
+
+    #[test]
+    fn a_pending_activation_on_a_connected_site_gets_a_link() {
+        let mut mine = live(7, "premium", Some(ME));
+        mine.state = ActivationState::Pending;
+        let site = [mine];
+        let plan = decide(&ctx(true, &site, &[]), Some(&premium())).unwrap();
+        assert!(plan.connected);
+        assert_eq!(plan.link_expires_at, Some(T.saturating_add(TTL)));
     }
 
     #[test]

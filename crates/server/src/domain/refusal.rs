@@ -6,7 +6,33 @@
 use jpstart_types::{BlogId, ProductSlug};
 
 use super::errors::{ApiError, ErrorCode};
+use super::holder::SiteChange;
 use super::limits::AboveParent;
+
+/// The holder rule refused a change to a site another partner holds
+/// ([`super::holder::may_change_site`]): 403 `forbidden`, the one code of
+/// every refusal to touch another partner's resources (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotHolder(pub SiteChange);
+
+impl NotHolder {
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::Forbidden];
+
+    /// The reason, as the refusal's message (and `ssh_error`/`ftp_error`
+    /// at provision).
+    pub fn message(self) -> String {
+        format!(
+            "Another partner holds a live activation on this site, so only it may change {}.",
+            self.0.describe()
+        )
+    }
+}
+
+impl From<NotHolder> for ApiError {
+    fn from(r: NotHolder) -> Self {
+        ApiError::with_arg(ErrorCode::Forbidden, r.message())
+    }
+}
 
 /// Why a provision (by URL or by blog id) was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +50,14 @@ pub enum ProvisionRefusal {
     },
     /// The key's live activations of the product fill its limit.
     LimitReached(ProductSlug),
+    /// `force_connect`/`force_register` on a site another partner holds.
+    NotHolder(NotHolder),
+}
+
+impl From<NotHolder> for ProvisionRefusal {
+    fn from(r: NotHolder) -> Self {
+        ProvisionRefusal::NotHolder(r)
+    }
 }
 
 impl ProvisionRefusal {
@@ -33,6 +67,7 @@ impl ProvisionRefusal {
         ErrorCode::PlanDowngradeDisallowed,
         ErrorCode::ProductAlreadyIncluded,
         ErrorCode::ActivationLimitReached,
+        ErrorCode::Forbidden,
     ];
 }
 
@@ -50,6 +85,7 @@ impl From<ProvisionRefusal> for ApiError {
             ProvisionRefusal::LimitReached(slug) => {
                 ApiError::with_arg(ErrorCode::ActivationLimitReached, slug)
             }
+            ProvisionRefusal::NotHolder(r) => r.into(),
         }
     }
 }
@@ -147,16 +183,25 @@ impl From<SubKeyRefusal> for ApiError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CredentialsRefusal {
     UnknownBlog(BlogId),
+    /// Another partner holds the site.
+    NotHolder(NotHolder),
 }
 
 impl CredentialsRefusal {
-    pub const CODES: &'static [ErrorCode] = &[ErrorCode::InvalidBlog];
+    pub const CODES: &'static [ErrorCode] = &[ErrorCode::InvalidBlog, ErrorCode::Forbidden];
+}
+
+impl From<NotHolder> for CredentialsRefusal {
+    fn from(r: NotHolder) -> Self {
+        CredentialsRefusal::NotHolder(r)
+    }
 }
 
 impl From<CredentialsRefusal> for ApiError {
     fn from(r: CredentialsRefusal) -> Self {
         match r {
             CredentialsRefusal::UnknownBlog(id) => ApiError::with_arg(ErrorCode::InvalidBlog, id),
+            CredentialsRefusal::NotHolder(r) => r.into(),
         }
     }
 }
@@ -262,6 +307,14 @@ mod tests {
             ),
             (AccountRefusal::Exists.into(), AccountRefusal::CODES),
             (AccountRefusal::TokenNotStored.into(), AccountRefusal::CODES),
+            (
+                ProvisionRefusal::NotHolder(NotHolder(SiteChange::Connection)).into(),
+                ProvisionRefusal::CODES,
+            ),
+            (
+                CredentialsRefusal::NotHolder(NotHolder(SiteChange::Credentials)).into(),
+                CredentialsRefusal::CODES,
+            ),
         ];
         for (err, codes) in cases {
             assert!(codes.contains(&err.code), "{err} not in {codes:?}");

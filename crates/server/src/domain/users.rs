@@ -8,6 +8,7 @@ use std::fmt;
 
 use jpstart_types::PartnerId;
 
+use super::holder::{may_change_site, SiteChange};
 use super::lifecycle::Transition;
 use super::rules::LiveActivation;
 use super::ActivationState;
@@ -146,22 +147,19 @@ pub fn username_candidate(base: &str, n: u32) -> String {
     format!("{}{suffix}", &base[..keep])
 }
 
-/// Automatic account creation's rule for the site (SPEC §11): a partner may
-/// change a site's connection only when no other partner holds a live
-/// activation there (an operator's grant belongs to no partner); connecting
-/// it then activates the partner's own pending activations there, and only
-/// those. `None`: another partner holds the site, nothing is done.
+/// Automatic account creation's rule for the site: it connects the site, so
+/// it is the holder rule of SPEC §11 ([`may_change_site`], the one rule of
+/// every change to a site): the partner must hold a live activation there,
+/// or no other partner may hold one (an operator's grant belongs to no
+/// partner). Connecting it then activates the partner's own pending
+/// activations there, and only those. `None`: another partner holds the
+/// site, nothing is done.
 pub fn decide_auto_account(
     partner: PartnerId,
     live: &[LiveActivation],
     now: Timestamp,
 ) -> Option<Vec<Transition>> {
-    if live
-        .iter()
-        .any(|a| a.partner_id.is_some_and(|p| p != partner))
-    {
-        return None;
-    }
+    may_change_site(live, partner, SiteChange::Connection).ok()?;
     Some(
         live.iter()
             .filter(|a| a.is_pending() && a.partner_id == Some(partner))
@@ -307,6 +305,15 @@ mod tests {
         );
         let held = [live(4, Some(2), ActivationState::Active)];
         assert!(decide_auto_account(me, &held, now).is_none());
+        // Holding one is enough, whoever else holds others (the holder rule);
+        // only the partner's own pending activation becomes active.
+        let shared = [
+            live(4, Some(2), ActivationState::Pending),
+            live(5, Some(1), ActivationState::Pending),
+        ];
+        let t = decide_auto_account(me, &shared, now).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].id, ActivationId::new(5));
         assert_eq!(decide_auto_account(me, &[], now), Some(Vec::new()));
     }
 

@@ -199,8 +199,8 @@ pub trait Store: Send + Sync + 'static {
     /// A site with its live activations as of `now`.
     async fn site(&self, site: &SiteRef, now: Timestamp) -> Result<Option<SiteState>, StoreError>;
 
-    /// Connects a site and activates its pending activations, in one
-    /// transaction. `None` for an unknown site.
+    /// The operator's connect: connects a site and activates every pending
+    /// activation on it, in one transaction. `None` for an unknown site.
     async fn connect_site(
         &self,
         site: &SiteRef,
@@ -225,10 +225,13 @@ pub trait Store: Send + Sync + 'static {
         filter: &ActivationFilter,
     ) -> Result<Vec<ActivationRecord>, StoreError>;
 
-    /// Stores sealed (encrypted) credentials of a kind for a registered site.
+    /// Stores sealed (encrypted) credentials of a kind for a registered
+    /// site, for a key of `partner`, by
+    /// [`crate::domain::lifecycle::decide_credentials`] (the holder rule).
     async fn set_credentials(
         &self,
         blog: BlogId,
+        partner: PartnerId,
         kind: CredentialKind,
         sealed: &[u8],
         now: Timestamp,
@@ -249,9 +252,10 @@ pub trait Store: Send + Sync + 'static {
     /// [`crate::domain::lifecycle::link_validity`]). `None`: unknown.
     async fn auth_link(&self, digest: &[u8]) -> Result<Option<AuthLink>, StoreError>;
 
-    /// Uses a link: connects its site and activates its pending activations in
-    /// one transaction, and marks every link of the site used. Refused for an
-    /// unknown, used or expired link.
+    /// Uses a link: connects its site and activates the pending activations
+    /// of the link's partner (every key of it) in one transaction, and marks
+    /// that partner's links of the site used. Refused for an unknown, used
+    /// or expired link.
     async fn use_auth_link(
         &self,
         digest: &[u8],
@@ -295,8 +299,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Automatic account creation, by
     /// [`crate::domain::users::decide_auto_account`]: when the partner is
-    /// allowed to create accounts, the address has none, and no other
-    /// partner holds a live activation on the site, creates the account
+    /// allowed to create accounts, the address has none, and the holder
+    /// rule lets the partner change the site's connection, creates the account
     /// with its token and connects the site for the partner (its pending
     /// activations there become active, its links are used up), in one
     /// transaction. `None` when a prerequisite is not met; then nothing

@@ -70,6 +70,8 @@ pub struct ProvisionRequest {
     /// Whether it is a sub-key (and of which key) is read by the store
     /// under its locks: the limits that apply follow from it.
     pub key_id: KeyId,
+    /// The key's partner (the holder rule counts every key of it).
+    pub partner_id: PartnerId,
     pub site: ProvisionSite,
     pub local_user: Option<String>,
     /// `None`: register (and possibly connect) the site, provision nothing.

@@ -156,21 +156,27 @@ async fn credentials_and_auth_links(fx: Fx) {
     let missing = BlogId::new(blog.get() + 1000).unwrap();
     assert_eq!(
         fx.store
-            .set_credentials(missing, CredentialKind::Ssh, b"sealed", ts(T0))
+            .set_credentials(missing, partner, CredentialKind::Ssh, b"sealed", ts(T0))
             .await
             .unwrap(),
         Err(CredentialsRefusal::UnknownBlog(missing))
     );
     assert_eq!(
         fx.store
-            .set_credentials(blog, CredentialKind::Ssh, b"sealed", ts(T0))
+            .set_credentials(blog, partner, CredentialKind::Ssh, b"sealed", ts(T0))
             .await
             .unwrap(),
         Ok(())
     );
     assert_eq!(
         fx.store
-            .set_credentials(blog, CredentialKind::Ssh, b"sealed again", ts(T0 + 1))
+            .set_credentials(
+                blog,
+                partner,
+                CredentialKind::Ssh,
+                b"sealed again",
+                ts(T0 + 1)
+            )
             .await
             .unwrap(),
         Ok(()),

@@ -65,7 +65,7 @@ async fn provision_outcomes(fx: Fx) {
     );
 
     // By blog id: the site must exist.
-    let mut req = fx.request(key, url, Some("premium"), T0 + 4).unwrap();
+    let mut req = fx.request(key, url, Some("premium"), T0 + 4).await.unwrap();
     req.site = ProvisionSite::BlogId(first.blog_id);
     let by_id = fx.run(&req).await.unwrap();
     assert_eq!(by_id.activation.unwrap().id, up.id);
@@ -118,6 +118,7 @@ async fn limits_hold_under_concurrency(fx: Fx) {
     let sub = fx.key_of(partner, Some(key), &[]).await;
     let req = fx
         .request(sub, "https://sub.example", Some("premium"), T0)
+        .await
         .unwrap();
     assert_eq!(
         fx.run(&req).await.unwrap_err(),

@@ -99,7 +99,7 @@ impl Fx {
         product: Option<&str>,
         now: i64,
     ) -> Result<store::ProvisionOutcome, ErrorCode> {
-        let req = self.request(key, url, product, now)?;
+        let req = self.request(key, url, product, now).await?;
         self.run(&req).await
     }
 
@@ -120,7 +120,7 @@ impl Fx {
     }
 
     /// The provision request the handler would build.
-    fn request(
+    async fn request(
         &self,
         key: KeyId,
         url: &str,
@@ -136,8 +136,10 @@ impl Fx {
                     .ok_or(ErrorCode::InvalidPlan)?,
             ),
         };
+        let partner_id = self.store.key(key).await.unwrap().unwrap().partner_id;
         Ok(ProvisionRequest {
             key_id: key,
+            partner_id,
             site: ProvisionSite::Url {
                 identifier: ident(url),
                 url: url.to_string(),

@@ -221,6 +221,7 @@ fn error_of(status: u16, body: &Value) -> Expect {
         "incorrect_partner_key",
         "not_jps_plan",
         "activation_limit_reached",
+        "forbidden",
     ];
     match known.iter().find(|k| **k == code.as_str()) {
         Some(k) => Expect::Error(status, k),

@@ -195,6 +195,15 @@ impl Model {
     ) -> Expect {
         let (_, family, tier) = product(slug);
         let live: Vec<(usize, Act)> = self.live(site).map(|(i, a)| (i, a.clone())).collect();
+        // SPEC §11, the holder rule: force_connect only by a partner that
+        // holds a live activation on the site, or while no other does.
+        let holders: Vec<usize> = live
+            .iter()
+            .filter_map(|(_, a)| a.key.map(|k| PARTNER_OF[k]))
+            .collect();
+        if force_connect && !holders.is_empty() && !holders.contains(&PARTNER_OF[key]) {
+            return Expect::Error(403, "forbidden");
+        }
         // None: already live from this key; Some(x): create, superseding x.
         let create: Option<Option<usize>> = match live.iter().find(|(_, a)| a.product == slug) {
             Some((_, same)) if same.key == Some(key) => None,

@@ -194,6 +194,7 @@ impl SqlStore {
         };
         let ctx = ProvisionContext {
             caller: req.key_id,
+            partner: req.partner_id,
             connected: site.connected,
             force_register: req.force_register,
             force_connect: req.force_connect,

@@ -5,8 +5,8 @@ use jpstart_types::{BlogId, KeyId, SiteRef};
 use super::rows::auth_link_from_row;
 use super::{SqlStore, Tx};
 use crate::clock::Timestamp;
-use crate::domain::lifecycle::{self, AuthLink};
-use crate::domain::{Actor, LinkRefusal};
+use crate::domain::lifecycle::{self, AuthLink, ConnectedBy};
+use crate::domain::LinkRefusal;
 use crate::store::types::ConnectOutcome;
 use crate::store::StoreError;
 
@@ -39,7 +39,9 @@ impl SqlStore {
         row.map(|r| auth_link_from_row(&r)).transpose()
     }
 
-    /// Spends a link: [`lifecycle::link_validity`], then connects its site.
+    /// Spends a link: [`lifecycle::link_validity`], then connects its site
+    /// for the link's partner. That partner's links of the site are spent
+    /// with it; another partner's stay valid for its own pending ones.
     pub(super) async fn use_auth_link_in_tx(
         &self,
         tx: &mut Tx,
@@ -61,12 +63,17 @@ impl SqlStore {
         let Some(site) = self.lock_site(tx, &SiteRef::BlogId(link.blog_id)).await? else {
             return Ok(Err(LinkRefusal::Unknown));
         };
-        let out = self.connect_in_tx(tx, &site, now, Actor::SiteOwner).await?;
-        sqlx::query("UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL")
-            .bind(link.blog_id.as_i64())
-            .bind(now.as_millis())
-            .execute(&mut **tx)
-            .await?;
+        let by = ConnectedBy::Link(link.partner_id);
+        let out = self.connect_in_tx(tx, &site, now, by).await?;
+        sqlx::query(
+            "UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL \
+             AND key_id IN (SELECT id FROM keys WHERE partner_id = $3)",
+        )
+        .bind(link.blog_id.as_i64())
+        .bind(now.as_millis())
+        .bind(link.partner_id.get())
+        .execute(&mut **tx)
+        .await?;
         Ok(Ok((link, out)))
     }
 }

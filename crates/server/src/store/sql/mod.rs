@@ -249,12 +249,13 @@ impl Store for SqlStore {
     async fn set_credentials(
         &self,
         blog: BlogId,
+        partner: PartnerId,
         kind: CredentialKind,
         sealed: &[u8],
         now: Timestamp,
     ) -> Decided<(), CredentialsRefusal> {
         in_write_tx!(self, |tx| self
-            .set_credentials_in_tx(&mut tx, blog, kind, sealed, now)
+            .set_credentials_in_tx(&mut tx, blog, partner, kind, sealed, now)
             .await)
     }
 

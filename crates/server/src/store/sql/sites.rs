@@ -1,14 +1,14 @@
 //! Sites: lookup and lock, registration, status, connection and backup
 //! credentials.
 
-use jpstart_types::{BlogId, SiteIdentifier, SiteRef};
+use jpstart_types::{BlogId, PartnerId, SiteIdentifier, SiteRef};
 use sqlx::Row;
 
 use super::rows::{live_from_row, site_key, SiteKey, SiteRow, LIVE_COLUMNS};
 use super::{live_at, SqlStore, Tx};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
-use crate::domain::lifecycle;
+use crate::domain::lifecycle::{self, ConnectedBy};
 use crate::domain::{Actor, CredentialsRefusal};
 use crate::store::types::{ConnectOutcome, SiteState};
 use crate::store::StoreError;
@@ -120,7 +120,7 @@ impl SqlStore {
                     return Ok(None);
                 };
                 let out = self
-                    .connect_in_tx(&mut tx, &row, now, Actor::Operator)
+                    .connect_in_tx(&mut tx, &row, now, ConnectedBy::Operator)
                     .await?;
                 tx.commit().await?;
                 Ok::<_, StoreError>(Some(out))
@@ -135,8 +135,12 @@ impl SqlStore {
         tx: &mut Tx,
         site: &SiteRow,
         now: Timestamp,
-        actor: Actor,
+        by: ConnectedBy,
     ) -> Result<ConnectOutcome, StoreError> {
+        let actor = match by {
+            ConnectedBy::Operator => Actor::Operator,
+            ConnectedBy::Link(_) => Actor::SiteOwner,
+        };
         self.expire_in_tx(tx, Some(site.blog_id), now).await?;
         sqlx::query("UPDATE sites SET connected = 1, connected_at = $2 WHERE blog_id = $1")
             .bind(site.blog_id)
@@ -145,7 +149,7 @@ impl SqlStore {
             .await?;
         let live = self.live_in_tx(tx, site.blog_id, now).await?;
         let mut activated = Vec::new();
-        for t in lifecycle::decide_connect(&live, now) {
+        for t in lifecycle::decide_connect(&live, by, now) {
             self.apply_transition(tx, &t, actor).await?;
             activated.push(t.id);
         }
@@ -163,12 +167,21 @@ impl SqlStore {
         &self,
         tx: &mut Tx,
         blog: BlogId,
+        partner: PartnerId,
         kind: CredentialKind,
         sealed: &[u8],
         now: Timestamp,
     ) -> Result<Result<(), CredentialsRefusal>, StoreError> {
-        let found = self.lock_site(tx, &SiteRef::BlogId(blog)).await?.is_some();
-        if let Err(refusal) = lifecycle::decide_credentials(blog, found) {
+        // The live set is read under the site's lock, so that no other
+        // partner's provision can make this one a non-holder meanwhile.
+        let live = match self.lock_site(tx, &SiteRef::BlogId(blog)).await? {
+            Some(site) => {
+                self.expire_in_tx(tx, Some(site.blog_id), now).await?;
+                Some(self.live_in_tx(tx, site.blog_id, now).await?)
+            }
+            None => None,
+        };
+        if let Err(refusal) = lifecycle::decide_credentials(blog, live.as_deref(), partner) {
             return Ok(Err(refusal));
         }
         sqlx::query(
