@@ -41,6 +41,10 @@ impl Server {
             // Nor the write rate per key (20/s by default), which would
             // measure refusals: raised far above any scenario, still checked.
             .args(["--write-rate-limit", "1000000/s:1000000"])
+            // Nor the cap on live tokens per key (100): the token scenario
+            // mints thousands, and would evict the token the later
+            // scenarios use.
+            .args(["--tokens-per-key", "0"])
             .arg("--database-url")
             .arg(db_url)
             .env("JPSTART_SECRET_KEY", BENCH_SECRET_KEY)

@@ -70,20 +70,7 @@ pub async fn run(
         .map_err(|e| ServeError::Bind(config.listen, e))?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    if public_url_is_unreachable(addr, config.public_url.as_deref()) {
-        tracing::warn!(
-            %addr,
-            "listening on an unspecified address without --public-url: the links handed out \
-             (authorization page) would point to {scheme}://{addr}, which clients cannot reach; \
-             set --public-url (JPSTART_PUBLIC_URL) to the server's public address"
-        );
-    }
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("{scheme}://{addr}"))
-        .trim_end_matches('/')
-        .to_string();
+    let public_url = public_url(addr, scheme, config.public_url.as_deref());
     let clock = Clock::system();
     let test_clock = config
         .test_clock
@@ -136,6 +123,24 @@ pub async fn run(
     .await;
     sweeper.abort();
     result
+}
+
+/// Base of the links the API hands out: `--public-url`, or the bound
+/// address (with a warning when clients cannot reach that one).
+fn public_url(addr: SocketAddr, scheme: &str, configured: Option<&str>) -> String {
+    if public_url_is_unreachable(addr, configured) {
+        tracing::warn!(
+            %addr,
+            "listening on an unspecified address without --public-url: the links handed out \
+             (authorization page) would point to {scheme}://{addr}, which clients cannot reach; \
+             set --public-url (JPSTART_PUBLIC_URL) to the server's public address"
+        );
+    }
+    configured
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{scheme}://{addr}"))
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Marks expired pending activations in the background; requests also do it

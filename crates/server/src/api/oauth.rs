@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, TokenParams};
 use jpstart_types::wire::{OAuthErrorBody, TokenResponse};
-use jpstart_types::KeyId;
+use jpstart_types::{KeyId, SecretString};
 
 use crate::app::state::AppState;
 use crate::app::state::TokenLimits;
@@ -159,36 +159,7 @@ async fn issue(
             "The request parameters could not be parsed.",
         )
     })?;
-    let grant = non_empty(&p.grant_type).ok_or(OAuthError(
-        InvalidRequest,
-        "The grant_type parameter is missing.",
-    ))?;
-    if grant != "client_credentials" {
-        return Err(OAuthError(
-            UnsupportedGrantType,
-            "Only the client_credentials grant type is supported.",
-        )
-        .into());
-    }
-    // No scope means the only scope there is (RFC 6749 §3.3 allows a default).
-    let scope = non_empty(&p.scope).unwrap_or(PARTNER_SCOPE);
-    if scope != PARTNER_SCOPE {
-        return Err(
-            OAuthError(InvalidScope, "The only supported scope is jetpack-partner.").into(),
-        );
-    }
-    let client_id = non_empty(&p.client_id).ok_or(OAuthError(
-        InvalidRequest,
-        "The client_id parameter is missing.",
-    ))?;
-    let secret = p
-        .client_secret
-        .as_ref()
-        .filter(|s| !s.is_empty())
-        .ok_or(OAuthError(
-            InvalidRequest,
-            "The client_secret parameter is missing.",
-        ))?;
+    let (scope, client_id, secret) = checked(&p)?;
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
         Ok(id) if id > 0 => state.store.key(KeyId::new(id)).await?,
@@ -233,4 +204,41 @@ async fn issue(
         blog_url: 0,
         scope: scope.to_string(),
     })
+}
+
+/// The grant's parameters as RFC 6749 requires them: the grant type, the
+/// scope (absent: the only one there is) and the client's credentials.
+fn checked(p: &TokenParams) -> Result<(&str, &str, &SecretString), TokenFailure> {
+    use OAuthErrorCode::*;
+    let grant = non_empty(&p.grant_type).ok_or(OAuthError(
+        InvalidRequest,
+        "The grant_type parameter is missing.",
+    ))?;
+    if grant != "client_credentials" {
+        return Err(OAuthError(
+            UnsupportedGrantType,
+            "Only the client_credentials grant type is supported.",
+        )
+        .into());
+    }
+    // No scope means the only scope there is (RFC 6749 §3.3 allows a default).
+    let scope = non_empty(&p.scope).unwrap_or(PARTNER_SCOPE);
+    if scope != PARTNER_SCOPE {
+        return Err(
+            OAuthError(InvalidScope, "The only supported scope is jetpack-partner.").into(),
+        );
+    }
+    let client_id = non_empty(&p.client_id).ok_or(OAuthError(
+        InvalidRequest,
+        "The client_id parameter is missing.",
+    ))?;
+    let secret = p
+        .client_secret
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .ok_or(OAuthError(
+            InvalidRequest,
+            "The client_secret parameter is missing.",
+        ))?;
+    Ok((scope, client_id, secret))
 }
