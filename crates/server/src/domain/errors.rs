@@ -138,8 +138,8 @@ catalogue! {
         "An allowed_{product}_plans parameter names an unknown product, is not a whole number from 0 to 1000000, or is above the calling key's own limit for that product.",
         "Send allowed_{slug}_plans=N with a catalogue slug and a whole number.";
     Forbidden => 403, "forbidden", "%s",
-        "A sub-key tried to create a key (only a partner's own keys, those without a parent, may), the partner already has its most sub-keys, or a key tried to change a site another partner holds a live activation on: its connection (force_connect), its registration (force_register) or its backup credentials (SPEC §11).",
-        "Create the key with the parent key; change a site only while your partner holds a live activation on it or no other partner does; or ask the operator.";
+        "A sub-key tried to create a key (only a partner's own keys, those without a parent, may), the partner already has its most sub-keys, or a key tried to change a site another partner holds a live activation on: its connection (force_connect), its registration (force_register) or its backup credentials (SPEC §11); or a partner the operator has not allow-listed asked to create a WordPress.com account (POST /jpphp/user).",
+        "Create the key with the parent key; change a site only while your partner holds a live activation on it or no other partner does; or ask the operator (also to allow account creation).";
     // --- Throttling ---
     TooManyRequests => 429, "too_many_requests", "Too many requests per time interval",
         "A rate limit was reached: wrong client secrets per client id or address, or write requests per key.",
