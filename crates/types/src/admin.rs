@@ -99,3 +99,41 @@ pub struct BackedUp {
     /// beside it: without it the stored credentials cannot be opened.
     pub key: Option<String>,
 }
+
+/// `jpstart admin partner allow-user-creation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreationAllowed {
+    pub partner_id: PartnerId,
+    pub user_creation: bool,
+}
+
+/// One account as `admin wpcom-user` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WpcomUserShown {
+    pub id: i64,
+    pub email: String,
+    pub username: String,
+    pub product_type: Option<String>,
+    pub language: Option<String>,
+    /// `api`, `provision` or `operator`.
+    pub origin: String,
+    pub created_by_partner: Option<PartnerId>,
+    pub created_at: String,
+}
+
+/// One message as `admin mail` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailShown {
+    pub id: i64,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub partner_id: Option<PartnerId>,
+    /// `queued`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub last_error: Option<String>,
+}

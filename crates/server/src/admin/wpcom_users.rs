@@ -2,36 +2,14 @@
 //! `jpstart admin wpcom-user create|list`, `admin partner
 //! allow-user-creation`, `admin mail`.
 
-use serde::Serialize;
-
 use super::{Admin, AdminError};
 use crate::domain::ApiError;
+pub use jpstart_types::admin::{MailShown, UserCreationAllowed, WpcomUserShown};
 use jpstart_types::PartnerId;
 
 use crate::clock::Timestamp;
 use crate::domain::users::{username_base, Email};
 use crate::store::{MailFilter, NewWpcomUser, OutboxMail, UserOrigin, WpcomUser};
-
-/// `jpstart admin partner allow-user-creation`.
-#[derive(Debug, Serialize)]
-pub struct UserCreationAllowed {
-    pub partner_id: PartnerId,
-    pub user_creation: bool,
-}
-
-/// One account as `admin wpcom-user` prints it.
-#[derive(Debug, Serialize)]
-pub struct WpcomUserShown {
-    pub id: i64,
-    pub email: String,
-    pub username: String,
-    pub product_type: Option<String>,
-    pub language: Option<String>,
-    /// `api`, `provision` or `operator`.
-    pub origin: String,
-    pub created_by_partner: Option<PartnerId>,
-    pub created_at: String,
-}
 
 impl From<WpcomUser> for WpcomUserShown {
     fn from(u: WpcomUser) -> Self {
@@ -48,29 +26,12 @@ impl From<WpcomUser> for WpcomUserShown {
     }
 }
 
-/// One message as `admin mail` prints it.
-#[derive(Debug, Serialize)]
-pub struct MailShown {
-    pub id: i64,
-    pub kind: String,
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub partner_id: Option<PartnerId>,
-    /// `queued`, `sent` or `failed`.
-    pub status: &'static str,
-    pub attempts: i64,
-    pub created_at: String,
-    pub sent_at: Option<String>,
-    pub last_error: Option<String>,
-}
-
 impl From<OutboxMail> for MailShown {
     fn from(m: OutboxMail) -> Self {
         let time = |t: Timestamp| t.rfc3339();
         MailShown {
             id: m.id,
-            status: m.status(),
+            status: m.status().to_string(),
             kind: m.kind,
             to: m.to,
             subject: m.subject,
