@@ -37,16 +37,7 @@ fn provision_fields(site: &str, plan: &'static str) -> [(&'static str, String); 
 }
 
 async fn token_request(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
-    app.request(Method::POST, "/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-            ("scope", "jetpack-partner"),
-        ])
-        .send()
-        .await
-        .unwrap()
+    app.token_request(client_id, secret).await
 }
 
 /// Asserts a 429 with the RFC 6749-shaped body and a Retry-After header.

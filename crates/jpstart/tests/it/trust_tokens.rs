@@ -3,7 +3,7 @@
 //! the failure budget (per client id and per address) and get 429; a correct
 //! secret gets its token even while its client id or address is throttled.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::*;
@@ -13,17 +13,7 @@ async fn token_request(
     client_id: &str,
     secret: &str,
 ) -> (StatusCode, Value, Option<String>) {
-    let res = app
-        .request(Method::POST, "/oauth2/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-            ("scope", "jetpack-partner"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = app.token_request(client_id, secret).await;
     let retry = res
         .headers()
         .get("retry-after")

@@ -400,10 +400,9 @@ impl TestApp {
         }
     }
 
-    /// A token by the documented urlencoded request.
-    pub async fn token(&self, client_id: &str, secret: &str) -> String {
-        let res = self
-            .request(Method::POST, "/oauth2/token")
+    /// The documented urlencoded token request, answered as it is.
+    pub async fn token_request(&self, client_id: &str, secret: &str) -> reqwest::Response {
+        self.request(Method::POST, "/oauth2/token")
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),
@@ -412,8 +411,12 @@ impl TestApp {
             ])
             .send()
             .await
-            .expect("token request");
-        let (status, body) = json(res).await;
+            .expect("token request")
+    }
+
+    /// A token by the documented urlencoded request.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let (status, body) = json(self.token_request(client_id, secret).await).await;
         assert_eq!(status, 200, "token: {body}");
         decode::<TokenResponse>(&body).access_token
     }
