@@ -119,9 +119,14 @@ pub struct ServeArgs {
     pub secret_key_file: Option<PathBuf>,
     /// Run on the test clock kept in the database, moved by `jpstart admin
     /// clock` and shared by every server on the database (tests; the
-    /// sandbox will imply it). Costs one query per request: off by default.
+    /// sandbox implies it). Costs one query per request: off by default.
     #[arg(long, env = "JPSTART_TEST_CLOCK", value_parser = clap::builder::BoolishValueParser::new())]
     pub test_clock: bool,
+    /// Run as a sandbox (SPEC §9): magic sites, the test clock (implied),
+    /// `/sandbox`, the request log. Off by default: without it the magic
+    /// names are ordinary sites.
+    #[arg(long, env = "JPSTART_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sandbox: bool,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

@@ -68,8 +68,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             max_url_length: args.max_url_length,
         },
         bench_routes: args.bench_routes,
-        // `|| args.sandbox` once the sandbox exists: it runs on the test clock.
-        test_clock: args.test_clock,
+        // A sandbox runs on the test clock (SPEC §9).
+        test_clock: args.test_clock || args.sandbox,
+        sandbox: args.sandbox,
         mail: jpstart_server::mail::MailConfig {
             smtp_url: args.smtp_url,
             from: args.mail_from,

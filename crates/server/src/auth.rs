@@ -87,7 +87,7 @@ async fn touch(state: &AppState, digest: &[u8], last_used_at: Option<Timestamp>)
 /// The token of an `Authorization: Bearer TOKEN` header. No header (or
 /// another scheme) is `authorization_required`; a malformed token cannot be
 /// one we issued, so it is `invalid_token`.
-fn bearer(parts: &Parts) -> Result<AccessToken, ApiError> {
+pub(crate) fn bearer(parts: &Parts) -> Result<AccessToken, ApiError> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)

@@ -30,6 +30,8 @@ pub struct Config {
     /// sandbox implies it): read at the start of every request, so off by
     /// default. See [`crate::clock::TestClock`].
     pub test_clock: bool,
+    /// Sandbox mode (SPEC §9): magic sites, `/sandbox`, the request log.
+    pub sandbox: bool,
     /// Outgoing mail: SMTP relay and sender.
     pub mail: crate::mail::MailConfig,
 }
@@ -136,6 +138,7 @@ impl std::fmt::Debug for Config {
             .field("bounds", &self.bounds)
             .field("bench_routes", &self.bench_routes)
             .field("test_clock", &self.test_clock)
+            .field("sandbox", &self.sandbox)
             .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
@@ -164,6 +167,7 @@ mod tests {
             bounds: Bounds::default(),
             bench_routes: false,
             test_clock: false,
+            sandbox: false,
             mail: crate::mail::MailConfig::default(),
         };
         let text = format!("{config:?}");

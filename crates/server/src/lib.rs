@@ -9,7 +9,9 @@
 //!   pretty, fields, 404/405, body formats, deadline), the endpoint
 //!   declaration each route, `/help` and OpenAPI operation comes from, and
 //!   the extractors that parse at the edge (parameters, site in the path).
-//! - [`auth`]: the bearer-token extractor (`Caller`); [`writer`]: the same
+//! - [`auth`]: the bearer-token extractor (`Caller`); [`reader`]: the
+//!   reporting one (`Reader`: a key or a partner user, and its reach);
+//!   [`writer`]: the `Caller` extractor
 //!   within the key's write rate (`Writer`), taken by every write.
 //! - [`crypto`], [`secrets`]: the server key and sealing of stored
 //!   credentials; generating, digesting and verifying secrets.
@@ -35,6 +37,7 @@ pub mod crypto;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod reader;
 pub mod rest;
 pub mod secrets;
 pub mod serve;

@@ -97,6 +97,7 @@ pub async fn run(
         metrics: crate::metrics::Metrics::default(),
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
+        sandbox: config.sandbox,
         mail,
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));

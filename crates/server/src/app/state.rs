@@ -36,6 +36,8 @@ pub struct Inner {
     pub request_timeout: std::time::Duration,
     /// Serve `GET /bench/hello` (see [`crate::api::bench`]).
     pub bench_routes: bool,
+    /// Sandbox mode (SPEC §9).
+    pub sandbox: bool,
     /// The magic-link limiter and the mail sender's wake-up.
     pub mail: crate::mail::MailState,
 }
