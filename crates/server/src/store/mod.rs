@@ -35,6 +35,7 @@ pub mod dialect;
 mod files;
 mod migrate;
 mod ops;
+mod reporting;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -48,11 +49,13 @@ use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 pub use dialect::Backend;
+pub use reporting::*;
 pub use types::*;
 pub use users::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -352,6 +355,22 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the kept offset to `offset_ms` unless that would move the clock
     /// back: `Ok(new offset)`, or `Err(current offset)`, left as it was.
     async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError>;
+
+    // --- reporting (SPEC §8) ---
+
+    /// One page of a key's own activations (not its sub-keys'), in every
+    /// state, newest first (creation time, then id, both descending), and
+    /// how many match the query in all. Index-backed: the cost follows the
+    /// key's matching rows and the page, not the table.
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError>;
+
+    /// Every activation of a key (not its sub-keys'), oldest first: what
+    /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
+    /// from.
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

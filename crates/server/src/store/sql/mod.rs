@@ -14,6 +14,7 @@
 mod activations;
 mod keys;
 mod links;
+mod reporting;
 mod rows;
 mod sites;
 mod tokens;
@@ -24,9 +25,10 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, types::*, users::*, Decided, Store, StoreError};
+use super::{migrate, reporting::*, types::*, users::*, Decided, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -365,6 +367,19 @@ impl Store for SqlStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.mail_failed_impl(id, error, retry_at, now).await
+    }
+
+    // --- reporting (SPEC §8) ---
+
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError> {
+        self.report_activations_impl(query).await
+    }
+
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.key_history_impl(key).await
     }
 }
 
