@@ -68,6 +68,12 @@ pub enum Command {
         after_help = "Example:\n  jpstart user create --email jane@example.com --product-type jetpack"
     )]
     User(partner::users::UserCommand),
+    /// Partner: reports of a key: activations, summary, invoices.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart report invoices --partner 1 --key 2 --upcoming"
+    )]
+    Report(partner::report::ReportCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,

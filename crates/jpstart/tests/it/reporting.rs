@@ -267,3 +267,43 @@ both_backends! {
         assert_error(status, &body, 400, "rest_invalid_param");
     }
 }
+
+both_backends! {
+    async fn the_report_commands_print_the_api_json(db: Db) {
+        use crate::cli::{jpstart, partner_env};
+        use jpstart_types::reporting::Invoice;
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Host").await;
+        activate(&app, &p.token, "a.example", "premium").await;
+        provision(&app, &p.token, "b.example", "jetpack-scan").await;
+        let env = partner_env(&app, &p);
+        let partner = p.partner_id.to_string();
+
+        let run = jpstart(&["report", "activations", "--partner", &partner, "--plan", "premium", "--per-page", "5"], &env).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let list: ActivationsList = run.json_as();
+        assert_eq!((list.total, list.activations[0].product_slug.as_str()), (1, "premium"));
+        let (_, direct) = get(&app, &p.token, &list_path(p.partner_id, p.key_id, "?plans[]=premium&per_page=5")).await;
+        assert_eq!(run.json(), direct, "the API's JSON as it is");
+
+        let run = jpstart(&["report", "summary", "--scale", "year"], &env).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let years: Vec<SummaryPeriod> = run.json_as();
+        assert_eq!((years.len(), years[0].new, years[0].total), (1, 2, 2));
+
+        let run = jpstart(&["report", "invoices", "--partner", &partner], &env).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.json(), serde_json::json!([]));
+        let run = jpstart(&["report", "invoices", "--partner", &partner, "--key", &p.key_id.to_string(), "--upcoming"], &env).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let up: Invoice = run.json_as();
+        assert_eq!((up.status.as_str(), up.total), ("upcoming", 900));
+
+        // A refusal: the API's error JSON on stderr, exit 1.
+        let run = jpstart(&["report", "invoices", "--partner", "999"], &env).await;
+        assert_eq!(run.code, 1, "{}", run.stdout);
+        assert_eq!(run.error_body().error, "forbidden");
+        let run = jpstart(&["report", "activations", "--partner", &partner, "--per-page", "0"], &env).await;
+        assert_eq!((run.code, run.error_body().error.as_str()), (1, "rest_invalid_param"));
+    }
+}
