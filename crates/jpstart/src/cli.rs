@@ -268,6 +268,19 @@ pub enum AdminCommand {
         #[arg(long)]
         to: String,
     },
+    /// Fill a fresh database with a year of demo activity (partners, keys,
+    /// sub-keys, thousands of activations); prints the keys' secrets once.
+    #[command(
+        after_help = "Example:\n  jpstart admin --database-url sqlite://demo.db seed-demo --activations 3000"
+    )]
+    SeedDemo {
+        /// About this many activations in all.
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+        activations: u32,
+        /// Seed of the random history (the same seed, the same history).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// List activations as a JSON array.
     #[command(after_help = "Example:\n  jpstart admin activations --site example.com::demo")]
     Activations {

@@ -16,7 +16,9 @@ use crate::domain::{limits, ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
+mod seed_demo;
 mod wpcom_users;
+pub use seed_demo::SeedDemo;
 pub use wpcom_users::*;
 
 /// A one-line reason an admin command failed.
