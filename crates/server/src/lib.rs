@@ -25,6 +25,8 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
+//! - [`sandbox`]: the sandbox's hook in the site endpoints and its pages
+//!   (SPEC §9; the rules in `domain::sandbox`, the routes in `api::sandbox`).
 
 pub mod admin;
 pub mod api;
@@ -39,6 +41,7 @@ pub mod mail;
 pub mod metrics;
 pub mod reader;
 pub mod rest;
+pub mod sandbox;
 pub mod secrets;
 pub mod serve;
 pub mod store;

@@ -180,6 +180,16 @@ catalogue! {
     UnknownBlog => 404, "unknown_blog", "Unknown blog",
         "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
         "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
+    // --- The sandbox (SPEC §9) ---
+    ServiceUnavailable => 503, "service_unavailable", "The service is temporarily unavailable. Please try again.",
+        "The service could not answer this request for now. In the sandbox, a flaky-N.jpstart.test site answers it to the first N requests of each key.",
+        "Retry with backoff (the request changed nothing).";
+    InvalidClock => 400, "invalid_clock", "%s",
+        "POST /sandbox/clock was sent neither advance nor now, or both, or a duration or time that cannot be read, or one that would take the clock too far ahead.",
+        "Send advance=DURATION (15d, 2h, 30s) or now=ISO8601 (2027-01-01T00:00:00Z), not both.";
+    ClockBackwards => 400, "clock_backwards", "The sandbox clock only moves forward: %s is before its now, %s.",
+        "POST /sandbox/clock was asked to set the clock to a time before the sandbox's now.",
+        "Move the clock to a later time, or start a new sandbox database to start over.";
 }
 
 impl fmt::Display for ErrorCode {

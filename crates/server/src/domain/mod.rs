@@ -14,6 +14,7 @@ pub mod limits;
 pub mod provision;
 pub mod refusal;
 pub mod rules;
+pub mod sandbox;
 pub mod state;
 pub mod users;
 

@@ -38,6 +38,7 @@ pub const TABLES: &[&str] = &[
     "partner_user_creation",
     "wpcom_user_tokens",
     "mail_outbox",
+    "sandbox_flaky_hits",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

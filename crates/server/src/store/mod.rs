@@ -352,6 +352,17 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the kept offset to `offset_ms` unless that would move the clock
     /// back: `Ok(new offset)`, or `Err(current offset)`, left as it was.
     async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError>;
+
+    // --- sandbox (SPEC §9) ---
+
+    /// Counts one request of `key_id` to the flaky site `site` and returns
+    /// how many there have been, this one included (1 for the first), in
+    /// one statement: every server on the database counts alike.
+    async fn sandbox_flaky_hit(
+        &self,
+        key_id: KeyId,
+        site: &SiteIdentifier,
+    ) -> Result<i64, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -15,6 +15,7 @@ mod activations;
 mod keys;
 mod links;
 mod rows;
+mod sandbox;
 mod sites;
 mod tokens;
 mod users;
@@ -365,6 +366,16 @@ impl Store for SqlStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.mail_failed_impl(id, error, retry_at, now).await
+    }
+
+    // --- sandbox (SPEC §9) ---
+
+    async fn sandbox_flaky_hit(
+        &self,
+        key_id: KeyId,
+        site: &SiteIdentifier,
+    ) -> Result<i64, StoreError> {
+        self.sandbox_flaky_hit_impl(key_id, site).await
     }
 }
 
