@@ -36,6 +36,7 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`sandbox`]: a sandbox's magic sites, test clock and mail outbox.
 
 pub mod base_url;
 pub mod calls;
@@ -43,6 +44,7 @@ pub mod client;
 pub mod error;
 pub mod request;
 pub mod retry;
+pub mod sandbox;
 pub mod users;
 
 pub use base_url::{resolve_base_url, DEFAULT_BASE_URL, LEGACY_HOST_ENV};

@@ -74,6 +74,13 @@ pub enum Command {
         after_help = "Example:\n  jpstart bulk provision --csv sites.csv --concurrency 8"
     )]
     Bulk(partner::args::BulkCommand),
+    /// Partner: a sandbox's test clock, magic sites and mail outbox (a
+    /// jpstart started with --sandbox).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart sandbox sites\n  jpstart sandbox clock advance 15d --token $JPSTART_TOKEN\n  jpstart sandbox mail --to jane@example.com"
+    )]
+    Sandbox(partner::sandbox::SandboxCommand),
     /// Shell completion script on stdout.
     #[command(
         after_help = "Example:\n  jpstart completions bash > /etc/bash_completion.d/jpstart"

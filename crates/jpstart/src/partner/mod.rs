@@ -3,10 +3,11 @@
 //! 2 on usage errors — as `partner-provision.sh` and `partner-cancel.sh` did.
 //!
 //! Layout: [`args`] (clap), this file (one command = one request),
-//! [`bulk`] (CSV runs).
+//! [`bulk`] (CSV runs), [`sandbox`] (a sandbox's clock, sites, mail).
 
 pub mod args;
 mod bulk;
+pub mod sandbox;
 pub mod users;
 
 use std::process::ExitCode;
@@ -47,6 +48,10 @@ pub async fn run(command: Command) -> ExitCode {
         Command::MagicLink(a) => single(&a.api, true, users::magic_link(&a)).await,
         Command::User(users::UserCommand::Create(a)) => {
             single(&a.api, true, users::create_user(&a)).await
+        }
+        Command::Sandbox(c) => {
+            let (api, needs_auth, req) = sandbox::request(c);
+            single(&api, needs_auth, req).await
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
