@@ -34,13 +34,17 @@ use crate::store::MailFilter;
 /// `/sandbox`, `/sandbox/clock`, `/sandbox/mail`.
 pub fn endpoints() -> Vec<Endpoint<AppState>> {
     vec![
-        Endpoint::plain(operation!(sites), |s| only_in_sandbox(s, get(sites))),
+        Endpoint::plain(operation!(sandbox_sites), |s| {
+            only_in_sandbox(s, get(sandbox_sites))
+        }),
         Endpoint {
-            operations: vec![operation!(clock_show), operation!(clock_move)],
-            methods: |s| only_in_sandbox(s, get(clock_show).post(clock_move)),
+            operations: vec![operation!(sandbox_clock), operation!(move_sandbox_clock)],
+            methods: |s| only_in_sandbox(s, get(sandbox_clock).post(move_sandbox_clock)),
             rest: None,
         },
-        Endpoint::plain(operation!(mail), |s| only_in_sandbox(s, get(mail))),
+        Endpoint::plain(operation!(sandbox_mail), |s| {
+            only_in_sandbox(s, get(sandbox_mail))
+        }),
     ]
 }
 
@@ -71,7 +75,7 @@ fn only_in_sandbox(state: &AppState, methods: MethodRouter<AppState>) -> MethodR
         (status = 404, description = "Not a sandbox (the server was started without --sandbox).", content_type = "text/plain"),
     ),
 )]
-pub async fn sites(
+pub async fn sandbox_sites(
     State(state): State<AppState>,
     headers: HeaderMap,
     Params(p): Params<PageParams>,
@@ -95,7 +99,7 @@ pub async fn sites(
         (status = 404, description = "Not a sandbox.", content_type = "text/plain"),
     ),
 )]
-pub async fn clock_show(State(state): State<AppState>) -> Result<Json<ClockState>, ApiError> {
+pub async fn sandbox_clock(State(state): State<AppState>) -> Result<Json<ClockState>, ApiError> {
     Ok(Json(test_clock(&state).refresh().await?))
 }
 
@@ -120,7 +124,7 @@ pub async fn clock_show(State(state): State<AppState>) -> Result<Json<ClockState
         (status = 404, description = "Not a sandbox.", content_type = "text/plain"),
     ),
 )]
-pub async fn clock_move(
+pub async fn move_sandbox_clock(
     State(state): State<AppState>,
     caller: Caller,
     Params(p): Params<ClockParams>,
@@ -158,7 +162,7 @@ pub async fn clock_move(
         (status = 404, description = "Not a sandbox.", content_type = "text/plain"),
     ),
 )]
-pub async fn mail(
+pub async fn sandbox_mail(
     State(state): State<AppState>,
     headers: HeaderMap,
     Params(p): Params<PageParams>,
