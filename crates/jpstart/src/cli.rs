@@ -127,6 +127,18 @@ pub struct ServeArgs {
     /// names are ordinary sites.
     #[arg(long, env = "JPSTART_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
+    /// Record every request under /rest, /wpcom and /oauth2, secrets
+    /// redacted, readable at GET /wpcom/v2/jetpack-partners/{id}/requests
+    /// and with `jpstart admin requests` (SPEC §9; on in the sandbox).
+    #[arg(long, env = "JPSTART_REQUEST_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    pub request_log: bool,
+    /// How long the request log keeps an entry (e.g. 7d, 12h).
+    #[arg(long, env = "JPSTART_REQUEST_LOG_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub request_log_retention: std::time::Duration,
+    /// Entries waiting to be written at most; past it new ones are dropped
+    /// (and counted in /metrics). For tests.
+    #[arg(long, default_value_t = jpstart_server::request_log::DEFAULT_QUEUE, value_parser = clap::value_parser!(usize), hide = true)]
+    pub request_log_queue: usize,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

@@ -25,6 +25,8 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
+//! - [`request_log`]: the request log's middleware, writer and the one
+//!   redaction of secrets (SPEC §9).
 
 pub mod admin;
 pub mod api;
@@ -38,6 +40,7 @@ pub mod domain;
 pub mod mail;
 pub mod metrics;
 pub mod reader;
+pub mod request_log;
 pub mod rest;
 pub mod secrets;
 pub mod serve;

@@ -38,6 +38,7 @@ pub const TABLES: &[&str] = &[
     "partner_user_creation",
     "wpcom_user_tokens",
     "mail_outbox",
+    "request_log",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

@@ -35,6 +35,7 @@ pub mod dialect;
 mod files;
 mod migrate;
 mod ops;
+mod request_log;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -48,6 +49,7 @@ use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 pub use dialect::Backend;
+pub use request_log::*;
 pub use types::*;
 pub use users::*;
 
@@ -352,6 +354,21 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the kept offset to `offset_ms` unless that would move the clock
     /// back: `Ok(new offset)`, or `Err(current offset)`, left as it was.
     async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError>;
+
+    // --- request log (SPEC §9) ---
+
+    /// Inserts a batch of logged requests in one transaction.
+    async fn insert_requests(&self, batch: &[NewLoggedRequest]) -> Result<(), StoreError>;
+
+    /// The requests matching `filter`, newest first, and how many match
+    /// in all (paging aside).
+    async fn requests(
+        &self,
+        filter: &RequestLogFilter,
+    ) -> Result<(u64, Vec<LoggedRequestRecord>), StoreError>;
+
+    /// Deletes the requests logged before `before`; how many.
+    async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -14,6 +14,7 @@
 mod activations;
 mod keys;
 mod links;
+mod request_log;
 mod rows;
 mod sites;
 mod tokens;
@@ -25,6 +26,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
 use super::{migrate, types::*, users::*, Decided, Store, StoreError};
+use super::{LoggedRequestRecord, NewLoggedRequest, RequestLogFilter};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::rules::KeyUsage;
@@ -365,6 +367,23 @@ impl Store for SqlStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.mail_failed_impl(id, error, retry_at, now).await
+    }
+
+    // --- request log (SPEC §9) ---
+
+    async fn insert_requests(&self, batch: &[NewLoggedRequest]) -> Result<(), StoreError> {
+        self.insert_requests_impl(batch).await
+    }
+
+    async fn requests(
+        &self,
+        filter: &RequestLogFilter,
+    ) -> Result<(u64, Vec<LoggedRequestRecord>), StoreError> {
+        self.requests_impl(filter).await
+    }
+
+    async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.prune_requests_impl(before).await
     }
 }
 
