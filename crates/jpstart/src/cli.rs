@@ -284,6 +284,22 @@ pub enum AdminCommand {
         #[arg(long)]
         partner: Option<i64>,
     },
+    /// The request log (SPEC §9), newest first, as a JSON array; entries
+    /// that named no key have partner_id and key_id null.
+    #[command(
+        after_help = "Examples:\n  jpstart admin requests --partner 1 --limit 20\n  jpstart admin requests --key 3"
+    )]
+    Requests {
+        /// Only this partner's requests.
+        #[arg(long)]
+        partner: Option<i64>,
+        /// Only this key's requests.
+        #[arg(long)]
+        key: Option<i64>,
+        /// Entries at most [default: 100].
+        #[arg(long)]
+        limit: Option<i64>,
+    },
     /// The test clock servers started with --test-clock run on (SPEC §9).
     #[command(
         subcommand,

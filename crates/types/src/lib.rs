@@ -11,6 +11,7 @@
 //! - [`params`]: request parameters as the endpoints accept them.
 //! - [`wire`]: response bodies.
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
+//! - [`requests`]: the request log (SPEC §9).
 //! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
@@ -21,6 +22,7 @@ pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod params;
+pub mod requests;
 pub mod site;
 pub mod truthy;
 pub mod users;

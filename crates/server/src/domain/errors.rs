@@ -180,6 +180,13 @@ catalogue! {
     UnknownBlog => 404, "unknown_blog", "Unknown blog",
         "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
         "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
+    // --- The request log (SPEC §9) ---
+    RequestLogOff => 404, "request_log_off", "The request log is off on this server.",
+        "GET /wpcom/v2/jetpack-partners/{partner_id}/requests was called on a server started without --request-log (or --sandbox), which records no requests.",
+        "Ask the operator to start the server with --request-log (JPSTART_REQUEST_LOG=1), or use a sandbox (--sandbox).";
+    InvalidRequestFilter => 400, "invalid_request_filter", "%s",
+        "A parameter of the request log's list (page, per_page, key_id, status) is not a whole number in its range.",
+        "Send page from 1, per_page from 1 to 100, key_id a key id, status an HTTP status (100 to 599).";
 }
 
 impl fmt::Display for ErrorCode {

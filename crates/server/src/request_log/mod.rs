@@ -31,8 +31,9 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
 use crate::clock::{Clock, Timestamp};
-use crate::store::Store;
+use crate::store::{LoggedRequestRecord, Store};
 use capture::{Captured, RequestTee, ResponseTee};
+use jpstart_types::requests::LoggedRequest;
 
 /// How long entries are kept by default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -181,6 +182,29 @@ pub async fn record(State(log): State<RequestLog>, mut req: Request, next: Next)
             }
         }))
     })
+}
+
+/// A stored entry as the endpoint and `jpstart admin requests` show it.
+pub fn shown(r: &LoggedRequestRecord) -> LoggedRequest {
+    let e = &r.entry;
+    let params = match serde_json::from_str(&e.params) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let at =
+        std::time::UNIX_EPOCH + Duration::from_millis(e.time.as_millis().max(0).unsigned_abs());
+    LoggedRequest {
+        id: u64::try_from(r.id).unwrap_or(0),
+        time: humantime::format_rfc3339_millis(at).to_string(),
+        key_id: e.key_id.and_then(|k| u64::try_from(k.get()).ok()),
+        method: e.method.clone(),
+        path: e.path.clone(),
+        status: e.status,
+        error_code: e.error_code.clone(),
+        latency_ms: u64::try_from(e.latency_ms).unwrap_or(0),
+        params,
+        response: serde_json::from_str(&e.response).unwrap_or(serde_json::Value::Null),
+    }
 }
 
 #[cfg(test)]
