@@ -73,7 +73,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         test_clock: args.test_clock || args.sandbox,
         sandbox: args.sandbox,
         // Always on in the sandbox (SPEC §9).
-        request_log: (args.request_log || args.sandbox).then(|| RequestLogConfig {
+        request_log: (args.request_log || args.sandbox).then_some(RequestLogConfig {
             retention: args.request_log_retention,
             queue: args.request_log_queue,
         }),

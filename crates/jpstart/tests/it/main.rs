@@ -44,6 +44,7 @@ mod pending_expiry;
 mod postgres;
 mod provision;
 mod rawdb;
+mod request_log;
 mod scale_out;
 mod sites_v11;
 mod status;

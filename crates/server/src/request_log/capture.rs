@@ -161,9 +161,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&all[..], b"abcdefgh");
-        let c = copy.lock().unwrap();
-        assert_eq!(c.bytes, b"abcd");
-        assert!(c.truncated());
+        {
+            let c = copy.lock().unwrap();
+            assert_eq!(c.bytes, b"abcd");
+            assert!(c.truncated());
+        }
 
         let (tx, rx) = std::sync::mpsc::channel();
         let tee = ResponseTee::new(AxumBody::from("xyz"), 10, move |c| {
