@@ -25,7 +25,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  jpstart serve --listen 127.0.0.1:8080 --database-url sqlite://jpstart.db"
     )]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator tools: partners, keys, tokens, sites, activations.
     #[command(
         after_help = "Examples:\n  jpstart admin partner create --name \"Example Hosting\"\n  jpstart admin key create --partner 1 --limit premium=100\n  jpstart admin activations --site example.com::demo\n\nEvery command prints JSON on stdout; a failure exits non-zero with one line on stderr."
@@ -134,6 +134,18 @@ pub struct ServeArgs {
     /// names are ordinary sites.
     #[arg(long, env = "JPSTART_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
+    /// Record every request under /rest, /wpcom and /oauth2, secrets
+    /// redacted, readable at GET /wpcom/v2/jetpack-partners/{id}/requests
+    /// and with `jpstart admin requests` (SPEC §9; on in the sandbox).
+    #[arg(long, env = "JPSTART_REQUEST_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    pub request_log: bool,
+    /// How long the request log keeps an entry (e.g. 7d, 12h).
+    #[arg(long, env = "JPSTART_REQUEST_LOG_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub request_log_retention: std::time::Duration,
+    /// Entries waiting to be written at most; past it new ones are dropped
+    /// (and counted in /metrics). For tests.
+    #[arg(long, default_value_t = jpstart_server::request_log::DEFAULT_QUEUE, value_parser = clap::value_parser!(usize), hide = true)]
+    pub request_log_queue: usize,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -278,6 +290,22 @@ pub enum AdminCommand {
         /// Partner id.
         #[arg(long)]
         partner: Option<i64>,
+    },
+    /// The request log (SPEC §9), newest first, as a JSON array; entries
+    /// that named no key have partner_id and key_id null.
+    #[command(
+        after_help = "Examples:\n  jpstart admin requests --partner 1 --limit 20\n  jpstart admin requests --key 3"
+    )]
+    Requests {
+        /// Only this partner's requests.
+        #[arg(long)]
+        partner: Option<i64>,
+        /// Only this key's requests.
+        #[arg(long)]
+        key: Option<i64>,
+        /// Entries at most [default: 100].
+        #[arg(long)]
+        limit: Option<i64>,
     },
     /// The test clock servers started with --test-clock run on (SPEC §9).
     #[command(

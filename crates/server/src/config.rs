@@ -32,6 +32,9 @@ pub struct Config {
     pub test_clock: bool,
     /// Sandbox mode (SPEC §9): magic sites, `/sandbox`, the request log.
     pub sandbox: bool,
+    /// The request log (SPEC §9): `Some` with `--request-log` or in the
+    /// sandbox, `None` (off) otherwise.
+    pub request_log: Option<crate::request_log::RequestLogConfig>,
     /// Outgoing mail: SMTP relay and sender.
     pub mail: crate::mail::MailConfig,
 }
@@ -139,6 +142,7 @@ impl std::fmt::Debug for Config {
             .field("bench_routes", &self.bench_routes)
             .field("test_clock", &self.test_clock)
             .field("sandbox", &self.sandbox)
+            .field("request_log", &self.request_log)
             .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
@@ -168,6 +172,7 @@ mod tests {
             bench_routes: false,
             test_clock: false,
             sandbox: false,
+            request_log: None,
             mail: crate::mail::MailConfig::default(),
         };
         let text = format!("{config:?}");

@@ -27,6 +27,8 @@
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
 //! - [`sandbox`]: the sandbox's hook in the site endpoints and its pages
 //!   (SPEC §9; the rules in `domain::sandbox`, the routes in `api::sandbox`).
+//! - [`request_log`]: the request log's middleware, writer and the one
+//!   redaction of secrets (SPEC §9).
 
 pub mod admin;
 pub mod api;
@@ -40,6 +42,7 @@ pub mod domain;
 pub mod mail;
 pub mod metrics;
 pub mod reader;
+pub mod request_log;
 pub mod rest;
 pub mod sandbox;
 pub mod secrets;

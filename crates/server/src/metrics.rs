@@ -61,6 +61,8 @@ struct Inner {
     requests: Family<RequestLabels, Counter>,
     latency: Latency,
     live: Family<ProductLabels, Gauge>,
+    /// Request-log entries dropped because its queue was full (SPEC §9).
+    request_log_dropped: Counter,
     /// One scrape at a time: each replaces the whole live gauge family.
     scrape: Mutex<()>,
 }
@@ -92,11 +94,18 @@ impl Default for Metrics {
             "Live (pending or active) activations, by product",
             live.clone(),
         );
+        let request_log_dropped = Counter::default();
+        registry.register(
+            "jpstart_request_log_dropped",
+            "Request-log entries dropped because the log's queue was full",
+            request_log_dropped.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             requests,
             latency,
             live,
+            request_log_dropped,
             scrape: Mutex::new(()),
         }))
     }
@@ -107,6 +116,12 @@ impl Default for Metrics {
 struct RouteSlot(Arc<OnceLock<String>>);
 
 impl Metrics {
+    /// The counter the request log's middleware raises when it drops an
+    /// entry ([`crate::request_log`]).
+    pub fn request_log_dropped(&self) -> Counter {
+        self.0.request_log_dropped.clone()
+    }
+
     fn observe(&self, route: String, method: &'static str, status: u16, seconds: f64) {
         self.0
             .latency

@@ -33,6 +33,9 @@ use crate::store::{self, StoreError};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the request log's writer may take to store what is queued at
+/// shutdown.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often pending activations are checked for expiry.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -80,6 +83,11 @@ pub async fn run(
         tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
     }
     let (mail, _sender) = crate::mail::start(smtp, store.clone(), clock.clone());
+    let metrics = crate::metrics::Metrics::default();
+    let request_log = config.request_log.as_ref().map(|c| {
+        let dropped = metrics.request_log_dropped();
+        crate::request_log::start(c, store.clone(), clock.clone(), dropped)
+    });
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -94,10 +102,11 @@ pub async fn run(
         ),
         bounds: config.bounds.clone(),
         write_limit: crate::throttle::KeyedLimiter::new(config.bounds.write_rate),
-        metrics: crate::metrics::Metrics::default(),
+        metrics,
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
         sandbox: config.sandbox,
+        request_log: request_log.as_ref().map(|(log, _)| log.clone()),
         mail,
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
@@ -123,6 +132,17 @@ pub async fn run(
     )
     .await;
     sweeper.abort();
+    if let Some((log, writer)) = request_log {
+        // The queue closes once the last handle is gone; its writer then
+        // stores what is left.
+        drop(log);
+        if tokio::time::timeout(LOG_FLUSH_TIMEOUT, writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("request log: entries still queued at shutdown were not stored");
+        }
+    }
     result
 }
 

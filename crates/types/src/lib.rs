@@ -11,6 +11,7 @@
 //! - [`params`]: request parameters as the endpoints accept them.
 //! - [`wire`]: response bodies.
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
+//! - [`requests`]: the request log (SPEC §9).
 //! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
 //! - [`sandbox`]: the sandbox's magic-site list, clock parameters, outbox.
 //!
@@ -23,6 +24,7 @@ pub mod ids;
 mod openapi;
 pub mod params;
 pub mod sandbox;
+pub mod requests;
 pub mod site;
 pub mod truthy;
 pub mod users;

@@ -45,6 +45,7 @@ mod postgres;
 mod provision;
 mod rawdb;
 mod sandbox;
+mod request_log;
 mod scale_out;
 mod sites_v11;
 mod status;

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 mod provision;
 mod sandbox;
+mod requests;
 mod sites;
 mod status;
 mod users;
@@ -43,6 +44,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         magic_link::endpoints(),
         sites::endpoints(),
         sandbox::endpoints(),
+        requests::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -190,6 +190,13 @@ catalogue! {
     ClockBackwards => 400, "clock_backwards", "The sandbox clock only moves forward: %s is before its now, %s.",
         "POST /sandbox/clock was asked to set the clock to a time before the sandbox's now.",
         "Move the clock to a later time, or start a new sandbox database to start over.";
+    // --- The request log (SPEC §9) ---
+    RequestLogOff => 404, "request_log_off", "The request log is off on this server.",
+        "GET /wpcom/v2/jetpack-partners/{partner_id}/requests was called on a server started without --request-log (or --sandbox), which records no requests.",
+        "Ask the operator to start the server with --request-log (JPSTART_REQUEST_LOG=1), or use a sandbox (--sandbox).";
+    InvalidRequestFilter => 400, "invalid_request_filter", "%s",
+        "A parameter of the request log's list (page, per_page, key_id, status) is not a whole number in its range.",
+        "Send page from 1, per_page from 1 to 100, key_id a key id, status an HTTP status (100 to 599).";
 }
 
 impl fmt::Display for ErrorCode {

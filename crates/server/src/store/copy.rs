@@ -39,6 +39,7 @@ pub const TABLES: &[&str] = &[
     "wpcom_user_tokens",
     "mail_outbox",
     "sandbox_flaky_hits",
+    "request_log",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

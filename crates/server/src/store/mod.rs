@@ -35,6 +35,7 @@ pub mod dialect;
 mod files;
 mod migrate;
 mod ops;
+mod request_log;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -48,6 +49,7 @@ use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 pub use dialect::Backend;
+pub use request_log::*;
 pub use types::*;
 pub use users::*;
 
@@ -363,6 +365,22 @@ pub trait Store: Send + Sync + 'static {
         key_id: KeyId,
         site: &SiteIdentifier,
     ) -> Result<i64, StoreError>;
+
+
+    // --- request log (SPEC §9) ---
+
+    /// Inserts a batch of logged requests in one transaction.
+    async fn insert_requests(&self, batch: &[NewLoggedRequest]) -> Result<(), StoreError>;
+
+    /// The requests matching `filter`, newest first, and how many match
+    /// in all (paging aside).
+    async fn requests(
+        &self,
+        filter: &RequestLogFilter,
+    ) -> Result<(u64, Vec<LoggedRequestRecord>), StoreError>;
+
+    /// Deletes the requests logged before `before`; how many.
+    async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -14,6 +14,7 @@
 mod activations;
 mod keys;
 mod links;
+mod request_log;
 mod rows;
 mod sandbox;
 mod sites;
@@ -26,6 +27,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
 use super::{migrate, types::*, users::*, Decided, Store, StoreError};
+use super::{LoggedRequestRecord, NewLoggedRequest, RequestLogFilter};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::rules::KeyUsage;
@@ -376,6 +378,23 @@ impl Store for SqlStore {
         site: &SiteIdentifier,
     ) -> Result<i64, StoreError> {
         self.sandbox_flaky_hit_impl(key_id, site).await
+    }
+
+    // --- request log (SPEC §9) ---
+
+    async fn insert_requests(&self, batch: &[NewLoggedRequest]) -> Result<(), StoreError> {
+        self.insert_requests_impl(batch).await
+    }
+
+    async fn requests(
+        &self,
+        filter: &RequestLogFilter,
+    ) -> Result<(u64, Vec<LoggedRequestRecord>), StoreError> {
+        self.requests_impl(filter).await
+    }
+
+    async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.prune_requests_impl(before).await
     }
 }
 
