@@ -12,6 +12,8 @@
 //! - [`wire`]: response bodies.
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
 //! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
+//! - [`site_object`]: the reporting site object (§8).
+//! - [`webhooks`]: webhook endpoints, events, deliveries, Monitor (§10).
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
@@ -22,8 +24,10 @@ pub mod ids;
 mod openapi;
 pub mod params;
 pub mod site;
+pub mod site_object;
 pub mod truthy;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 pub use ids::{

@@ -16,6 +16,7 @@ pub mod refusal;
 pub mod rules;
 pub mod state;
 pub mod users;
+pub mod webhooks;
 
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};

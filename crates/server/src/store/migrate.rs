@@ -34,6 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "token last used",
         include_str!("../../migrations/sqlite/0004_token_last_used.sql"),
     ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0007_webhooks.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -55,6 +60,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "token last used",
         include_str!("../../migrations/postgres/0004_token_last_used.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/postgres/0007_webhooks.sql"),
     ),
 ];
 
