@@ -36,6 +36,7 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`webhooks`]: webhook endpoints, deliveries, replay, the Monitor URL.
 
 pub mod base_url;
 pub mod calls;
@@ -44,6 +45,7 @@ pub mod error;
 pub mod request;
 pub mod retry;
 pub mod users;
+pub mod webhooks;
 
 pub use base_url::{resolve_base_url, DEFAULT_BASE_URL, LEGACY_HOST_ENV};
 pub use calls::{parse_site, requests, site_from_url};

@@ -25,6 +25,7 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
+//! - [`webhooks`]: the webhook dispatcher, signature and SSRF guard (§10).
 
 pub mod admin;
 pub mod api;
@@ -43,6 +44,7 @@ pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod throttle;
+pub mod webhooks;
 pub mod writer;
 
 pub use config::Config;

@@ -50,6 +50,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("mail: {0}")]
     Mail(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// Opens the store, binds, prints the address, and serves until `shutdown`.
@@ -80,6 +82,21 @@ pub async fn run(
         tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
     }
     let (mail, _sender) = crate::mail::start(smtp, store.clone(), clock.clone());
+    let webhooks = crate::webhooks::WebhookState::new(&config.webhooks, config.sandbox)
+        .map_err(ServeError::Webhooks)?;
+    let metrics = crate::metrics::Metrics::default();
+    let _dispatcher = crate::webhooks::dispatcher::start(crate::webhooks::dispatcher::Dispatcher {
+        store: store.clone(),
+        clock: clock.clone(),
+        key: secret_key.clone(),
+        config: crate::webhooks::WebhookConfig {
+            allow_private: webhooks.allow_private,
+            ..config.webhooks.clone()
+        },
+        http: webhooks.http.clone(),
+        metrics: metrics.clone(),
+        wakeup: webhooks.wakeup.clone(),
+    });
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -94,11 +111,12 @@ pub async fn run(
         ),
         bounds: config.bounds.clone(),
         write_limit: crate::throttle::KeyedLimiter::new(config.bounds.write_rate),
-        metrics: crate::metrics::Metrics::default(),
+        metrics,
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
         sandbox: config.sandbox,
         mail,
+        webhooks,
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
     let mut app = router(state);

@@ -8,6 +8,7 @@
 pub mod args;
 mod bulk;
 pub mod users;
+pub mod webhooks;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,10 @@ pub async fn run(command: Command) -> ExitCode {
         Command::User(users::UserCommand::Create(a)) => {
             single(&a.api, true, users::create_user(&a)).await
         }
+        Command::Webhooks(w) => match webhooks::request(&w) {
+            Ok(req) => single(webhooks::api(&w), true, req).await,
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut script = Vec::new();

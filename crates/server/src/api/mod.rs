@@ -11,6 +11,7 @@ mod credentials;
 pub mod errors;
 mod keys;
 mod magic_link;
+mod monitor;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
@@ -18,6 +19,7 @@ mod provision;
 mod sites;
 mod status;
 mod users;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -41,6 +43,8 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         users::endpoints(),
         magic_link::endpoints(),
         sites::endpoints(),
+        webhooks::endpoints(),
+        monitor::endpoints(),
     ]
     .into_iter()
     .flatten()

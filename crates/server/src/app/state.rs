@@ -40,6 +40,8 @@ pub struct Inner {
     pub sandbox: bool,
     /// The magic-link limiter and the mail sender's wake-up.
     pub mail: crate::mail::MailState,
+    /// The SSRF guard's setting, the dispatcher's wake-up (SPEC §10).
+    pub webhooks: crate::webhooks::WebhookState,
 }
 
 impl AppState {
