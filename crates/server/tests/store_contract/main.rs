@@ -246,6 +246,7 @@ mod accounts;
 mod activations;
 mod test_clock;
 mod users;
+mod webhooks;
 
 #[tokio::test]
 async fn unsupported_scheme_is_refused_clearly() {
