@@ -37,6 +37,7 @@
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
 //! - [`sandbox`]: a sandbox's magic sites, test clock and mail outbox.
+//! - [`webhooks`]: webhook endpoints, deliveries, replay, the Monitor URL.
 
 pub mod base_url;
 pub mod calls;
@@ -46,6 +47,7 @@ pub mod request;
 pub mod retry;
 pub mod sandbox;
 pub mod users;
+pub mod webhooks;
 
 pub use base_url::{resolve_base_url, DEFAULT_BASE_URL, LEGACY_HOST_ENV};
 pub use calls::{parse_site, requests, site_from_url};

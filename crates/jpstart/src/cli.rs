@@ -68,6 +68,12 @@ pub enum Command {
         after_help = "Example:\n  jpstart user create --email jane@example.com --product-type jetpack"
     )]
     User(partner::users::UserCommand),
+    /// Partner: webhook endpoints, their delivery log and replay (SPEC §10).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart webhooks create --partner 1 --url https://hooks.example.com/jp --event activation.active"
+    )]
+    Webhooks(partner::webhooks::WebhooksCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,
@@ -209,6 +215,17 @@ pub struct ServeArgs {
     /// The From of the mail jpstart sends.
     #[arg(long, env = "JPSTART_MAIL_FROM", default_value = jpstart_server::mail::DEFAULT_FROM, value_name = "MAILBOX")]
     pub mail_from: String,
+    /// Wait before a failed webhook delivery's first retry; it doubles up
+    /// to 1 h, for 3 days (SPEC §10).
+    #[arg(long, env = "JPSTART_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_retry_base: std::time::Duration,
+    /// Let webhook and Monitor URLs reach loopback and private addresses
+    /// (the SSRF guard refuses them otherwise; `--sandbox` implies this).
+    #[arg(long, env = "JPSTART_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
+    /// How long a receiver has to answer 2xx (SPEC §10: 10 s; tests).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    pub webhook_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -81,6 +81,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             smtp_url: args.smtp_url,
             from: args.mail_from,
         },
+        webhooks: jpstart_server::webhooks::WebhookConfig {
+            retry_base: args.webhook_retry_base,
+            timeout: args.webhook_timeout,
+            allow_private: args.webhook_allow_private,
+        },
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

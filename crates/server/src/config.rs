@@ -37,6 +37,8 @@ pub struct Config {
     pub request_log: Option<crate::request_log::RequestLogConfig>,
     /// Outgoing mail: SMTP relay and sender.
     pub mail: crate::mail::MailConfig,
+    /// Webhook retries, timeout and the SSRF guard (SPEC §10).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -144,6 +146,7 @@ impl std::fmt::Debug for Config {
             .field("sandbox", &self.sandbox)
             .field("request_log", &self.request_log)
             .field("mail", &self.mail)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +177,7 @@ mod tests {
             sandbox: false,
             request_log: None,
             mail: crate::mail::MailConfig::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

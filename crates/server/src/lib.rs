@@ -29,6 +29,7 @@
 //!   (SPEC §9; the rules in `domain::sandbox`, the routes in `api::sandbox`).
 //! - [`request_log`]: the request log's middleware, writer and the one
 //!   redaction of secrets (SPEC §9).
+//! - [`webhooks`]: the webhook dispatcher, signature and SSRF guard (§10).
 
 pub mod admin;
 pub mod api;
@@ -49,6 +50,7 @@ pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod throttle;
+pub mod webhooks;
 pub mod writer;
 
 pub use config::Config;

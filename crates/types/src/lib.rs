@@ -14,6 +14,8 @@
 //! - [`requests`]: the request log (SPEC §9).
 //! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
 //! - [`sandbox`]: the sandbox's magic-site list, clock parameters, outbox.
+//! - [`site_object`]: the reporting site object (§8).
+//! - [`webhooks`]: webhook endpoints, events, deliveries, Monitor (§10).
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
@@ -26,8 +28,10 @@ pub mod params;
 pub mod sandbox;
 pub mod requests;
 pub mod site;
+pub mod site_object;
 pub mod truthy;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 pub use ids::{

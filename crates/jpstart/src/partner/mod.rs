@@ -9,6 +9,7 @@ pub mod args;
 mod bulk;
 pub mod sandbox;
 pub mod users;
+pub mod webhooks;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,10 @@ pub async fn run(command: Command) -> ExitCode {
             let (api, needs_auth, req) = sandbox::request(c);
             single(&api, needs_auth, req).await
         }
+        Command::Webhooks(w) => match webhooks::request(&w) {
+            Ok(req) => single(webhooks::api(&w), true, req).await,
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut script = Vec::new();

@@ -11,6 +11,7 @@ mod credentials;
 pub mod errors;
 mod keys;
 mod magic_link;
+mod monitor;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
@@ -20,6 +21,7 @@ mod requests;
 mod sites;
 mod status;
 mod users;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -45,6 +47,8 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         sites::endpoints(),
         sandbox::endpoints(),
         requests::endpoints(),
+        webhooks::endpoints(),
+        monitor::endpoints(),
     ]
     .into_iter()
     .flatten()

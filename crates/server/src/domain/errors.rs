@@ -197,6 +197,25 @@ catalogue! {
     InvalidRequestFilter => 400, "invalid_request_filter", "%s",
         "A parameter of the request log's list (page, per_page, key_id, status) is not a whole number in its range.",
         "Send page from 1, per_page from 1 to 100, key_id a key id, status an HTTP status (100 to 599).";
+    // --- Webhooks and the Monitor URL (SPEC §10) ---
+    InvalidWebhookUrl => 400, "invalid_webhook_url", "%s",
+        "The url of a webhook or Monitor URL is missing, is not an http or https URL, carries credentials or a fragment, is too long, or its host does not resolve.",
+        "Send url=https://... naming a public host that resolves.";
+    WebhookUrlNotAllowed => 400, "webhook_url_not_allowed", "%s",
+        "The URL's host is, or resolves to, a loopback, private, link-local, unique-local, CGNAT, cloud metadata, unspecified, multicast or reserved address (the SSRF guard); the server runs without --sandbox or --webhook-allow-private.",
+        "Use a public host name; to reach a local receiver in testing, run the server with --sandbox or --webhook-allow-private.";
+    InvalidWebhookEvent => 400, "invalid_webhook_event", "%s is not a webhook event type",
+        "events[] names a type that does not exist.",
+        "Use activation.pending, activation.active, activation.cancelled, activation.superseded, activation.expired, site.connected or site.disconnected, or send no events for all.";
+    TooManyWebhooks => 400, "too_many_webhooks", "A partner may register at most %s webhook endpoints.",
+        "The partner already has the most endpoints it may have.",
+        "Delete an endpoint you no longer use (DELETE .../webhooks/{id}).";
+    UnknownWebhook => 404, "unknown_webhook", "%s",
+        "No webhook endpoint (or delivery of it) of this partner has this id, or the endpoint was deleted.",
+        "List the partner's endpoints with GET .../webhooks and their deliveries with GET .../webhooks/{id}/deliveries.";
+    NoMonitorWebhook => 400, "no_monitor_webhook", "No partner holding site %s has a Monitor URL.",
+        "A downtime notification was asked for a site whose partners set no Monitor URL (POST .../monitor-webhook).",
+        "Set a Monitor URL first.";
 }
 
 impl fmt::Display for ErrorCode {

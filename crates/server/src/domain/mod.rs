@@ -17,6 +17,7 @@ pub mod rules;
 pub mod sandbox;
 pub mod state;
 pub mod users;
+pub mod webhooks;
 
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};

@@ -40,6 +40,11 @@ pub const TABLES: &[&str] = &[
     "mail_outbox",
     "sandbox_flaky_hits",
     "request_log",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "monitor_webhooks",
+    "monitor_suppressions",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

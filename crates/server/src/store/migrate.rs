@@ -40,6 +40,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_request_log.sql"),
     ),
     (
+        7,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0007_webhooks.sql"),
+    ),
+    (
         9,
         "sandbox",
         include_str!("../../migrations/sqlite/0009_sandbox.sql"),
@@ -70,6 +75,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "request log",
         include_str!("../../migrations/postgres/0006_request_log.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/postgres/0007_webhooks.sql"),
     ),
     (
         9,

@@ -42,6 +42,7 @@ pub mod sql;
 mod test_clock;
 mod types;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub use dialect::Backend;
 pub use request_log::*;
 pub use types::*;
 pub use users::*;
+pub use webhooks::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
@@ -381,6 +383,94 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the requests logged before `before`; how many.
     async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+
+    // --- webhooks (SPEC §10) ---
+
+    /// Registers an endpoint; its secret, sealed by `seal(id)` for the id
+    /// assigned, is stored in the same transaction. `None`: the partner
+    /// has `max_endpoints` already. `NotFound`: no such partner.
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        seal: &(dyn Fn(i64) -> Vec<u8> + Send + Sync),
+    ) -> Result<Option<WebhookRecord>, StoreError>;
+
+    /// The partner's live endpoints, oldest first.
+    async fn webhooks(&self, partner: PartnerId) -> Result<Vec<WebhookRecord>, StoreError>;
+
+    /// Deletes a live endpoint of the partner (its pending deliveries are
+    /// given up); `false`: none with this id.
+    async fn delete_webhook(
+        &self,
+        partner: PartnerId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// An endpoint's deliveries, newest first. `None`: no live endpoint of
+    /// the partner has this id.
+    async fn webhook_deliveries(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
+
+    /// Makes a delivery due again now, with a fresh retry window. `None`:
+    /// no such delivery of a live endpoint of the partner.
+    async fn replay_delivery(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// Claims up to `limit` due deliveries until `lease_until`, counting
+    /// the attempt; servers sharing the database claim disjoint sets.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records an attempt while its claim holds (`false` otherwise).
+    async fn record_attempt(
+        &self,
+        delivery: &ClaimedDelivery,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending deliveries and the oldest one's creation (metrics).
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError>;
+
+    /// Sets (or replaces) the partner's Monitor URL.
+    async fn set_monitor_url(
+        &self,
+        partner: PartnerId,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// A site and the Monitor URLs of the partners holding a live
+    /// activation on it. `None`: unknown site.
+    async fn monitor_site(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<MonitorSite>, StoreError>;
+
+    /// Records a quiet period a Monitor receiver asked for.
+    async fn set_monitor_quiet(
+        &self,
+        partner: PartnerId,
+        blog: BlogId,
+        until: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -247,6 +247,7 @@ mod activations;
 mod sandbox;
 mod test_clock;
 mod users;
+mod webhooks;
 
 #[tokio::test]
 async fn unsupported_scheme_is_refused_clearly() {

@@ -20,6 +20,7 @@ mod sandbox;
 mod sites;
 mod tokens;
 mod users;
+mod webhooks;
 
 use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
@@ -28,6 +29,9 @@ use sqlx::{Any, AnyPool, Transaction};
 use super::dialect::{self, Backend, Pools};
 use super::{migrate, types::*, users::*, Decided, Store, StoreError};
 use super::{LoggedRequestRecord, NewLoggedRequest, RequestLogFilter};
+    }
+
+use super::{migrate, types::*, users::*, webhooks::*, Decided, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::rules::KeyUsage;
@@ -395,6 +399,97 @@ impl Store for SqlStore {
 
     async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.prune_requests_impl(before).await
+    }
+
+    // --- webhooks (SPEC §10) ---
+
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        seal: &(dyn Fn(i64) -> Vec<u8> + Send + Sync),
+    ) -> Result<Option<WebhookRecord>, StoreError> {
+        self.create_webhook_impl(webhook, seal).await
+    }
+
+    async fn webhooks(&self, partner: PartnerId) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.webhooks_impl(partner).await
+    }
+
+    async fn delete_webhook(
+        &self,
+        partner: PartnerId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.delete_webhook_impl(partner, id, now).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError> {
+        self.deliveries_impl(partner, endpoint, limit, offset).await
+    }
+
+    async fn replay_delivery(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.replay_impl(partner, endpoint, delivery, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claim_deliveries_impl(now, lease_until, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery: &ClaimedDelivery,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.record_attempt_impl(delivery, attempt, now).await
+    }
+
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {
+        self.webhook_queue_impl().await
+    }
+
+    async fn set_monitor_url(
+        &self,
+        partner: PartnerId,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.set_monitor_url_impl(partner, url, now).await
+    }
+
+    async fn monitor_site(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<MonitorSite>, StoreError> {
+        self.monitor_site_impl(site, now).await
+    }
+
+    async fn set_monitor_quiet(
+        &self,
+        partner: PartnerId,
+        blog: BlogId,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.set_monitor_quiet_impl(partner, blog, until).await
     }
 }
 
