@@ -74,6 +74,12 @@ pub enum Command {
         after_help = "Example:\n  jpstart webhooks create --partner 1 --url https://hooks.example.com/jp --event activation.active"
     )]
     Webhooks(partner::webhooks::WebhooksCommand),
+    /// Partner: reports of a key: activations, summary, invoices.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart report invoices --partner 1 --key 2 --upcoming"
+    )]
+    Report(partner::report::ReportCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,

@@ -30,6 +30,8 @@
 //! - [`request_log`]: the request log's middleware, writer and the one
 //!   redaction of secrets (SPEC §9).
 //! - [`webhooks`]: the webhook dispatcher, signature and SSRF guard (§10).
+//! - [`reporting`]: the reports of SPEC §8 (activations, summary, invoices)
+//!   as calls the API and the portal share.
 
 pub mod admin;
 pub mod api;
@@ -44,6 +46,7 @@ pub mod mail;
 pub mod metrics;
 pub mod reader;
 pub mod request_log;
+pub mod reporting;
 pub mod rest;
 pub mod sandbox;
 pub mod secrets;

@@ -92,7 +92,6 @@ pub async fn run(
     });
     let webhooks = crate::webhooks::WebhookState::new(&config.webhooks, config.sandbox)
         .map_err(ServeError::Webhooks)?;
-    let metrics = crate::metrics::Metrics::default();
     let _dispatcher = crate::webhooks::dispatcher::start(crate::webhooks::dispatcher::Dispatcher {
         store: store.clone(),
         clock: clock.clone(),

@@ -16,6 +16,7 @@
 //! - [`sandbox`]: the sandbox's magic-site list, clock parameters, outbox.
 //! - [`site_object`]: the reporting site object (§8).
 //! - [`webhooks`]: webhook endpoints, events, deliveries, Monitor (§10).
+//! - [`reporting`]: the reporting endpoints (activations, summary, invoices).
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
@@ -27,6 +28,7 @@ mod openapi;
 pub mod params;
 pub mod sandbox;
 pub mod requests;
+pub mod reporting;
 pub mod site;
 pub mod site_object;
 pub mod truthy;

@@ -8,6 +8,9 @@
 pub mod args;
 mod bulk;
 pub mod sandbox;
+            Err(e) => Err(e),
+        },
+pub mod report;
 pub mod users;
 pub mod webhooks;
 
@@ -56,6 +59,10 @@ pub async fn run(command: Command) -> ExitCode {
         }
         Command::Webhooks(w) => match webhooks::request(&w) {
             Ok(req) => single(webhooks::api(&w), true, req).await,
+            Err(e) => Err(e),
+        },
+        Command::Report(r) => match r.request() {
+            Ok(req) => single(r.api(), true, req).await,
             Err(e) => Err(e),
         },
         Command::Completions { shell } => {

@@ -18,6 +18,7 @@ pub mod ops;
 mod provision;
 mod sandbox;
 mod requests;
+mod reporting;
 mod sites;
 mod status;
 mod users;
@@ -49,6 +50,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         requests::endpoints(),
         webhooks::endpoints(),
         monitor::endpoints(),
+        reporting::endpoints(),
     ]
     .into_iter()
     .flatten()

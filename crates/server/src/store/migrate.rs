@@ -45,6 +45,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_webhooks.sql"),
     ),
     (
+        8,
+        "reporting",
+        include_str!("../../migrations/sqlite/0008_reporting.sql"),
+    ),
+    (
         9,
         "sandbox",
         include_str!("../../migrations/sqlite/0009_sandbox.sql"),
@@ -80,6 +85,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "webhooks",
         include_str!("../../migrations/postgres/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "reporting",
+        include_str!("../../migrations/postgres/0008_reporting.sql"),
     ),
     (
         9,

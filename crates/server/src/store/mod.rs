@@ -36,6 +36,9 @@ mod files;
 mod migrate;
 mod ops;
 mod request_log;
+
+
+mod reporting;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -51,12 +54,16 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 
 pub use dialect::Backend;
 pub use request_log::*;
+
+
+pub use reporting::*;
 pub use types::*;
 pub use users::*;
 pub use webhooks::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -471,6 +478,23 @@ pub trait Store: Send + Sync + 'static {
         blog: BlogId,
         until: Timestamp,
     ) -> Result<(), StoreError>;
+
+
+    // --- reporting (SPEC §8) ---
+
+    /// One page of a key's own activations (not its sub-keys'), in every
+    /// state, newest first (creation time, then id, both descending), and
+    /// how many match the query in all. Index-backed: the cost follows the
+    /// key's matching rows and the page, not the table.
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError>;
+
+    /// Every activation of a key (not its sub-keys'), oldest first: what
+    /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
+    /// from.
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -245,6 +245,7 @@ macro_rules! contract {
 mod accounts;
 mod activations;
 mod sandbox;
+mod reporting;
 mod test_clock;
 mod users;
 mod webhooks;

@@ -15,6 +15,9 @@ mod activations;
 mod keys;
 mod links;
 mod request_log;
+    }
+
+mod reporting;
 mod rows;
 mod sandbox;
 mod sites;
@@ -27,13 +30,11 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, types::*, users::*, Decided, Store, StoreError};
+use super::{migrate, reporting::*, types::*, users::*, webhooks::*, Decided, Store, StoreError};
 use super::{LoggedRequestRecord, NewLoggedRequest, RequestLogFilter};
-    }
-
-use super::{migrate, types::*, users::*, webhooks::*, Decided, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -490,6 +491,19 @@ impl Store for SqlStore {
         until: Timestamp,
     ) -> Result<(), StoreError> {
         self.set_monitor_quiet_impl(partner, blog, until).await
+    }
+
+    // --- reporting (SPEC §8) ---
+
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError> {
+        self.report_activations_impl(query).await
+    }
+
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.key_history_impl(key).await
     }
 }
 
