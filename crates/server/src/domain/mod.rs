@@ -11,6 +11,7 @@ pub mod errors;
 pub mod holder;
 pub mod lifecycle;
 pub mod limits;
+pub mod partner_users;
 pub mod provision;
 pub mod refusal;
 pub mod rules;

@@ -34,6 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "token last used",
         include_str!("../../migrations/sqlite/0004_token_last_used.sql"),
     ),
+    (
+        5,
+        "portal",
+        include_str!("../../migrations/sqlite/0005_portal.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -55,6 +60,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "token last used",
         include_str!("../../migrations/postgres/0004_token_last_used.sql"),
+    ),
+    (
+        5,
+        "portal",
+        include_str!("../../migrations/postgres/0005_portal.sql"),
     ),
 ];
 
