@@ -25,6 +25,8 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
+//! - [`portal`]: the partner portal (`/portal/`, templates, sessions) and
+//!   `/oauth2/authorize`.
 
 pub mod admin;
 pub mod api;
@@ -37,6 +39,7 @@ pub mod crypto;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod portal;
 pub mod reader;
 pub mod rest;
 pub mod secrets;

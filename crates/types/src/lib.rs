@@ -21,6 +21,7 @@ pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod params;
+pub mod partner_users;
 pub mod site;
 pub mod truthy;
 pub mod users;
