@@ -17,6 +17,7 @@ use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
 mod request_log;
+mod partner_users;
 mod wpcom_users;
 pub use wpcom_users::*;
 

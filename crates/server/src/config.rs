@@ -39,6 +39,8 @@ pub struct Config {
     pub mail: crate::mail::MailConfig,
     /// Webhook retries, timeout and the SSRF guard (SPEC §10).
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// The partner portal: session lifetime, sign-in limits.
+    pub portal: crate::portal::PortalConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -147,6 +149,7 @@ impl std::fmt::Debug for Config {
             .field("request_log", &self.request_log)
             .field("mail", &self.mail)
             .field("webhooks", &self.webhooks)
+            .field("portal", &self.portal)
             .finish_non_exhaustive()
     }
 }
@@ -178,6 +181,7 @@ mod tests {
             request_log: None,
             mail: crate::mail::MailConfig::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
+            portal: crate::portal::PortalConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

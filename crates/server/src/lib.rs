@@ -32,6 +32,8 @@
 //! - [`webhooks`]: the webhook dispatcher, signature and SSRF guard (§10).
 //! - [`reporting`]: the reports of SPEC §8 (activations, summary, invoices)
 //!   as calls the API and the portal share.
+//! - [`portal`]: the partner portal (`/portal/`, templates, sessions) and
+//!   `/oauth2/authorize`.
 
 pub mod admin;
 pub mod api;
@@ -44,6 +46,7 @@ pub mod crypto;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod portal;
 pub mod reader;
 pub mod request_log;
 pub mod reporting;

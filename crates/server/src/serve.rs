@@ -104,6 +104,9 @@ pub async fn run(
         metrics: metrics.clone(),
         wakeup: webhooks.wakeup.clone(),
     });
+    // Secure cookies when the browser reaches us over TLS, directly or
+    // through a proxy whose https URL is our public one.
+    let secure_cookies = scheme == "https" || public_url.starts_with("https://");
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -125,6 +128,7 @@ pub async fn run(
         request_log: request_log.as_ref().map(|(log, _)| log.clone()),
         mail,
         webhooks,
+        portal: crate::portal::PortalState::new(&config.portal, secure_cookies),
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
     let mut app = router(state);

@@ -29,6 +29,7 @@ pub mod params;
 pub mod sandbox;
 pub mod requests;
 pub mod reporting;
+pub mod partner_users;
 pub mod site;
 pub mod site_object;
 pub mod truthy;

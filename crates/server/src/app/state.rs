@@ -44,6 +44,8 @@ pub struct Inner {
     pub mail: crate::mail::MailState,
     /// The SSRF guard's setting, the dispatcher's wake-up (SPEC §10).
     pub webhooks: crate::webhooks::WebhookState,
+    /// Portal sessions and sign-in limits.
+    pub portal: crate::portal::PortalState,
 }
 
 impl AppState {

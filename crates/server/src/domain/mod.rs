@@ -13,6 +13,7 @@ pub mod holder;
 pub mod invoices;
 pub mod lifecycle;
 pub mod limits;
+pub mod partner_users;
 pub mod provision;
 pub mod refusal;
 pub mod rules;

@@ -35,6 +35,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_token_last_used.sql"),
     ),
     (
+        5,
+        "portal",
+        include_str!("../../migrations/sqlite/0005_portal.sql"),
+    ),
+    (
         6,
         "request log",
         include_str!("../../migrations/sqlite/0006_request_log.sql"),
@@ -75,6 +80,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "token last used",
         include_str!("../../migrations/postgres/0004_token_last_used.sql"),
+    ),
+    (
+        5,
+        "portal",
+        include_str!("../../migrations/postgres/0005_portal.sql"),
     ),
     (
         6,

@@ -35,10 +35,9 @@ pub mod dialect;
 mod files;
 mod migrate;
 mod ops;
-mod request_log;
-
-
+pub mod portal;
 mod reporting;
+mod request_log;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -495,6 +494,95 @@ pub trait Store: Send + Sync + 'static {
     /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
     /// from.
     async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
+
+
+    // --- Partner users and the portal (SPEC §8, issue 14) ---
+
+    /// Creates a partner user; refused when the partner does not exist or
+    /// the address has a user, whatever its case.
+    async fn create_partner_user(
+        &self,
+        user: &portal::NewPartnerUser,
+    ) -> Decided<portal::PartnerUser, portal::PartnerUserRefusal>;
+
+    /// Every partner user, or every user of one partner, in id order.
+    async fn partner_users(
+        &self,
+        partner: Option<PartnerId>,
+    ) -> Result<Vec<portal::PartnerUser>, StoreError>;
+
+    async fn partner_user(&self, id: i64) -> Result<Option<portal::PartnerUser>, StoreError>;
+
+    /// The user of a (lowercased) address with its password hash.
+    async fn partner_user_login(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<portal::PartnerUserLogin>, StoreError>;
+
+    /// Disables (revoking every session and token of the user in the same
+    /// transaction) or enables a user. `None`: no such user.
+    async fn set_partner_user_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        now: Timestamp,
+    ) -> Result<Option<portal::UserDisabled>, StoreError>;
+
+    async fn insert_session(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// A session that is unrevoked, unexpired at `now`, of an enabled user.
+    async fn session(
+        &self,
+        digest: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<portal::SessionRecord>, StoreError>;
+
+    /// Revokes one session; whether an unrevoked one matched.
+    async fn revoke_session(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
+
+    async fn create_oauth_app(
+        &self,
+        app: &portal::NewOAuthApp,
+    ) -> Result<portal::OAuthApp, StoreError>;
+
+    async fn oauth_app(&self, id: i64) -> Result<Option<portal::OAuthApp>, StoreError>;
+
+    /// A partner's OAuth apps, in id order.
+    async fn oauth_apps(&self, partner: PartnerId) -> Result<Vec<portal::OAuthApp>, StoreError>;
+
+    async fn insert_auth_code(&self, code: &portal::NewAuthCode) -> Result<(), StoreError>;
+
+    /// Spends an authorization code of the app and stores the user token
+    /// it buys, in one transaction; refused (nothing changed) for an
+    /// unknown, used or expired code, another redirect URI, or a disabled
+    /// user.
+    async fn exchange_code(
+        &self,
+        exchange: &portal::CodeExchange,
+    ) -> Decided<portal::ExchangedCode, portal::CodeRefusal>;
+
+    /// Stores a reporting token for an enabled user (the portal's "API
+    /// token"); `Ok(Err(()))`: unknown or disabled user.
+    async fn issue_user_token(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        now: Timestamp,
+    ) -> Decided<(), ()>;
+
+    /// The user behind an unrevoked token, if the user is enabled.
+    async fn user_token(
+        &self,
+        digest: &[u8],
+    ) -> Result<Option<portal::UserTokenRecord>, StoreError>;
+
+    async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed
