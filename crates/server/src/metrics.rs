@@ -68,7 +68,6 @@ struct Inner {
     live: Family<ProductLabels, Gauge>,
     /// Request-log entries dropped because its queue was full (SPEC §9).
     request_log_dropped: Counter,
-        );
     webhook_attempts: Family<OutcomeLabels, Counter>,
     webhook_queue: Gauge,
     webhook_oldest: Gauge,
@@ -133,7 +132,6 @@ impl Default for Metrics {
             latency,
             live,
             request_log_dropped,
-        );
             webhook_attempts,
             webhook_queue,
             webhook_oldest,

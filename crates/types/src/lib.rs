@@ -26,10 +26,10 @@ pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod params;
-pub mod sandbox;
-pub mod requests;
-pub mod reporting;
 pub mod partner_users;
+pub mod reporting;
+pub mod requests;
+pub mod sandbox;
 pub mod site;
 pub mod site_object;
 pub mod truthy;

@@ -7,10 +7,8 @@
 
 pub mod args;
 mod bulk;
-pub mod sandbox;
-            Err(e) => Err(e),
-        },
 pub mod report;
+pub mod sandbox;
 pub mod users;
 pub mod webhooks;
 

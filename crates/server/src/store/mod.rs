@@ -54,7 +54,6 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 pub use dialect::Backend;
 pub use request_log::*;
 
-
 pub use reporting::*;
 pub use types::*;
 pub use users::*;
@@ -374,7 +373,6 @@ pub trait Store: Send + Sync + 'static {
         site: &SiteIdentifier,
     ) -> Result<i64, StoreError>;
 
-
     // --- request log (SPEC §9) ---
 
     /// Inserts a batch of logged requests in one transaction.
@@ -389,7 +387,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the requests logged before `before`; how many.
     async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
-
 
     // --- webhooks (SPEC §10) ---
 
@@ -478,7 +475,6 @@ pub trait Store: Send + Sync + 'static {
         until: Timestamp,
     ) -> Result<(), StoreError>;
 
-
     // --- reporting (SPEC §8) ---
 
     /// One page of a key's own activations (not its sub-keys'), in every
@@ -494,7 +490,6 @@ pub trait Store: Send + Sync + 'static {
     /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
     /// from.
     async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
-
 
     // --- Partner users and the portal (SPEC §8, issue 14) ---
 

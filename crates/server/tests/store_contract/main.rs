@@ -244,8 +244,8 @@ macro_rules! contract {
 // After the macro: modules see only the macros defined above them.
 mod accounts;
 mod activations;
-mod sandbox;
 mod reporting;
+mod sandbox;
 mod test_clock;
 mod users;
 mod webhooks;

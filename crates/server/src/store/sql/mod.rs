@@ -29,7 +29,9 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, portal, reporting::*, types::*, users::*, webhooks::*, Decided, Store, StoreError};
+use super::{
+    migrate, portal, reporting::*, types::*, users::*, webhooks::*, Decided, Store, StoreError,
+};
 use super::{LoggedRequestRecord, NewLoggedRequest, RequestLogFilter};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
