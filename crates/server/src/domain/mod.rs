@@ -13,12 +13,15 @@ pub mod holder;
 pub mod invoices;
 pub mod lifecycle;
 pub mod limits;
+pub mod partner_users;
 pub mod provision;
 pub mod refusal;
 pub mod rules;
+pub mod sandbox;
 pub mod state;
 pub mod summary;
 pub mod users;
+pub mod webhooks;
 
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};
