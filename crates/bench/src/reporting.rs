@@ -164,6 +164,10 @@ async fn measure(
             let us = u64::try_from((done - t).as_micros()).unwrap_or(u64::MAX);
             hist.saturating_record(us.max(1));
         }
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("{path}: the server closed the connection: {e}"))?;
     }
     Ok((
         hist.len(),

@@ -4,8 +4,10 @@
 //!
 //! The page query walks `activations_key_created (key_id, created_at, id)`
 //! backwards from the key's newest row and stops after `LIMIT + OFFSET`
-//! rows; its count walks the same index range. Neither reads another key's
-//! rows, so a key's page costs the same whatever the table holds.
+//! rows. The unfiltered total is the key's `activation_count` (one row,
+//! kept by the provision unit); a filtered one counts the key's entries of
+//! the same index. Nothing reads another key's rows, and an unfiltered page
+//! costs the same whatever the key holds.
 
 use jpstart_types::{ActivationId, KeyId};
 use sqlx::any::AnyRow;
@@ -72,11 +74,22 @@ impl SqlStore {
         q: &ActivationQuery,
     ) -> Result<ActivationPage, StoreError> {
         let (filter, values) = filter(q);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM activations a WHERE {filter}");
-        let total: i64 = bind_filter!(sqlx::query(&count_sql), q.key_id, &values)
-            .fetch_one(self.read())
-            .await?
-            .try_get("n")?;
+        let total: i64 = if values.is_empty() {
+            // Unfiltered: the key's counter (migration 8), one row.
+            sqlx::query("SELECT activation_count AS n FROM keys WHERE id = $1")
+                .bind(q.key_id.get())
+                .fetch_optional(self.read())
+                .await?
+                .map(|r| r.try_get("n"))
+                .transpose()?
+                .unwrap_or(0)
+        } else {
+            let count_sql = format!("SELECT COUNT(*) AS n FROM activations a WHERE {filter}");
+            bind_filter!(sqlx::query(&count_sql), q.key_id, &values)
+                .fetch_one(self.read())
+                .await?
+                .try_get("n")?
+        };
         let n = values.len();
         let page_sql = format!(
             "SELECT a.id, a.key_id, a.blog_id, a.product, a.state, a.created_at, a.activated_at, \
