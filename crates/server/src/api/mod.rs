@@ -11,13 +11,18 @@ mod credentials;
 pub mod errors;
 mod keys;
 mod magic_link;
+mod monitor;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
 mod provision;
+mod reporting;
+mod requests;
+mod sandbox;
 mod sites;
 mod status;
 mod users;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -41,6 +46,11 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         users::endpoints(),
         magic_link::endpoints(),
         sites::endpoints(),
+        sandbox::endpoints(),
+        requests::endpoints(),
+        webhooks::endpoints(),
+        monitor::endpoints(),
+        reporting::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -39,6 +39,26 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../../migrations/sqlite/0005_portal.sql"),
     ),
+    (
+        6,
+        "request log",
+        include_str!("../../migrations/sqlite/0006_request_log.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "reporting",
+        include_str!("../../migrations/sqlite/0008_reporting.sql"),
+    ),
+    (
+        9,
+        "sandbox",
+        include_str!("../../migrations/sqlite/0009_sandbox.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -65,6 +85,26 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "portal",
         include_str!("../../migrations/postgres/0005_portal.sql"),
+    ),
+    (
+        6,
+        "request log",
+        include_str!("../../migrations/postgres/0006_request_log.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/postgres/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "reporting",
+        include_str!("../../migrations/postgres/0008_reporting.sql"),
+    ),
+    (
+        9,
+        "sandbox",
+        include_str!("../../migrations/postgres/0009_sandbox.sql"),
     ),
 ];
 
