@@ -285,3 +285,62 @@ both_backends! {
         assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     }
 }
+
+/// A user's reporting token through the portal's "API token" button.
+async fn portal_token(agent: &mut Agent<'_>) -> String {
+    let home = agent.get("/portal/").await;
+    let csrf = csrf_of(&home.body).unwrap();
+    let a = agent.post("/portal/token", &[("csrf_token", &csrf)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, rest) = a.body.split_once("id=\"token\">").unwrap();
+    rest.split_once('<').unwrap().0.to_string()
+}
+
+both_backends! {
+    async fn a_user_token_reads_its_partner_only(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Reader A").await;
+        let b = app.partner("Reader B").await;
+        let (id, password) = user(&app, a.partner_id, "jane@a.example");
+        let mut agent = Agent::new(&app);
+        agent.sign_in("jane@a.example", &password).await;
+        // One token from the code flow, one from the portal.
+        let (client_id, secret) = register(&mut agent, "Script", SCRIPT).await;
+        let code = fresh_code(&mut agent, &client_id).await;
+        let (status, body) = exchange(&app, &client_id, &secret, &code, SCRIPT).await;
+        assert_eq!(status, 200, "{body}");
+        let from_code = body["access_token"].as_str().unwrap().to_string();
+        let from_portal = portal_token(&mut agent).await;
+        let sub = app.key(a.partner_id, &[]).await;
+        for token in [&from_code, &from_portal] {
+            // Every key of its partner.
+            for key in [a.key_id, sub.key_id] {
+                let path = format!("/wpcom/v2/jetpack-partners/{}/key/{key}/activations", a.partner_id);
+                let (status, body) = json(app.get(&path, token).send().await.unwrap()).await;
+                assert_eq!(status, 200, "{path}: {body}");
+            }
+            let (status, body) = json(app.get(&format!("/wpcom/v2/jetpack-partners/activations?key_id={}", a.key_id), token).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{body}");
+            // Another partner's: 403 forbidden, under its id or under ours.
+            for path in [
+                format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", b.partner_id, b.key_id),
+                format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", a.partner_id, b.key_id),
+                format!("/wpcom/v2/jetpack-partners/{}/key/{}/stripe/invoices", b.partner_id, b.key_id),
+                format!("/wpcom/v2/jetpack-partners/activations?key_id={}", b.key_id),
+            ] {
+                let (status, body) = json(app.get(&path, token).send().await.unwrap()).await;
+                assert_error(status, &body, 403, "forbidden");
+            }
+        }
+        // Disabled: both tokens fail on the very next request.
+        app.admin(&["user", "disable", &id.to_string()]).unwrap();
+        let path = format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", a.partner_id, a.key_id);
+        for token in [&from_code, &from_portal] {
+            let (status, body) = json(app.get(&path, token).send().await.unwrap()).await;
+            assert_eq!(body["error"], "invalid_token", "{status} {body}");
+        }
+        // A user token is no key token: it cannot provision.
+        let (status, body) = app.provision(&from_portal, &[("siteurl", "https://x.example"), ("local_user", "admin"), ("plan", "premium")]).await;
+        assert_eq!(body["error"], "invalid_token", "{status} {body}");
+    }
+}
