@@ -127,11 +127,15 @@ async fn fresh_code(agent: &mut Agent<'_>, client_id: &str) -> String {
 
 both_backends! {
     async fn the_documented_php_flow_gets_a_token(db: Db) {
-        let app = TestApp::spawn(db).await;
+        // At log level trace: no secret of the flow may be logged.
+        let app = TestApp::spawn_with(db, Opts::default().env("JPSTART_LOG", "trace")).await;
         let p = app.partner("Code Host").await;
         let (_, password) = user(&app, p.partner_id, "jane@example.com");
         let mut agent = Agent::new(&app);
+        const WRONG: &str = "Wrongpassword-LEAKPROBE-77";
+        assert_eq!(agent.sign_in("jane@example.com", WRONG).await.status, 401);
         assert_eq!(agent.sign_in("jane@example.com", &password).await.status, 303);
+        let session = agent.cookies["jpstart_session"].clone();
         let (client_id, secret) = register(&mut agent, "Reports script", SCRIPT).await;
         assert!(client_id.parse::<u64>().is_ok(), "numeric, for the script's %d: {client_id}");
         assert_eq!(secret.len(), 64);
@@ -171,8 +175,9 @@ both_backends! {
         assert_eq!(body["error"], "invalid_grant", "{body}");
         // Nothing secret in the log.
         let logs = app.logs();
-        for s in [&code, &token, &secret, &password] {
-            assert!(!logs.contains(s.as_str()), "{logs}");
+        assert!(logs.contains("TRACE") || logs.contains("trace"), "trace level is on");
+        for s in [&code, &token, &secret, &password, &session, &browser.cookies["jpstart_session"], WRONG] {
+            assert!(!logs.contains(s), "{s} in the log");
         }
     }
 
