@@ -42,6 +42,7 @@ mod operations;
 mod operator_config;
 mod ops;
 mod pending_expiry;
+mod portal_extras;
 mod postgres;
 mod provision;
 mod rawdb;
