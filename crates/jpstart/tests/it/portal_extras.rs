@@ -471,5 +471,20 @@ both_backends! {
         let (status, html) = portal.get("/portal/requests").await;
         assert_eq!(status, 200);
         assert!(html.contains("id=\"request-log-off\"") && !html.contains("<table"), "{html}");
+
+        // Without a session (a key's bearer token is none): to the sign-in
+        // page, nothing registered.
+        let anonymous = Portal { cookie: "jpstart_session=nothing".into(), ..portal };
+        for path in ["/portal/requests", "/portal/webhooks", "/portal/webhooks/1"] {
+            let res = anonymous.http.get(app.url(path)).bearer_auth(&p.token).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+            let to = res.headers().get(LOCATION).unwrap().to_str().unwrap().to_string();
+            assert!(to.starts_with("/portal/login?next="), "{path}: {to}");
+        }
+        let (status, to, _) = anonymous
+            .post("/portal/webhooks", &[("csrf_token", token.as_str()), ("url", "https://x.example/")])
+            .await;
+        assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/portal/login"));
+        assert!(endpoints(&app, &p).await.is_empty());
     }
 }
