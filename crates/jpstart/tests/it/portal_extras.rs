@@ -216,8 +216,13 @@ both_backends! {
         browser.send_keys(&field, "400").await;
         let button = browser.wait_for("#filter", WAIT).await;
         browser.click(&button).await;
+        // The old page has a table too: wait for the new one's URL.
+        let deadline = Instant::now() + WAIT;
+        while !browser.current_url().await.contains("status=400") {
+            assert!(Instant::now() < deadline, "not filtered: {}", browser.current_url().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         browser.wait_for("#requests", WAIT).await;
-        assert!(browser.current_url().await.contains("status=400"));
         let html = browser.source().await;
         assert!(html.contains("data-status=\"400\""), "{html}");
         assert!(!html.contains("data-status=\"200\""), "{html}");
