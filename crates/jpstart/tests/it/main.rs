@@ -45,6 +45,7 @@ mod pending_expiry;
 mod portal_auth;
 mod portal_browser;
 mod portal_oauth;
+mod portal_extras;
 mod postgres;
 mod provision;
 mod rawdb;
