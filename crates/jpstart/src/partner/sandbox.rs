@@ -41,10 +41,17 @@ pub struct ClockArgs {
 #[derive(Debug, Subcommand)]
 pub enum ClockStep {
     /// Print the clock.
+    #[command(
+        after_help = "Example:\n  jpstart sandbox clock show --api-url http://127.0.0.1:8080"
+    )]
     Show(SitesArgs),
     /// Move the clock forward by a duration (15d, 2h, 30s).
+    #[command(after_help = "Example:\n  jpstart sandbox clock advance 15d --token $JPSTART_TOKEN")]
     Advance(AdvanceArgs),
     /// Move the clock forward to a time (ISO 8601; refused if in its past).
+    #[command(
+        after_help = "Example:\n  jpstart sandbox clock set 2027-01-01T00:00:00Z --token $JPSTART_TOKEN"
+    )]
     Set(SetArgs),
 }
 

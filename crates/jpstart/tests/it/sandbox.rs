@@ -139,6 +139,13 @@ both_backends! {
         for (what, status, body) in site_calls(&plain, &p.token, &host).await {
             assert_eq!(status, 200, "{what}: {body}");
         }
+        // Nor do slow and flaky names do anything: no 503, no wait.
+        let started = Instant::now();
+        let res = plain.provision_ok(&p.token, &[("siteurl", "https://flaky-1.jpstart.test"), ("local_user", "admin")]).await;
+        assert!(res.success);
+        let (status, body) = json(plain.get("/rest/v1.3/jpphp/slow-20000.jpstart.test/upgrade-paths", &p.token).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
         for (method, path) in [(Method::GET, "/sandbox"), (Method::GET, "/sandbox/clock"), (Method::POST, "/sandbox/clock"), (Method::GET, "/sandbox/mail")] {
             let (status, _, text) = raw(plain.request(method.clone(), path).bearer_auth(&p.token).send().await.unwrap()).await;
             assert_eq!(status, 404, "{method} {path}");

@@ -164,7 +164,12 @@ pub fn listing() -> Vec<MagicSiteShown> {
         MagicSiteShown {
             site: error_host(code),
             kind: "error".into(),
-            does: format!("Answers {} {}: {}", code.status(), code, code.cause()),
+            does: format!(
+                "Answers {} {}. Outside the sandbox: {}",
+                code.status(),
+                code,
+                code.cause()
+            ),
             status: Some(code.status()),
             code: Some(code.code().into()),
             message: Some(answer.message),

@@ -615,6 +615,14 @@ impl Store for SqlStore {
     async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError> {
         self.revoke_user_token_impl(digest, now).await
     }
+
+    async fn revoke_code_token(
+        &self,
+        code_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.revoke_code_token_impl(code_digest, now).await
+    }
 }
 
 #[cfg(test)]
