@@ -25,6 +25,8 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
+//! - [`reporting`]: the reports of SPEC §8 (activations, summary, invoices)
+//!   as calls the API and the portal share.
 
 pub mod admin;
 pub mod api;
@@ -38,6 +40,7 @@ pub mod domain;
 pub mod mail;
 pub mod metrics;
 pub mod reader;
+pub mod reporting;
 pub mod rest;
 pub mod secrets;
 pub mod serve;

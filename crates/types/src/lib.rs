@@ -12,6 +12,7 @@
 //! - [`wire`]: response bodies.
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
 //! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
+//! - [`reporting`]: the reporting endpoints (activations, summary, invoices).
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
@@ -21,6 +22,7 @@ pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod params;
+pub mod reporting;
 pub mod site;
 pub mod truthy;
 pub mod users;

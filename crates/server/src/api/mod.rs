@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod ops;
 mod provision;
+mod reporting;
 mod sites;
 mod status;
 mod users;
@@ -41,6 +42,7 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         users::endpoints(),
         magic_link::endpoints(),
         sites::endpoints(),
+        reporting::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -180,6 +180,10 @@ catalogue! {
     UnknownBlog => 404, "unknown_blog", "Unknown blog",
         "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
         "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
+    // --- Reporting (SPEC §8; the WP REST API's code for a bad parameter) ---
+    RestInvalidParam => 400, "rest_invalid_param", "Invalid parameter(s): %s",
+        "A reporting endpoint (/wpcom/v2/jetpack-partners/...) got a parameter it cannot read: page below 1, per_page outside 1..100, a date that is neither ISO 8601 nor UNIX seconds, a scale other than day, month or year, an id that is not a number, or no key_id where one is needed.",
+        "Send the parameters as the endpoint's documentation gives them (docs/REPORTING.md).";
 }
 
 impl fmt::Display for ErrorCode {

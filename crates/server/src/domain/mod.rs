@@ -5,10 +5,12 @@
 //! API errors in [`refusal`] only.
 
 pub mod bounds;
+pub mod calendar;
 pub mod catalogue;
 pub mod credentials;
 pub mod errors;
 pub mod holder;
+pub mod invoices;
 pub mod lifecycle;
 pub mod limits;
 pub mod partner_users;
@@ -16,6 +18,7 @@ pub mod provision;
 pub mod refusal;
 pub mod rules;
 pub mod state;
+pub mod summary;
 pub mod users;
 
 pub use catalogue::{Catalogue, ResolvedProduct};

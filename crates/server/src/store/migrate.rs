@@ -39,6 +39,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../../migrations/sqlite/0005_portal.sql"),
     ),
+    (
+        8,
+        "reporting indexes",
+        include_str!("../../migrations/sqlite/0008_reporting.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -65,6 +70,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "portal",
         include_str!("../../migrations/postgres/0005_portal.sql"),
+    ),
+    (
+        8,
+        "reporting indexes",
+        include_str!("../../migrations/postgres/0008_reporting.sql"),
     ),
 ];
 

@@ -36,6 +36,7 @@ mod files;
 mod migrate;
 mod ops;
 pub mod portal;
+mod reporting;
 #[macro_use]
 pub mod retry;
 pub mod sql;
@@ -49,11 +50,13 @@ use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 pub use dialect::Backend;
+pub use reporting::*;
 pub use types::*;
 pub use users::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -441,6 +444,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<portal::UserTokenRecord>, StoreError>;
 
     async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
+
+    // --- reporting (SPEC §8) ---
+
+    /// One page of a key's own activations (not its sub-keys'), in every
+    /// state, newest first (creation time, then id, both descending), and
+    /// how many match the query in all. Index-backed: the cost follows the
+    /// key's matching rows and the page, not the table.
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError>;
+
+    /// Every activation of a key (not its sub-keys'), oldest first: what
+    /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
+    /// from.
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -15,6 +15,7 @@ mod activations;
 mod keys;
 mod links;
 mod partner_users;
+mod reporting;
 mod rows;
 mod sites;
 mod tokens;
@@ -25,9 +26,10 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, portal, types::*, users::*, Decided, Store, StoreError};
+use super::{migrate, portal, reporting::*, types::*, users::*, Decided, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -475,6 +477,19 @@ impl Store for SqlStore {
 
     async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError> {
         self.revoke_user_token_impl(digest, now).await
+    }
+
+    // --- reporting (SPEC §8) ---
+
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError> {
+        self.report_activations_impl(query).await
+    }
+
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.key_history_impl(key).await
     }
 }
 
