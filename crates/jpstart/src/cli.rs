@@ -25,7 +25,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  jpstart serve --listen 127.0.0.1:8080 --database-url sqlite://jpstart.db"
     )]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator tools: partners, keys, tokens, sites, activations.
     #[command(
         after_help = "Examples:\n  jpstart admin partner create --name \"Example Hosting\"\n  jpstart admin key create --partner 1 --limit premium=100\n  jpstart admin activations --site example.com::demo\n\nEvery command prints JSON on stdout; a failure exits non-zero with one line on stderr."
@@ -187,6 +187,23 @@ pub struct ServeArgs {
     /// stays in the outbox (`jpstart admin mail`).
     #[arg(long, env = "JPSTART_SMTP_URL", value_name = "URL")]
     pub smtp_url: Option<String>,
+    /// How long a partner portal session lasts after sign-in.
+    #[arg(long, env = "JPSTART_PORTAL_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub portal_session_ttl: std::time::Duration,
+    /// Portal sign-in attempts per e-mail address: N/UNIT[:BURST], 0 = off.
+    #[arg(
+        long,
+        env = "JPSTART_PORTAL_LOGIN_RATE_LIMIT",
+        default_value = "5/min:10"
+    )]
+    pub portal_login_rate_limit: jpstart_server::throttle::RateSpec,
+    /// Portal sign-in attempts per client IP address (IPv6: per /64), same syntax.
+    #[arg(
+        long,
+        env = "JPSTART_PORTAL_LOGIN_RATE_LIMIT_PER_ADDRESS",
+        default_value = "30/min:60"
+    )]
+    pub portal_login_rate_limit_per_address: jpstart_server::throttle::RateSpec,
     /// The From of the mail jpstart sends.
     #[arg(long, env = "JPSTART_MAIL_FROM", default_value = jpstart_server::mail::DEFAULT_FROM, value_name = "MAILBOX")]
     pub mail_from: String,
@@ -243,6 +260,12 @@ pub enum AdminCommand {
         after_help = "Examples:\n  jpstart admin wpcom-user create --email jane@example.com\n  jpstart admin wpcom-user list"
     )]
     WpcomUser(crate::admin_users::WpcomUserCommand),
+    /// Partner users: the people of a partner who sign in to the portal.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin user create --partner 1 --email jane@example.com\n  jpstart admin user list --partner 1\n  jpstart admin user disable 4"
+    )]
+    User(crate::admin_partner_users::UserCommand),
     /// The mail outbox (magic links), oldest first, as a JSON array.
     #[command(after_help = "Example:\n  jpstart admin mail --to jane@example.com")]
     Mail {

@@ -2,6 +2,7 @@
 //! one binary. This file only parses the command line and calls libraries.
 
 mod admin_cmd;
+mod admin_partner_users;
 mod admin_users;
 mod catalog;
 mod cli;
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve_cmd::run(args).await,
+            cli::Command::Serve(args) => serve_cmd::run(*args).await,
             cli::Command::Admin(args) => admin_cmd::run(args).await,
             partner_command => partner::run(partner_command).await,
         }

@@ -75,6 +75,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             smtp_url: args.smtp_url,
             from: args.mail_from,
         },
+        portal: jpstart_server::portal::PortalConfig {
+            session_ttl: args.portal_session_ttl,
+            login_per_email: args.portal_login_rate_limit,
+            login_per_address: args.portal_login_rate_limit_per_address,
+        },
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

@@ -34,6 +34,8 @@ pub struct Config {
     pub sandbox: bool,
     /// Outgoing mail: SMTP relay and sender.
     pub mail: crate::mail::MailConfig,
+    /// The partner portal: session lifetime, sign-in limits.
+    pub portal: crate::portal::PortalConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -140,6 +142,7 @@ impl std::fmt::Debug for Config {
             .field("test_clock", &self.test_clock)
             .field("sandbox", &self.sandbox)
             .field("mail", &self.mail)
+            .field("portal", &self.portal)
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +172,7 @@ mod tests {
             test_clock: false,
             sandbox: false,
             mail: crate::mail::MailConfig::default(),
+            portal: crate::portal::PortalConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

@@ -27,6 +27,8 @@
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
 //! - [`reporting`]: the reports of SPEC §8 (activations, summary, invoices)
 //!   as calls the API and the portal share.
+//! - [`portal`]: the partner portal (`/portal/`, templates, sessions) and
+//!   `/oauth2/authorize`.
 
 pub mod admin;
 pub mod api;
@@ -39,6 +41,7 @@ pub mod crypto;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod portal;
 pub mod reader;
 pub mod reporting;
 pub mod rest;

@@ -80,6 +80,9 @@ pub async fn run(
         tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
     }
     let (mail, _sender) = crate::mail::start(smtp, store.clone(), clock.clone());
+    // Secure cookies when the browser reaches us over TLS, directly or
+    // through a proxy whose https URL is our public one.
+    let secure_cookies = scheme == "https" || public_url.starts_with("https://");
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -99,6 +102,7 @@ pub async fn run(
         bench_routes: config.bench_routes,
         sandbox: config.sandbox,
         mail,
+        portal: crate::portal::PortalState::new(&config.portal, secure_cookies),
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
     let mut app = router(state);

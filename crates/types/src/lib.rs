@@ -22,6 +22,7 @@ pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod params;
+pub mod partner_users;
 pub mod reporting;
 pub mod site;
 pub mod truthy;

@@ -40,6 +40,8 @@ pub struct Inner {
     pub sandbox: bool,
     /// The magic-link limiter and the mail sender's wake-up.
     pub mail: crate::mail::MailState,
+    /// Portal sessions and sign-in limits.
+    pub portal: crate::portal::PortalState,
 }
 
 impl AppState {
