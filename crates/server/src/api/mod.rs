@@ -9,7 +9,7 @@ pub mod bench;
 mod cancel;
 mod credentials;
 pub mod errors;
-mod keys;
+pub mod keys;
 mod magic_link;
 pub mod oauth;
 pub mod openapi;
@@ -17,7 +17,7 @@ pub mod ops;
 mod provision;
 mod reporting;
 mod sites;
-mod status;
+pub mod status;
 mod users;
 
 use axum::Router;

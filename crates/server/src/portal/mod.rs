@@ -51,6 +51,7 @@
 
 pub mod apps;
 pub mod authorize;
+pub mod data;
 pub mod html;
 pub mod login;
 pub mod pages;
@@ -74,6 +75,9 @@ use crate::throttle::{KeyedLimiter, RateSpec};
 /// [`PortalUser::nav`] to be marked current.
 pub const NAV: &[(&str, &str, &str)] = &[
     ("overview", "Overview", "/portal/"),
+    ("activations", "Activations", "/portal/activations"),
+    ("invoices", "Invoices", "/portal/invoices"),
+    ("keys", "Keys", "/portal/keys"),
     ("apps", "OAuth apps", "/portal/apps"),
 ];
 
@@ -81,7 +85,7 @@ pub const NAV: &[(&str, &str, &str)] = &[
 pub fn routes() -> Router<AppState> {
     Router::new()
         // The conventions layer trims trailing slashes: `/portal/` too.
-        .route("/portal", get(pages::overview))
+        .route("/portal", get(data::overview::show))
         .route(html::STYLESHEET_PATH, get(html::stylesheet))
         .route("/portal/login", get(login::show).post(login::submit))
         .route("/portal/logout", post(login::logout))
@@ -91,6 +95,7 @@ pub fn routes() -> Router<AppState> {
             "/oauth2/authorize",
             get(authorize::show).post(authorize::decide),
         )
+        .merge(data::routes())
 }
 
 /// The portal's settings (`jpstart serve --portal-*`).

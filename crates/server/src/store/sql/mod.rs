@@ -15,6 +15,7 @@ mod activations;
 mod keys;
 mod links;
 mod partner_users;
+mod portal_pages;
 mod reporting;
 mod rows;
 mod sites;
@@ -490,6 +491,32 @@ impl Store for SqlStore {
 
     async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError> {
         self.key_history_impl(key).await
+    }
+
+    // --- the portal's data pages (SPEC §8, issue 14) ---
+
+    async fn portal_activations(
+        &self,
+        query: &super::portal_pages::PortalActivationQuery,
+    ) -> Result<ActivationPage, StoreError> {
+        self.portal_activations_impl(query).await
+    }
+
+    async fn site_events(
+        &self,
+        blog: BlogId,
+        partner: PartnerId,
+    ) -> Result<Vec<super::portal_pages::ActivationEvent>, StoreError> {
+        self.site_events_impl(blog, partner).await
+    }
+
+    async fn rotate_key_secret(
+        &self,
+        key: KeyId,
+        secret_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<super::portal_pages::Rotated>, StoreError> {
+        self.rotate_key_secret_impl(key, secret_digest, now).await
     }
 }
 
