@@ -255,6 +255,9 @@ pub enum OAuthErrorCode {
     InvalidClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// `authorization_code`: the code is unknown, used, expired, issued to
+    /// another client or for another `redirect_uri`, or its user disabled.
+    InvalidGrant,
     /// Status 429 with `Retry-After`: the client id or address is over its
     /// rate (docs/OPERATIONS.md).
     TooManyRequests,
@@ -266,6 +269,7 @@ impl OAuthErrorCode {
         OAuthErrorCode::InvalidClient,
         OAuthErrorCode::UnsupportedGrantType,
         OAuthErrorCode::InvalidScope,
+        OAuthErrorCode::InvalidGrant,
         OAuthErrorCode::TooManyRequests,
     ];
 
@@ -275,6 +279,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidClient => "invalid_client",
             OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
             OAuthErrorCode::TooManyRequests => "too_many_requests",
         }
     }
@@ -294,13 +299,18 @@ impl OAuthErrorCode {
             ),
             OAuthErrorCode::UnsupportedGrantType => (
                 "POST /oauth2/token: the grant type is not supported.",
-                "Only the client_credentials grant is supported.",
-                "Send grant_type=client_credentials.",
+                "Only the client_credentials grant (partner keys) and the authorization_code grant (OAuth apps of partner users) are supported.",
+                "Send grant_type=client_credentials, or authorization_code with the code /oauth2/authorize gave your app.",
             ),
             OAuthErrorCode::InvalidScope => (
                 "POST /oauth2/token: the requested scope is not supported.",
                 "Partner tokens have the scope jetpack-partner.",
                 "Send scope=jetpack-partner.",
+            ),
+            OAuthErrorCode::InvalidGrant => (
+                "POST /oauth2/token: the authorization code cannot be exchanged.",
+                "The code is unknown, was already used, has expired (after 10 minutes), was issued to another client or for another redirect_uri, or its user was disabled.",
+                "Start the authorization again at /oauth2/authorize and exchange the new code at once, with the same redirect_uri.",
             ),
             OAuthErrorCode::TooManyRequests => (
                 "POST /oauth2/token: too many token requests (status 429).",
