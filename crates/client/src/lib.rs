@@ -36,11 +36,13 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`reporting`]: activations, their summary, invoices (SPEC §8).
 
 pub mod base_url;
 pub mod calls;
 pub mod client;
 pub mod error;
+pub mod reporting;
 pub mod request;
 pub mod retry;
 pub mod users;

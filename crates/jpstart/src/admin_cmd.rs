@@ -96,5 +96,10 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
         AdminCommand::WpcomUser(cmd) => crate::admin_users::run(&admin, cmd).await,
         AdminCommand::User(cmd) => crate::admin_partner_users::run(&admin, cmd).await,
         AdminCommand::Mail { to } => json(admin.mail(to.as_deref()).await?),
+        AdminCommand::SeedDemo { activations, seed } => json(
+            admin
+                .seed_demo(jpstart_server::admin::SeedDemo { activations, seed })
+                .await?,
+        ),
     }
 }

@@ -68,6 +68,12 @@ pub enum Command {
         after_help = "Example:\n  jpstart user create --email jane@example.com --product-type jetpack"
     )]
     User(partner::users::UserCommand),
+    /// Partner: reports of a key: activations, summary, invoices.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart report invoices --partner 1 --key 2 --upcoming"
+    )]
+    Report(partner::report::ReportCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,
@@ -284,6 +290,19 @@ pub enum AdminCommand {
         /// The target: postgres://USER@HOST/DATABASE (existing, empty).
         #[arg(long)]
         to: String,
+    },
+    /// Fill a fresh database with a year of demo activity (partners, keys,
+    /// sub-keys, thousands of activations); prints the keys' secrets once.
+    #[command(
+        after_help = "Example:\n  jpstart admin --database-url sqlite://demo.db seed-demo --activations 3000"
+    )]
+    SeedDemo {
+        /// About this many activations in all.
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+        activations: u32,
+        /// Seed of the random history (the same seed, the same history).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// List activations as a JSON array.
     #[command(after_help = "Example:\n  jpstart admin activations --site example.com::demo")]

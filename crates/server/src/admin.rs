@@ -17,7 +17,9 @@ use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
 mod partner_users;
+mod seed_demo;
 mod wpcom_users;
+pub use seed_demo::SeedDemo;
 pub use wpcom_users::*;
 
 /// A one-line reason an admin command failed.

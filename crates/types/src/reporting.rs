@@ -98,3 +98,39 @@ pub struct InvoiceLine {
     /// `quantity × unit_amount`.
     pub amount: u64,
 }
+
+/// What `jpstart admin seed-demo` prints: the partners and keys it made
+/// (with their secrets, shown this once) and what it provisioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoSeeded {
+    /// The year of activity: first and last instant (RFC 3339).
+    pub from: String,
+    pub to: String,
+    pub partners: Vec<DemoPartner>,
+    pub sites: u64,
+    pub activations: u64,
+    /// Activations per state at the end.
+    pub states: std::collections::BTreeMap<String, u64>,
+    /// Operations the rules refused (a limit reached, say), skipped.
+    pub refused: u64,
+    pub elapsed_ms: u64,
+    /// How to sign in to the portal.
+    pub partner_user: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoPartner {
+    pub partner_id: u64,
+    pub name: String,
+    pub keys: Vec<DemoKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoKey {
+    pub key_id: u64,
+    pub name: String,
+    pub parent_key_id: Option<u64>,
+    pub test: bool,
+    pub client_id: String,
+    pub client_secret: String,
+}

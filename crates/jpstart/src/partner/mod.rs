@@ -7,6 +7,7 @@
 
 pub mod args;
 mod bulk;
+pub mod report;
 pub mod users;
 
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ pub async fn run(command: Command) -> ExitCode {
         Command::User(users::UserCommand::Create(a)) => {
             single(&a.api, true, users::create_user(&a)).await
         }
+        Command::Report(r) => match r.request() {
+            Ok(req) => single(r.api(), true, req).await,
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut script = Vec::new();
