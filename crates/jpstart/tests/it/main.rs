@@ -45,6 +45,8 @@ mod pending_expiry;
 mod portal_auth;
 mod portal_browser;
 mod portal_oauth;
+mod portal_pages;
+mod portal_pages_browser;
 mod postgres;
 mod provision;
 mod rawdb;

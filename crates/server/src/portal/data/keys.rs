@@ -214,15 +214,8 @@ pub async fn create(
         }
         Err(e) if e.status() >= 500 => internal(e.message),
         Err(e) => {
-            show(
-                &state,
-                &user,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(e.message),
-                name,
-            )
-            .await
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            show(&state, &user, status, None, Some(e.message), name).await
         }
     }
 }
