@@ -187,7 +187,7 @@ pub fn chart(periods: &[Period]) -> Chart {
 /// 0, half and the top of a panel (the half only when it is whole).
 fn ticks(max: u64, top: f64, bottom: f64) -> Vec<Tick> {
     let mut values = vec![0, max];
-    if max % 2 == 0 {
+    if max.is_multiple_of(2) {
         values.insert(1, max / 2);
     }
     values
