@@ -36,6 +36,8 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`sandbox`]: a sandbox's magic sites, test clock and mail outbox.
+//! - [`webhooks`]: webhook endpoints, deliveries, replay, the Monitor URL.
 //! - [`reporting`]: activations, their summary, invoices (SPEC §8).
 
 pub mod base_url;
@@ -45,7 +47,9 @@ pub mod error;
 pub mod reporting;
 pub mod request;
 pub mod retry;
+pub mod sandbox;
 pub mod users;
+pub mod webhooks;
 
 pub use base_url::{resolve_base_url, DEFAULT_BASE_URL, LEGACY_HOST_ENV};
 pub use calls::{parse_site, requests, site_from_url};

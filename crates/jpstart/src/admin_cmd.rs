@@ -101,5 +101,10 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
                 .seed_demo(jpstart_server::admin::SeedDemo { activations, seed })
                 .await?,
         ),
+        AdminCommand::Requests {
+            partner,
+            key,
+            limit,
+        } => json(admin.requests(partner, key, limit).await?),
     }
 }

@@ -68,6 +68,12 @@ pub enum Command {
         after_help = "Example:\n  jpstart user create --email jane@example.com --product-type jetpack"
     )]
     User(partner::users::UserCommand),
+    /// Partner: webhook endpoints, their delivery log and replay (SPEC §10).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart webhooks create --partner 1 --url https://hooks.example.com/jp --event activation.active"
+    )]
+    Webhooks(partner::webhooks::WebhooksCommand),
     /// Partner: reports of a key: activations, summary, invoices.
     #[command(
         subcommand,
@@ -80,6 +86,13 @@ pub enum Command {
         after_help = "Example:\n  jpstart bulk provision --csv sites.csv --concurrency 8"
     )]
     Bulk(partner::args::BulkCommand),
+    /// Partner: a sandbox's test clock, magic sites and mail outbox (a
+    /// jpstart started with --sandbox).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart sandbox sites\n  jpstart sandbox clock advance 15d --token $JPSTART_TOKEN\n  jpstart sandbox mail --to jane@example.com"
+    )]
+    Sandbox(partner::sandbox::SandboxCommand),
     /// Shell completion script on stdout.
     #[command(
         after_help = "Example:\n  jpstart completions bash > /etc/bash_completion.d/jpstart"
@@ -133,6 +146,18 @@ pub struct ServeArgs {
     /// names are ordinary sites.
     #[arg(long, env = "JPSTART_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
+    /// Record every request under /rest, /wpcom and /oauth2, secrets
+    /// redacted, readable at GET /wpcom/v2/jetpack-partners/{id}/requests
+    /// and with `jpstart admin requests` (SPEC §9; on in the sandbox).
+    #[arg(long, env = "JPSTART_REQUEST_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    pub request_log: bool,
+    /// How long the request log keeps an entry (e.g. 7d, 12h).
+    #[arg(long, env = "JPSTART_REQUEST_LOG_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub request_log_retention: std::time::Duration,
+    /// Entries waiting to be written at most; past it new ones are dropped
+    /// (and counted in /metrics). For tests.
+    #[arg(long, default_value_t = jpstart_server::request_log::DEFAULT_QUEUE, value_parser = clap::value_parser!(usize), hide = true)]
+    pub request_log_queue: usize,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -213,6 +238,17 @@ pub struct ServeArgs {
     /// The From of the mail jpstart sends.
     #[arg(long, env = "JPSTART_MAIL_FROM", default_value = jpstart_server::mail::DEFAULT_FROM, value_name = "MAILBOX")]
     pub mail_from: String,
+    /// Wait before a failed webhook delivery's first retry; it doubles up
+    /// to 1 h, for 3 days (SPEC §10).
+    #[arg(long, env = "JPSTART_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_retry_base: std::time::Duration,
+    /// Let webhook and Monitor URLs reach loopback and private addresses
+    /// (the SSRF guard refuses them otherwise; `--sandbox` implies this).
+    #[arg(long, env = "JPSTART_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
+    /// How long a receiver has to answer 2xx (SPEC §10: 10 s; tests).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    pub webhook_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -313,6 +349,22 @@ pub enum AdminCommand {
         /// Partner id.
         #[arg(long)]
         partner: Option<i64>,
+    },
+    /// The request log (SPEC §9), newest first, as a JSON array; entries
+    /// that named no key have partner_id and key_id null.
+    #[command(
+        after_help = "Examples:\n  jpstart admin requests --partner 1 --limit 20\n  jpstart admin requests --key 3"
+    )]
+    Requests {
+        /// Only this partner's requests.
+        #[arg(long)]
+        partner: Option<i64>,
+        /// Only this key's requests.
+        #[arg(long)]
+        key: Option<i64>,
+        /// Entries at most [default: 100].
+        #[arg(long)]
+        limit: Option<i64>,
     },
     /// The test clock servers started with --test-clock run on (SPEC §9).
     #[command(

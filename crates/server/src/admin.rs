@@ -18,6 +18,7 @@ use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
 mod partner_users;
 mod seed_demo;
+mod request_log;
 mod wpcom_users;
 pub use seed_demo::SeedDemo;
 pub use wpcom_users::*;

@@ -149,6 +149,7 @@ impl FromRequestParts<AppState> for Reader {
         let digest = secrets::digest(token.expose());
         // Read on every request, never cached (SPEC §11), like `Caller`.
         if let Some(record) = state.store.token(&digest).await? {
+            crate::request_log::note_key(parts, Some(record.key_id), record.partner_id);
             if lifecycle::key_disabled(record.disabled, record.parent_disabled) {
                 return Err(ErrorCode::PartnerKeyDisabled.into());
             }

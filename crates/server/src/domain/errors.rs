@@ -180,6 +180,42 @@ catalogue! {
     UnknownBlog => 404, "unknown_blog", "Unknown blog",
         "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
         "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
+    // --- The sandbox (SPEC §9) ---
+    ServiceUnavailable => 503, "service_unavailable", "The service is temporarily unavailable. Please try again.",
+        "The service could not answer this request for now. In the sandbox, a flaky-N.jpstart.test site answers it to the first N requests of each key.",
+        "Retry with backoff (the request changed nothing).";
+    InvalidClock => 400, "invalid_clock", "%s",
+        "POST /sandbox/clock was sent neither advance nor now, or both, or a duration or time that cannot be read, or one that would take the clock too far ahead.",
+        "Send advance=DURATION (15d, 2h, 30s) or now=ISO8601 (2027-01-01T00:00:00Z), not both.";
+    ClockBackwards => 400, "clock_backwards", "The sandbox clock only moves forward: %s is before its now, %s.",
+        "POST /sandbox/clock was asked to set the clock to a time before the sandbox's now.",
+        "Move the clock to a later time, or start a new sandbox database to start over.";
+    // --- The request log (SPEC §9) ---
+    RequestLogOff => 404, "request_log_off", "The request log is off on this server.",
+        "GET /wpcom/v2/jetpack-partners/{partner_id}/requests was called on a server started without --request-log (or --sandbox), which records no requests.",
+        "Ask the operator to start the server with --request-log (JPSTART_REQUEST_LOG=1), or use a sandbox (--sandbox).";
+    InvalidRequestFilter => 400, "invalid_request_filter", "%s",
+        "A parameter of the request log's list (page, per_page, key_id, status) is not a whole number in its range.",
+        "Send page from 1, per_page from 1 to 100, key_id a key id, status an HTTP status (100 to 599).";
+    // --- Webhooks and the Monitor URL (SPEC §10) ---
+    InvalidWebhookUrl => 400, "invalid_webhook_url", "%s",
+        "The url of a webhook or Monitor URL is missing, is not an http or https URL, carries credentials or a fragment, is too long, or its host does not resolve.",
+        "Send url=https://... naming a public host that resolves.";
+    WebhookUrlNotAllowed => 400, "webhook_url_not_allowed", "%s",
+        "The URL's host is, or resolves to, a loopback, private, link-local, unique-local, CGNAT, cloud metadata, unspecified, multicast or reserved address (the SSRF guard); the server runs without --sandbox or --webhook-allow-private.",
+        "Use a public host name; to reach a local receiver in testing, run the server with --sandbox or --webhook-allow-private.";
+    InvalidWebhookEvent => 400, "invalid_webhook_event", "%s is not a webhook event type",
+        "events[] names a type that does not exist.",
+        "Use activation.pending, activation.active, activation.cancelled, activation.superseded, activation.expired, site.connected or site.disconnected, or send no events for all.";
+    TooManyWebhooks => 400, "too_many_webhooks", "A partner may register at most %s webhook endpoints.",
+        "The partner already has the most endpoints it may have.",
+        "Delete an endpoint you no longer use (DELETE .../webhooks/{id}).";
+    UnknownWebhook => 404, "unknown_webhook", "%s",
+        "No webhook endpoint (or delivery of it) of this partner has this id, or the endpoint was deleted.",
+        "List the partner's endpoints with GET .../webhooks and their deliveries with GET .../webhooks/{id}/deliveries.";
+    NoMonitorWebhook => 400, "no_monitor_webhook", "No partner holding site %s has a Monitor URL.",
+        "A downtime notification was asked for a site whose partners set no Monitor URL (POST .../monitor-webhook).",
+        "Set a Monitor URL first.";
     // --- Reporting (SPEC §8; the WP REST API's code for a bad parameter) ---
     RestInvalidParam => 400, "rest_invalid_param", "Invalid parameter(s): %s",
         "A reporting endpoint (/wpcom/v2/jetpack-partners/...) got a parameter it cannot read: page below 1, per_page outside 1..100, a date that is neither ISO 8601 nor UNIX seconds, a scale other than day, month or year, an id that is not a number, or no key_id where one is needed.",

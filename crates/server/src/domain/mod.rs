@@ -17,9 +17,11 @@ pub mod partner_users;
 pub mod provision;
 pub mod refusal;
 pub mod rules;
+pub mod sandbox;
 pub mod state;
 pub mod summary;
 pub mod users;
+pub mod webhooks;
 
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};

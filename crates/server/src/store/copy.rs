@@ -38,6 +38,13 @@ pub const TABLES: &[&str] = &[
     "partner_user_creation",
     "wpcom_user_tokens",
     "mail_outbox",
+    "sandbox_flaky_hits",
+    "request_log",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "monitor_webhooks",
+    "monitor_suppressions",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

@@ -38,12 +38,14 @@ mod ops;
 pub mod portal;
 pub mod portal_pages;
 mod reporting;
+mod request_log;
 #[macro_use]
 pub mod retry;
 pub mod sql;
 mod test_clock;
 mod types;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -51,9 +53,12 @@ use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 
 pub use dialect::Backend;
+pub use request_log::*;
+
 pub use reporting::*;
 pub use types::*;
 pub use users::*;
+pub use webhooks::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
@@ -358,6 +363,135 @@ pub trait Store: Send + Sync + 'static {
     /// back: `Ok(new offset)`, or `Err(current offset)`, left as it was.
     async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError>;
 
+    // --- sandbox (SPEC §9) ---
+
+    /// Counts one request of `key_id` to the flaky site `site` and returns
+    /// how many there have been, this one included (1 for the first), in
+    /// one statement: every server on the database counts alike.
+    async fn sandbox_flaky_hit(
+        &self,
+        key_id: KeyId,
+        site: &SiteIdentifier,
+    ) -> Result<i64, StoreError>;
+
+    // --- request log (SPEC §9) ---
+
+    /// Inserts a batch of logged requests in one transaction.
+    async fn insert_requests(&self, batch: &[NewLoggedRequest]) -> Result<(), StoreError>;
+
+    /// The requests matching `filter`, newest first, and how many match
+    /// in all (paging aside).
+    async fn requests(
+        &self,
+        filter: &RequestLogFilter,
+    ) -> Result<(u64, Vec<LoggedRequestRecord>), StoreError>;
+
+    /// Deletes the requests logged before `before`; how many.
+    async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    // --- webhooks (SPEC §10) ---
+
+    /// Registers an endpoint; its secret, sealed by `seal(id)` for the id
+    /// assigned, is stored in the same transaction. `None`: the partner
+    /// has `max_endpoints` already. `NotFound`: no such partner.
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        seal: &(dyn Fn(i64) -> Vec<u8> + Send + Sync),
+    ) -> Result<Option<WebhookRecord>, StoreError>;
+
+    /// The partner's live endpoints, oldest first.
+    async fn webhooks(&self, partner: PartnerId) -> Result<Vec<WebhookRecord>, StoreError>;
+
+    /// Deletes a live endpoint of the partner (its pending deliveries are
+    /// given up); `false`: none with this id.
+    async fn delete_webhook(
+        &self,
+        partner: PartnerId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// An endpoint's deliveries, newest first. `None`: no live endpoint of
+    /// the partner has this id.
+    async fn webhook_deliveries(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
+
+    /// Makes a delivery due again now, with a fresh retry window. `None`:
+    /// no such delivery of a live endpoint of the partner.
+    async fn replay_delivery(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// Claims up to `limit` due deliveries until `lease_until`, counting
+    /// the attempt; servers sharing the database claim disjoint sets.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records an attempt while its claim holds (`false` otherwise).
+    async fn record_attempt(
+        &self,
+        delivery: &ClaimedDelivery,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending deliveries and the oldest one's creation (metrics).
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError>;
+
+    /// Sets (or replaces) the partner's Monitor URL.
+    async fn set_monitor_url(
+        &self,
+        partner: PartnerId,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// A site and the Monitor URLs of the partners holding a live
+    /// activation on it. `None`: unknown site.
+    async fn monitor_site(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<MonitorSite>, StoreError>;
+
+    /// Records a quiet period a Monitor receiver asked for.
+    async fn set_monitor_quiet(
+        &self,
+        partner: PartnerId,
+        blog: BlogId,
+        until: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    // --- reporting (SPEC §8) ---
+
+    /// One page of a key's own activations (not its sub-keys'), in every
+    /// state, newest first (creation time, then id, both descending), and
+    /// how many match the query in all. Index-backed: the cost follows the
+    /// key's matching rows and the page, not the table.
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError>;
+
+    /// Every activation of a key (not its sub-keys'), oldest first: what
+    /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
+    /// from.
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
+
     // --- Partner users and the portal (SPEC §8, issue 14) ---
 
     /// Creates a partner user; refused when the partner does not exist or
@@ -445,22 +579,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<portal::UserTokenRecord>, StoreError>;
 
     async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
-
-    // --- reporting (SPEC §8) ---
-
-    /// One page of a key's own activations (not its sub-keys'), in every
-    /// state, newest first (creation time, then id, both descending), and
-    /// how many match the query in all. Index-backed: the cost follows the
-    /// key's matching rows and the page, not the table.
-    async fn report_activations(
-        &self,
-        query: &ActivationQuery,
-    ) -> Result<ActivationPage, StoreError>;
-
-    /// Every activation of a key (not its sub-keys'), oldest first: what
-    /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
-    /// from.
-    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
 
     // --- the portal's data pages (SPEC §8, issue 14) ---
 

@@ -245,8 +245,10 @@ macro_rules! contract {
 mod accounts;
 mod activations;
 mod reporting;
+mod sandbox;
 mod test_clock;
 mod users;
+mod webhooks;
 
 #[tokio::test]
 async fn unsupported_scheme_is_refused_clearly() {
