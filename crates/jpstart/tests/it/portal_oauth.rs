@@ -127,11 +127,15 @@ async fn fresh_code(agent: &mut Agent<'_>, client_id: &str) -> String {
 
 both_backends! {
     async fn the_documented_php_flow_gets_a_token(db: Db) {
-        let app = TestApp::spawn(db).await;
+        // At log level trace: no secret of the flow may be logged.
+        let app = TestApp::spawn_with(db, Opts::default().env("JPSTART_LOG", "trace")).await;
         let p = app.partner("Code Host").await;
         let (_, password) = user(&app, p.partner_id, "jane@example.com");
         let mut agent = Agent::new(&app);
+        const WRONG: &str = "Wrongpassword-LEAKPROBE-77";
+        assert_eq!(agent.sign_in("jane@example.com", WRONG).await.status, 401);
         assert_eq!(agent.sign_in("jane@example.com", &password).await.status, 303);
+        let session = agent.cookies["jpstart_session"].clone();
         let (client_id, secret) = register(&mut agent, "Reports script", SCRIPT).await;
         assert!(client_id.parse::<u64>().is_ok(), "numeric, for the script's %d: {client_id}");
         assert_eq!(secret.len(), 64);
@@ -171,8 +175,9 @@ both_backends! {
         assert_eq!(body["error"], "invalid_grant", "{body}");
         // Nothing secret in the log.
         let logs = app.logs();
-        for s in [&code, &token, &secret, &password] {
-            assert!(!logs.contains(s.as_str()), "{logs}");
+        assert!(logs.contains("TRACE") || logs.contains("trace"), "trace level is on");
+        for s in [&code, &token, &secret, &password, &session, &browser.cookies["jpstart_session"], WRONG] {
+            assert!(!logs.contains(s), "{s} in the log");
         }
     }
 
@@ -283,5 +288,64 @@ both_backends! {
         app.admin(&["user", "disable", &id.to_string()]).unwrap();
         let (status, body) = exchange(&app, &client_id, &secret, &code, SCRIPT).await;
         assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    }
+}
+
+/// A user's reporting token through the portal's "API token" button.
+async fn portal_token(agent: &mut Agent<'_>) -> String {
+    let home = agent.get("/portal/").await;
+    let csrf = csrf_of(&home.body).unwrap();
+    let a = agent.post("/portal/token", &[("csrf_token", &csrf)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, rest) = a.body.split_once("id=\"token\">").unwrap();
+    rest.split_once('<').unwrap().0.to_string()
+}
+
+both_backends! {
+    async fn a_user_token_reads_its_partner_only(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("Reader A").await;
+        let b = app.partner("Reader B").await;
+        let (id, password) = user(&app, a.partner_id, "jane@a.example");
+        let mut agent = Agent::new(&app);
+        agent.sign_in("jane@a.example", &password).await;
+        // One token from the code flow, one from the portal.
+        let (client_id, secret) = register(&mut agent, "Script", SCRIPT).await;
+        let code = fresh_code(&mut agent, &client_id).await;
+        let (status, body) = exchange(&app, &client_id, &secret, &code, SCRIPT).await;
+        assert_eq!(status, 200, "{body}");
+        let from_code = body["access_token"].as_str().unwrap().to_string();
+        let from_portal = portal_token(&mut agent).await;
+        let sub = app.key(a.partner_id, &[]).await;
+        for token in [&from_code, &from_portal] {
+            // Every key of its partner.
+            for key in [a.key_id, sub.key_id] {
+                let path = format!("/wpcom/v2/jetpack-partners/{}/key/{key}/activations", a.partner_id);
+                let (status, body) = json(app.get(&path, token).send().await.unwrap()).await;
+                assert_eq!(status, 200, "{path}: {body}");
+            }
+            let (status, body) = json(app.get(&format!("/wpcom/v2/jetpack-partners/activations?key_id={}", a.key_id), token).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{body}");
+            // Another partner's: 403 forbidden, under its id or under ours.
+            for path in [
+                format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", b.partner_id, b.key_id),
+                format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", a.partner_id, b.key_id),
+                format!("/wpcom/v2/jetpack-partners/{}/key/{}/stripe/invoices", b.partner_id, b.key_id),
+                format!("/wpcom/v2/jetpack-partners/activations?key_id={}", b.key_id),
+            ] {
+                let (status, body) = json(app.get(&path, token).send().await.unwrap()).await;
+                assert_error(status, &body, 403, "forbidden");
+            }
+        }
+        // Disabled: both tokens fail on the very next request.
+        app.admin(&["user", "disable", &id.to_string()]).unwrap();
+        let path = format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", a.partner_id, a.key_id);
+        for token in [&from_code, &from_portal] {
+            let (status, body) = json(app.get(&path, token).send().await.unwrap()).await;
+            assert_eq!(body["error"], "invalid_token", "{status} {body}");
+        }
+        // A user token is no key token: it cannot provision.
+        let (status, body) = app.provision(&from_portal, &[("siteurl", "https://x.example"), ("local_user", "admin"), ("plan", "premium")]).await;
+        assert_eq!(body["error"], "invalid_token", "{status} {body}");
     }
 }

@@ -92,8 +92,10 @@ fn oauth_error(status: StatusCode, code: OAuthErrorCode, description: String) ->
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// `POST /oauth2/token`: a token for a partner key's client credentials, or
-/// for the code an OAuth app got from `/oauth2/authorize`.
+/// `POST /oauth2/token`: a token for a key's credentials or an app's code.
+///
+/// `client_credentials`: a partner key's token; `authorization_code`: the
+/// token of the partner user who approved the app at `/oauth2/authorize`.
 #[utoipa::path(
     post,
     path = "/oauth2/token",
