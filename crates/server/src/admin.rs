@@ -17,8 +17,8 @@ use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
 mod partner_users;
-mod seed_demo;
 mod request_log;
+mod seed_demo;
 mod wpcom_users;
 pub use seed_demo::SeedDemo;
 pub use wpcom_users::*;

@@ -307,3 +307,35 @@ both_backends! {
         assert_eq!((run.code, run.error_body().error.as_str()), (1, "rest_invalid_param"));
     }
 }
+
+both_backends! {
+    async fn seed_demo_fills_a_fresh_database_once(db: Db) {
+        use jpstart_types::reporting::DemoSeeded;
+        let seeded: DemoSeeded = decode(&admin(&db.url, &["seed-demo", "--activations", "300", "--seed", "7"]).unwrap());
+        assert!(seeded.activations >= 200, "{seeded:?}");
+        assert_eq!(seeded.partners.len(), 3);
+        for state in ["active", "cancelled", "superseded", "expired"] {
+            assert!(seeded.states.get(state).is_some_and(|n| *n > 0), "{state}: {seeded:?}");
+        }
+        assert!(admin(&db.url, &["seed-demo"]).unwrap_err().contains("fresh database"));
+
+        // The reports read it: a key's token, its list, summary and invoices.
+        let app = TestApp::spawn(db).await;
+        let top = &seeded.partners[0].keys[0];
+        let token = app.token(&top.client_id, &top.client_secret).await;
+        let p = Partner {
+            partner_id: seeded.partners[0].partner_id,
+            key_id: top.key_id,
+            client_id: top.client_id.clone(),
+            client_secret: top.client_secret.clone(),
+            token,
+        };
+        assert!(list_ok(&app, &p, "").await.total > 50);
+        let (status, body) = get(&app, &p.token, "/wpcom/v2/jetpack-partners/activations").await;
+        let months: Vec<SummaryPeriod> = ok(status, &body);
+        assert!((12..=13).contains(&months.len()), "a year: {body}");
+        let (status, body) = get(&app, &p.token, &format!("/wpcom/v2/jetpack-partners/{}/key/{}/stripe/invoices", p.partner_id, p.key_id)).await;
+        let invoices: Vec<jpstart_types::reporting::Invoice> = ok(status, &body);
+        assert!(invoices.len() >= 11 && invoices[0].total > 0, "{body}");
+    }
+}
