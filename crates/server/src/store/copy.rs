@@ -45,6 +45,11 @@ pub const TABLES: &[&str] = &[
     "webhook_deliveries",
     "monitor_webhooks",
     "monitor_suppressions",
+    "partner_users",
+    "portal_sessions",
+    "oauth_apps",
+    "oauth_codes",
+    "partner_user_tokens",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).
