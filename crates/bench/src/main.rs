@@ -10,6 +10,7 @@
 
 mod load;
 mod report;
+mod reporting;
 mod run;
 mod seed;
 mod server;
@@ -73,6 +74,11 @@ pub struct Args {
     /// outside them is kept).
     #[arg(long)]
     pub write: Option<PathBuf>,
+    /// Run only the reporting scenario (the activations list of one key) at
+    /// these sizes (comma-separated, k and M suffixes, e.g. 10k,1M) and
+    /// print its markdown section.
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
+    pub reporting: Option<Vec<String>>,
     /// Directory for the temporary databases (default: the system's
     /// temporary directory). Must be a real disk for meaningful syncs.
     #[arg(long)]
@@ -179,6 +185,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(sizes) = &args.reporting {
+        return runtime.block_on(reporting_only(&args, &settings, sizes));
+    }
     match runtime.block_on(run::all(&args, &settings)) {
         Ok(report) => {
             let text = report.markdown();
@@ -214,5 +223,37 @@ mod tests {
         assert_eq!(parse_count(" 2500 "), Ok(2500));
         assert!(parse_count("0").is_err());
         assert!(parse_count("ten").is_err());
+    }
+}
+
+/// `--reporting SIZES`: the reporting scenario alone.
+async fn reporting_only(args: &Args, settings: &Settings, sizes: &[String]) -> ExitCode {
+    let sizes: Result<Vec<u64>, String> = sizes.iter().map(|s| parse_count(s)).collect();
+    let dir = tempfile::Builder::new()
+        .prefix("jpstart-bench-")
+        .tempdir_in(args.dir.clone().unwrap_or_else(std::env::temp_dir));
+    let result = match (sizes, dir) {
+        (Ok(sizes), Ok(dir)) => {
+            reporting::run(
+                &args.jpstart,
+                dir.path(),
+                &sizes,
+                settings.warmup,
+                settings.duration,
+            )
+            .await
+        }
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(format!("cannot make a temporary directory: {e}")),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("jpstart-bench: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -160,9 +160,12 @@ pub async fn activations_list(
     })
 }
 
-/// The wire form of one listed activation.
+/// The wire form of one listed activation (the site object the webhooks
+/// send too); ids and names that jpstart always knows are never `null`.
 pub fn site_object(catalogue: &Catalogue, r: &ReportedActivation) -> SiteObject {
-    let product_id = catalogue.product(&r.product).map_or(0, |p| p.id);
+    let product_id = catalogue
+        .product(&r.product)
+        .and_then(|p| i64::try_from(p.id).ok());
     let name = r
         .site_url
         .split_once("://")
@@ -170,18 +173,18 @@ pub fn site_object(catalogue: &Catalogue, r: &ReportedActivation) -> SiteObject 
         .trim_end_matches('/');
     SiteObject {
         id: r.id.get(),
-        jetpack_partner_key_id: r.key_id.get(),
-        wpcom_blog_id: r.blog_id.get(),
-        wpcom_user_id: r.wpcom_user_id.unwrap_or(0),
+        jetpack_partner_key_id: Some(r.key_id.get()),
+        wpcom_blog_id: i64::try_from(r.blog_id.get()).unwrap_or(i64::MAX),
+        wpcom_user_id: r.wpcom_user_id,
         external_user_id: r.local_user.clone(),
         product_id,
         created_on: datetime(r.created_at),
         activated_on: r.activated_at.map(datetime),
         cancelled_on: r.ended_at.map(datetime),
         disputed_on: None,
-        site_registered: datetime(r.site_created_at),
+        site_registered: Some(datetime(r.site_created_at)),
         site_url: r.site_url.clone(),
-        site_name: name.to_string(),
+        site_name: Some(name.to_string()),
         site_icon: None,
         current_product_id: product_id,
         product_slug: r.product.to_string(),

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::site_object::SiteObject;
+
 /// `GET /wpcom/v2/jetpack-partners/{partner_id}/key/{key_id}/activations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -12,43 +14,6 @@ pub struct ActivationsList {
     pub total: u64,
     /// This page, newest first (creation time, then id, both descending).
     pub activations: Vec<SiteObject>,
-}
-
-/// One activation, with every field of upstream's "site object" and
-/// `product_slug` and `state` beside them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SiteObject {
-    /// The activation's id.
-    pub id: i64,
-    /// The key that provisioned it.
-    pub jetpack_partner_key_id: i64,
-    pub wpcom_blog_id: u64,
-    /// The WordPress.com account jpstart connected to the site (0: none).
-    pub wpcom_user_id: i64,
-    /// The partner's name for the site's user (`local_user` of provision).
-    pub external_user_id: Option<String>,
-    /// The product's numeric id in the catalogue.
-    pub product_id: u64,
-    pub created_on: String,
-    /// `null` while it was never activated (pending, or expired).
-    pub activated_on: Option<String>,
-    /// When it ended (cancelled, superseded by an upgrade, or expired).
-    pub cancelled_on: Option<String>,
-    /// Always `null`: jpstart has no disputes.
-    pub disputed_on: Option<String>,
-    /// When the site was first registered.
-    pub site_registered: String,
-    pub site_url: String,
-    /// The site's address without scheme (jpstart stores no title).
-    pub site_name: String,
-    /// Always `null`: jpstart stores no icon.
-    pub site_icon: Option<String>,
-    /// Always equal to `product_id`, as upstream says.
-    pub current_product_id: u64,
-    pub product_slug: String,
-    /// `pending`, `active`, `cancelled`, `superseded` or `expired`.
-    pub state: String,
 }
 
 /// One period of `GET /wpcom/v2/jetpack-partners/activations`.
@@ -114,8 +79,11 @@ pub struct DemoSeeded {
     /// Operations the rules refused (a limit reached, say), skipped.
     pub refused: u64,
     pub elapsed_ms: u64,
-    /// How to sign in to the portal.
-    pub partner_user: String,
+    /// A user of the first partner, to sign in to the portal with (its
+    /// generated password shown this once).
+    pub partner_user: crate::partner_users::PartnerUserCreated,
+    /// Where to sign in.
+    pub portal: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

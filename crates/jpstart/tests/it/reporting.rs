@@ -120,14 +120,14 @@ both_backends! {
             .collect();
         assert_eq!(seen, [("personal", "cancelled"), ("jetpack-scan", "pending"), ("premium", "active")]);
         let [c, b, a]: [&SiteObject; 3] = [&list.activations[0], &list.activations[1], &list.activations[2]];
-        assert_eq!(a.jetpack_partner_key_id, p.key_id as i64);
-        assert_eq!(a.wpcom_blog_id, app.blog_id("a.example"));
-        assert_eq!((a.product_id, a.current_product_id), (2000, 2000));
+        assert_eq!(a.jetpack_partner_key_id, Some(p.key_id as i64));
+        assert_eq!(a.wpcom_blog_id, app.blog_id("a.example") as i64);
+        assert_eq!((a.product_id, a.current_product_id), (Some(2000), Some(2000)));
         assert_eq!(a.site_url, "https://a.example");
-        assert_eq!(a.site_name, "a.example");
+        assert_eq!(a.site_name.as_deref(), Some("a.example"));
         assert_eq!(a.external_user_id.as_deref(), Some("owner-7"));
-        assert_eq!(a.wpcom_user_id, 0);
-        assert!(is_datetime(&a.created_on) && is_datetime(&a.site_registered), "{a:?}");
+        assert_eq!(a.wpcom_user_id, None);
+        assert!(is_datetime(&a.created_on) && a.site_registered.as_deref().is_some_and(is_datetime), "{a:?}");
         assert!(a.activated_on.as_deref().is_some_and(is_datetime), "{a:?}");
         assert_eq!((&a.cancelled_on, &a.disputed_on, &a.site_icon), (&None, &None, &None));
         assert_eq!(b.activated_on, None);
@@ -318,6 +318,8 @@ both_backends! {
             assert!(seeded.states.get(state).is_some_and(|n| *n > 0), "{state}: {seeded:?}");
         }
         assert!(admin(&db.url, &["seed-demo"]).unwrap_err().contains("fresh database"));
+        assert_eq!(seeded.partner_user.email, "demo@example.com");
+        assert!(seeded.partner_user.password.is_some());
 
         // The reports read it: a key's token, its list, summary and invoices.
         let app = TestApp::spawn(db).await;
@@ -337,5 +339,119 @@ both_backends! {
         let (status, body) = get(&app, &p.token, &format!("/wpcom/v2/jetpack-partners/{}/key/{}/stripe/invoices", p.partner_id, p.key_id)).await;
         let invoices: Vec<jpstart_types::reporting::Invoice> = ok(status, &body);
         assert!(invoices.len() >= 11 && invoices[0].total > 0, "{body}");
+    }
+}
+
+/// The `name=value` pairs of every `Set-Cookie` of an answer.
+fn cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next().map(str::to_string))
+        .collect()
+}
+
+fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
+    let (_, rest) = html
+        .split_once(before)
+        .unwrap_or_else(|| panic!("no {before:?} in {html}"));
+    rest.split_once(after).map(|(v, _)| v).unwrap()
+}
+
+/// A partner user of `partner` signs in to the portal and takes a
+/// reporting token there (`POST /portal/token`).
+pub async fn user_token(app: &TestApp, partner: u64, email: &str) -> String {
+    let created = app
+        .admin(&[
+            "user",
+            "create",
+            "--partner",
+            &partner.to_string(),
+            "--email",
+            email,
+        ])
+        .unwrap();
+    let password = created["password"].as_str().unwrap().to_string();
+    let client = crate::authorize::no_redirects();
+    let form = client.get(app.url("/portal/login")).send().await.unwrap();
+    let jar = cookies(&form).join("; ");
+    let csrf = between(
+        &form.text().await.unwrap(),
+        "name=\"csrf_token\" value=\"",
+        "\"",
+    )
+    .to_string();
+    let signed_in = client
+        .post(app.url("/portal/login"))
+        .header(reqwest::header::COOKIE, jar)
+        .form(&[
+            ("email", email),
+            ("password", &password),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303, "sign-in");
+    let session = cookies(&signed_in).join("; ");
+    let overview = client
+        .get(app.url("/portal/"))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = between(&overview, "name=\"csrf_token\" value=\"", "\"").to_string();
+    let page = client
+        .post(app.url("/portal/token"))
+        .header(reqwest::header::COOKIE, &session)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    between(&page, "id=\"token\">", "<").trim().to_string()
+}
+
+both_backends! {
+    async fn a_partner_user_reads_every_key_of_its_partner(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let a = app.partner("A").await;
+        let sibling = app.key(a.partner_id, &[]).await;
+        let sub = sub_key(&app, &a).await;
+        let b = app.partner("B").await;
+        provision(&app, &sibling.token, "sibling.example", "premium").await;
+        provision(&app, &sub.token, "sub.example", "premium").await;
+        let user = user_token(&app, a.partner_id, "manager@a.example").await;
+
+        for key in [&a, &sibling, &sub] {
+            for tail in ["activations", "stripe/invoices", "stripe/upcoming-invoice"] {
+                let path = format!("/wpcom/v2/jetpack-partners/{}/key/{}/{tail}", a.partner_id, key.key_id);
+                let (status, body) = get(&app, &user, &path).await;
+                assert_eq!(status, 200, "{path}: {body}");
+            }
+            let (status, body) = get(&app, &user, &format!("/wpcom/v2/jetpack-partners/activations?key_id={}", key.key_id)).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let of_sibling: ActivationsList = {
+            let (status, body) = get(&app, &user, &list_path(a.partner_id, sibling.key_id, "")).await;
+            ok(status, &body)
+        };
+        assert_eq!(of_sibling.activations[0].site_url, "https://sibling.example");
+        // A key's token does not read its sibling; the user does.
+        let (status, body) = get(&app, &a.token, &list_path(a.partner_id, sibling.key_id, "")).await;
+        assert_error(status, &body, 403, "forbidden");
+        // Another partner's ids, or its key under this partner's id: 403.
+        forbidden(&app, list_path(b.partner_id, b.key_id, ""), user.clone()).await;
+        forbidden(&app, list_path(a.partner_id, b.key_id, ""), user.clone()).await;
+        forbidden(&app, format!("/wpcom/v2/jetpack-partners/activations?key_id={}", b.key_id), user.clone()).await;
+        // A user has no key of its own: the summary needs key_id.
+        let (status, body) = get(&app, &user, "/wpcom/v2/jetpack-partners/activations").await;
+        assert_error(status, &body, 400, "rest_invalid_param");
     }
 }

@@ -261,6 +261,10 @@ impl Admin {
         self.store
             .expire_pending(Timestamp::from_millis(now))
             .await?;
+        let first = partners.first().map_or(1, |p| p.partner_id as i64);
+        let partner_user = self
+            .create_partner_user(first, "demo@example.com", Some("Demo Manager"), None)
+            .await?;
         let all = self.store.activations(&ActivationFilter::default()).await?;
         let mut states = BTreeMap::new();
         for a in &all {
@@ -275,7 +279,8 @@ impl Admin {
             states,
             refused,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            partner_user: "Partner users come with the portal: `jpstart admin user create --partner 1 --email you@example.com` once this build has it; meanwhile read the reports with a key's token (POST /oauth2/token with a client id and secret above).".into(),
+            partner_user,
+            portal: "/portal/login (sign in with partner_user's email and password)".into(),
         })
     }
 
