@@ -243,13 +243,18 @@ async fn portal_screenshots() {
     let seeded = app
         .admin(&["seed-demo", "--activations", "3000"])
         .expect("seed-demo");
-    let partner = seeded["partners"][0]["partner_id"]
-        .as_u64()
-        .expect("partner");
-    let (_, password) = user(&app, partner, "demo@example.com");
+    // seed-demo makes a user of its first partner, its password shown once.
+    let email = seeded["partner_user"]["email"]
+        .as_str()
+        .expect("email")
+        .to_string();
+    let password = seeded["partner_user"]["password"]
+        .as_str()
+        .expect("password")
+        .to_string();
     let browser = driver.session().await;
     browser.set_window_size(1280, 1000).await;
-    sign_in(&browser, &app, "demo@example.com", &password).await;
+    sign_in(&browser, &app, &email, &password).await;
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     browser.wait_for("svg#chart", WAIT).await;
     std::fs::write(docs.join("portal-overview.png"), browser.screenshot().await).expect("write");

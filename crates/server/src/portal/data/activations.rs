@@ -5,7 +5,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use jpstart_types::reporting::SiteObject;
+use jpstart_types::site_object::SiteObject;
 use jpstart_types::ProductSlug;
 
 use super::export::Csv;
@@ -151,11 +151,11 @@ struct Choice {
 
 struct Row {
     id: i64,
-    blog_id: u64,
+    blog_id: i64,
     site: String,
     product: String,
     state: String,
-    key_id: i64,
+    key: String,
     created: String,
     activated: String,
     ended: String,
@@ -166,10 +166,10 @@ impl From<SiteObject> for Row {
         Row {
             id: s.id,
             blog_id: s.wpcom_blog_id,
-            site: s.site_name,
+            site: s.site_name.unwrap_or(s.site_url),
             product: s.product_slug,
             state: s.state,
-            key_id: s.jetpack_partner_key_id,
+            key: opt(s.jetpack_partner_key_id.map(|k| format!("#{k}"))),
             created: s.created_on,
             activated: s.activated_on.unwrap_or_default(),
             ended: s.cancelled_on.unwrap_or_default(),
@@ -258,22 +258,27 @@ const HEADER: &[&str] = &[
     "wpcom_user_id",
 ];
 
+/// An absent value as an empty cell.
+fn opt(v: Option<impl ToString>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
 fn record(s: SiteObject) -> [String; 14] {
     [
         s.id.to_string(),
-        s.jetpack_partner_key_id.to_string(),
+        opt(s.jetpack_partner_key_id),
         s.wpcom_blog_id.to_string(),
         s.site_url,
-        s.site_name,
+        opt(s.site_name),
         s.product_slug,
-        s.product_id.to_string(),
+        opt(s.product_id),
         s.state,
         s.created_on,
-        s.activated_on.unwrap_or_default(),
-        s.cancelled_on.unwrap_or_default(),
-        s.site_registered,
-        s.external_user_id.unwrap_or_default(),
-        s.wpcom_user_id.to_string(),
+        opt(s.activated_on),
+        opt(s.cancelled_on),
+        opt(s.site_registered),
+        opt(s.external_user_id),
+        opt(s.wpcom_user_id),
     ]
 }
 
