@@ -47,7 +47,6 @@ mod portal_browser;
 mod portal_oauth;
 mod portal_pages;
 mod portal_pages_browser;
-mod portal_pages_log;
 mod postgres;
 mod provision;
 mod rawdb;

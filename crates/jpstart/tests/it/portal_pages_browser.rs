@@ -200,27 +200,6 @@ both_backends! {
         assert!(browser.title().await.contains("No such site"));
         assert!(!browser.source().await.contains("elsewhere.example"));
 
-        // The request log (written in the background) and a webhook.
-        browser.goto(&app.url("/portal/requests")).await;
-        browser.wait_for("form#filters", WAIT).await;
-        for _ in 0..100 {
-            if browser.try_find("table#requests").await.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            browser.goto(&app.url("/portal/requests")).await;
-        }
-        assert!(browser.source().await.contains("/rest/v1.3/jpphp/provision"));
-        browser.goto(&app.url("/portal/webhooks")).await;
-        fill(&browser, "#url", "http://127.0.0.1:9/hook").await;
-        press(&browser, "#event-activation\\.active").await;
-        press(&browser, "#register-webhook").await;
-        let hook_secret = text_of(&browser, "#webhook-secret").await;
-        assert!(hook_secret.starts_with("whsec_"), "{hook_secret}");
-        browser.goto(&app.url("/portal/webhooks")).await;
-        browser.wait_for("section.webhook", WAIT).await;
-        assert!(!browser.source().await.contains(&hook_secret), "shown once");
-
         // Sign out: the pages send to the sign-in form again.
         browser.goto(&app.url("/portal/")).await;
         press(&browser, "#logout").await;

@@ -168,22 +168,9 @@ pub async fn create_webhook(
     let partner = partner_in_path(&partner)?;
     reader.check_manage(partner)?;
     let (url, names) = registration(query.as_deref(), &headers, &body)?;
-    Ok(Json(register(&state, partner, &url, &names).await?))
-}
-
-/// The unit of work of registering an endpoint, also the portal's
-/// (webhooks page): the URL and event names checked, the host reachable
-/// under the SSRF guard, a secret made and stored sealed; the answer
-/// shows the secret this once. The caller checked who may manage.
-pub async fn register(
-    state: &AppState,
-    partner: PartnerId,
-    url: &str,
-    names: &[String],
-) -> Result<WebhookCreated, ApiError> {
     let url =
-        check_url(url).map_err(|why| ApiError::with_arg(ErrorCode::InvalidWebhookUrl, why))?;
-    let events = parse_events(names)
+        check_url(&url).map_err(|why| ApiError::with_arg(ErrorCode::InvalidWebhookUrl, why))?;
+    let events = parse_events(&names)
         .map_err(|name| ApiError::with_arg(ErrorCode::InvalidWebhookEvent, name))?;
     guard::check_reachable(&url, state.webhooks.allow_private).await?;
     let secret = sign::new_secret();
@@ -207,12 +194,12 @@ pub async fn register(
         webhook_id = created.id,
         "webhook endpoint registered"
     );
-    Ok(WebhookCreated {
+    Ok(Json(WebhookCreated {
         id: created.id,
         url: created.url,
         events: created.events,
         secret,
-    })
+    }))
 }
 
 /// `GET /wpcom/v2/jetpack-partners/{partner_id}/webhooks`: the partner's

@@ -78,8 +78,6 @@ pub const NAV: &[(&str, &str, &str)] = &[
     ("activations", "Activations", "/portal/activations"),
     ("invoices", "Invoices", "/portal/invoices"),
     ("keys", "Keys", "/portal/keys"),
-    ("requests", "Request log", "/portal/requests"),
-    ("webhooks", "Webhooks", "/portal/webhooks"),
     ("apps", "OAuth apps", "/portal/apps"),
 ];
 

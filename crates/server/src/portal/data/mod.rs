@@ -9,9 +9,6 @@
 //! - [`keys`]: `/portal/keys`: keys and sub-keys with limits and live
 //!   counts; create a sub-key, disable/enable, rotate a secret.
 //! - [`sites`]: `/portal/sites/{site}`: status, activations, events.
-//! - [`requests`]: `/portal/requests`, the request log (SPEC §9).
-//! - [`webhooks`]: `/portal/webhooks`: endpoints, deliveries, register,
-//!   delete, replay (SPEC §10).
 //! - [`export`]: the CSV writer (formula injection guarded).
 //!
 //! # Reach
@@ -28,9 +25,7 @@ pub mod export;
 pub mod invoices;
 pub mod keys;
 pub mod overview;
-pub mod requests;
 pub mod sites;
-pub mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -60,16 +55,6 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/keys/{key}/enable", post(keys::enable))
         .route("/portal/keys/{key}/rotate", post(keys::rotate))
         .route("/portal/sites/{site}", get(sites::page))
-        .route("/portal/requests", get(requests::page))
-        .route(
-            "/portal/webhooks",
-            get(webhooks::page).post(webhooks::create),
-        )
-        .route("/portal/webhooks/{id}/delete", post(webhooks::delete))
-        .route(
-            "/portal/webhooks/{id}/deliveries/{delivery}/replay",
-            post(webhooks::replay),
-        )
 }
 
 /// The query string's pairs; an empty value is no value (an empty form
