@@ -44,6 +44,7 @@ mod ops;
 mod pending_expiry;
 mod portal_auth;
 mod portal_browser;
+mod portal_extras;
 mod portal_oauth;
 mod portal_pages;
 mod portal_pages_browser;

@@ -382,6 +382,20 @@ both_backends! {
         assert!(a.body.contains("id=\"client-secret\""), "{}", a.body);
     }
 
+    async fn next_stays_on_this_server(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let p = app.partner("Next Host").await;
+        let (_, password) = user(&app, p.partner_id, "jane@example.com");
+        for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "portal"] {
+            let mut agent = Agent::new(&app);
+            let a = agent.sign_in_to("jane@example.com", &password, Some(evil)).await;
+            assert_eq!(a.status, 303, "{evil}: {}", a.body);
+            assert_eq!(a.location.as_deref(), Some("/portal/"), "{evil}");
+            let page = Agent::new(&app).get(&format!("/portal/login?next={}", evil.replace('/', "%2F"))).await;
+            assert!(!page.body.contains("name=\"next\""), "{evil}: {}", page.body);
+        }
+    }
+
     async fn disabling_a_user_ends_its_sessions(db: Db) {
         let app = TestApp::spawn(db).await;
         let p = app.partner("Disable Host").await;

@@ -169,10 +169,16 @@ both_backends! {
         let token = body["access_token"].as_str().unwrap().to_string();
         assert_eq!(token.len(), 64);
 
-        // The code is spent.
+        // The token reads its partner's reports.
+        let path = format!("/wpcom/v2/jetpack-partners/{}/key/{}/activations", p.partner_id, p.key_id);
+        let (status, body) = json(app.get(&path, &token).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        // The code is spent; a second use also revokes the token it bought.
         let (status, body) = exchange(&app, &client_id, &secret, &code, SCRIPT).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"], "invalid_grant", "{body}");
+        let (_, body) = json(app.get(&path, &token).send().await.unwrap()).await;
+        assert_eq!(body["error"], "invalid_token", "{body}");
         // Nothing secret in the log.
         let logs = app.logs();
         assert!(logs.contains("TRACE") || logs.contains("trace"), "trace level is on");

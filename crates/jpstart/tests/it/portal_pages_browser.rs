@@ -92,7 +92,7 @@ async fn history(app: &TestApp, p: &Partner) {
 both_backends! {
     async fn data_pages_in_headless_chromium(db: Db) {
         let Some(driver) = Driver::start().await else { return };
-        let opts = Opts::default().test_clock().arg("--request-log").arg("--webhook-allow-private");
+        let opts = Opts::default().test_clock();
         let app = TestApp::spawn_with(db, opts).await;
         let p = app.partner("Browser Data").await;
         let (_, password) = user(&app, p.partner_id, "data@example.com");

@@ -277,6 +277,17 @@ impl Session<'_> {
             .await;
     }
 
+    /// Types `text` into a form field.
+    pub async fn send_keys(&self, element: &str, text: &str) {
+        self.driver
+            .command(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{element}/value")),
+                Some(json!({"text": text})),
+            )
+            .await;
+    }
+
     pub async fn text(&self, element: &str) -> String {
         let v = self
             .driver

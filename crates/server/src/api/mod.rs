@@ -11,7 +11,7 @@ mod credentials;
 pub mod errors;
 pub mod keys;
 mod magic_link;
-mod monitor;
+pub mod monitor;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;

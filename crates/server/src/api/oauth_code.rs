@@ -9,7 +9,9 @@
 //! The code is then spent in one transaction with the token it buys
 //! ([`Store::exchange_code`]): used once, within 10 minutes, by the app it
 //! was issued to, for the same `redirect_uri` (absent: the app's own),
-//! and not after its user was disabled; each refusal is `invalid_grant`.
+//! and not after its user was disabled; each refusal is `invalid_grant`. A
+//! second use of a spent code also revokes the token the first use bought
+//! (RFC 6749 §4.1.2: the code may have leaked).
 //! The answer has the shape of every token answer, `scope` `global` (what
 //! the script asks for at `/oauth2/authorize`).
 //!
@@ -88,6 +90,16 @@ pub async fn exchange(
         Ok(done) => done,
         Err(why) => {
             tracing::info!(client_id = app.id, refusal = ?why, "authorization code refused");
+            if why == CodeRefusal::Used {
+                // Someone else may have spent it first: the token it bought
+                // is revoked (RFC 6749 §4.1.2).
+                let revoked = state.store.revoke_code_token(&x.code_digest, x.now).await?;
+                tracing::warn!(
+                    client_id = app.id,
+                    revoked,
+                    "authorization code used twice; its token revoked"
+                );
+            }
             return Err(OAuthError(InvalidGrant, refusal_text(why)).into());
         }
     };

@@ -14,6 +14,8 @@
 //! - [`login`]: sign-in (throttled per e-mail and per address) and sign-out.
 //! - [`pages`]: the overview and the portal's reporting token.
 //! - [`apps`]: OAuth apps, registered by a user, their secret shown once.
+//! - [`requests`], [`webhooks`]: the request log; webhook endpoints, their
+//!   deliveries and replay, the Monitor URL.
 //! - [`authorize`]: `GET`/`POST /oauth2/authorize`, the approve page and
 //!   the authorization code (the token side is `api/oauth_code.rs`).
 //!
@@ -55,7 +57,9 @@ pub mod data;
 pub mod html;
 pub mod login;
 pub mod pages;
+pub mod requests;
 pub mod session;
+pub mod webhooks;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -79,6 +83,8 @@ pub const NAV: &[(&str, &str, &str)] = &[
     ("invoices", "Invoices", "/portal/invoices"),
     ("keys", "Keys", "/portal/keys"),
     ("apps", "OAuth apps", "/portal/apps"),
+    ("requests", "Request log", "/portal/requests"),
+    ("webhooks", "Webhooks", "/portal/webhooks"),
 ];
 
 /// Every route of the portal and of `/oauth2/authorize`.
@@ -91,6 +97,8 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/logout", post(login::logout))
         .route("/portal/token", post(pages::new_token))
         .route("/portal/apps", get(apps::list).post(apps::register))
+        .merge(requests::routes())
+        .merge(webhooks::routes())
         .route(
             "/oauth2/authorize",
             get(authorize::show).post(authorize::decide),

@@ -580,6 +580,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
 
+    /// Revokes the token a spent code bought (RFC 6749 §4.1.2: a code used
+    /// twice may have been stolen); returns how many were revoked.
+    async fn revoke_code_token(
+        &self,
+        code_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
     // --- the portal's data pages (SPEC §8, issue 14) ---
 
     /// One page of a partner's activations (every key of it, or one), in

@@ -216,6 +216,21 @@ async fn codes_are_spent_once_with_their_token(fx: Fx) {
         refused(s.exchange_code(&x(1, one.id, uri, T0 + 2, 11)).await),
         CodeRefusal::Used
     );
+    // The token the spent code bought, and no other token of the user.
+    s.issue_user_token(&[20u8; 32], jane.id, ts(T0 + 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.revoke_code_token(&[1u8; 32], ts(T0 + 3)).await.unwrap(),
+        1
+    );
+    assert!(s.user_token(&[10u8; 32]).await.unwrap().is_none());
+    assert!(s.user_token(&[20u8; 32]).await.unwrap().is_some());
+    assert_eq!(
+        s.revoke_code_token(&[1u8; 32], ts(T0 + 4)).await.unwrap(),
+        0
+    );
     s.insert_auth_code(&code(2)).await.unwrap();
     assert_eq!(
         refused(s.exchange_code(&x(2, one.id, uri, T0 + 600_000, 12)).await),

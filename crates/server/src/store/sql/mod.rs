@@ -617,6 +617,14 @@ impl Store for SqlStore {
         self.revoke_user_token_impl(digest, now).await
     }
 
+    async fn revoke_code_token(
+        &self,
+        code_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.revoke_code_token_impl(code_digest, now).await
+    }
+
     // --- the portal's data pages (SPEC §8, issue 14) ---
 
     async fn portal_activations(

@@ -394,6 +394,29 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// The token bought by a code is the one of its app and user created
+    /// at the moment the code was spent (the same transaction's `now`).
+    pub(super) async fn revoke_code_token_impl(
+        &self,
+        code_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "UPDATE partner_user_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND EXISTS \
+             (SELECT 1 FROM oauth_codes c WHERE c.hash = $1 AND c.used_at IS NOT NULL \
+              AND c.app_id = partner_user_tokens.app_id AND c.user_id = partner_user_tokens.user_id \
+              AND c.used_at = partner_user_tokens.created_at)",
+        )
+        .bind(code_digest.to_vec())
+        .bind(now.as_millis())
+        .execute(&self.pools.write)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+}
+
 async fn insert_user_token(
     tx: &mut Tx,
     digest: &[u8],
