@@ -186,7 +186,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(sizes) = &args.reporting {
-        return runtime.block_on(reporting_only(&args, &settings, sizes));
+        return runtime.block_on(reporting::only(&args, &settings, sizes));
     }
     match runtime.block_on(run::all(&args, &settings)) {
         Ok(report) => {
@@ -223,37 +223,5 @@ mod tests {
         assert_eq!(parse_count(" 2500 "), Ok(2500));
         assert!(parse_count("0").is_err());
         assert!(parse_count("ten").is_err());
-    }
-}
-
-/// `--reporting SIZES`: the reporting scenario alone.
-async fn reporting_only(args: &Args, settings: &Settings, sizes: &[String]) -> ExitCode {
-    let sizes: Result<Vec<u64>, String> = sizes.iter().map(|s| parse_count(s)).collect();
-    let dir = tempfile::Builder::new()
-        .prefix("jpstart-bench-")
-        .tempdir_in(args.dir.clone().unwrap_or_else(std::env::temp_dir));
-    let result = match (sizes, dir) {
-        (Ok(sizes), Ok(dir)) => {
-            reporting::run(
-                &args.jpstart,
-                dir.path(),
-                &sizes,
-                settings.warmup,
-                settings.duration,
-            )
-            .await
-        }
-        (Err(e), _) => Err(e),
-        (_, Err(e)) => Err(format!("cannot make a temporary directory: {e}")),
-    };
-    match result {
-        Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("jpstart-bench: {e}");
-            ExitCode::FAILURE
-        }
     }
 }

@@ -23,6 +23,42 @@ use crate::load::{self, new_histogram};
 use crate::seed::{self, Backend, STATUS_PREFIX};
 use crate::server::{self, Server};
 
+/// `--reporting SIZES`: the reporting scenario alone.
+pub async fn only(
+    args: &crate::Args,
+    settings: &crate::Settings,
+    sizes: &[String],
+) -> std::process::ExitCode {
+    let sizes: Result<Vec<u64>, String> = sizes.iter().map(|s| crate::parse_count(s)).collect();
+    let dir = tempfile::Builder::new()
+        .prefix("jpstart-bench-")
+        .tempdir_in(args.dir.clone().unwrap_or_else(std::env::temp_dir));
+    let result = match (sizes, dir) {
+        (Ok(sizes), Ok(dir)) => {
+            run(
+                &args.jpstart,
+                dir.path(),
+                &sizes,
+                settings.warmup,
+                settings.duration,
+            )
+            .await
+        }
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(format!("cannot make a temporary directory: {e}")),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("jpstart-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The pages measured at each size.
 const PAGES: [u32; 2] = [1, 500];
 
@@ -164,6 +200,10 @@ async fn measure(
             let us = u64::try_from((done - t).as_micros()).unwrap_or(u64::MAX);
             hist.saturating_record(us.max(1));
         }
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("{path}: the server closed the connection: {e}"))?;
     }
     Ok((
         hist.len(),

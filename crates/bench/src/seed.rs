@@ -92,6 +92,10 @@ pub async fn seed(
              SELECT id, NULL, 'active', {now}, '{actor}' FROM activations WHERE id > {max_act} ORDER BY id"
         )
     };
+    // The key's activation counter, as the provision unit keeps it.
+    let count_sql = format!(
+        "UPDATE keys SET activation_count = activation_count + {count} WHERE id = {key_id}"
+    );
     match backend {
         Backend::Sqlite => {
             let mut conn = sqlite_options(url)?
@@ -113,6 +117,7 @@ pub async fn seed(
             .await?;
             tx.execute(act_sql(max_blog).as_str()).await?;
             tx.execute(event_sql(max_act).as_str()).await?;
+            tx.execute(count_sql.as_str()).await?;
             tx.commit().await?;
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
             conn.close().await?;
@@ -132,6 +137,7 @@ pub async fn seed(
             .await?;
             tx.execute(act_sql(max_blog).as_str()).await?;
             tx.execute(event_sql(max_act).as_str()).await?;
+            tx.execute(count_sql.as_str()).await?;
             tx.commit().await?;
             conn.execute("ANALYZE").await?;
             conn.close().await?;

@@ -59,6 +59,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "sandbox",
         include_str!("../../migrations/sqlite/0009_sandbox.sql"),
     ),
+    (
+        10,
+        "reporting counter",
+        include_str!("../../migrations/sqlite/0010_reporting_counter.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -105,6 +110,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "sandbox",
         include_str!("../../migrations/postgres/0009_sandbox.sql"),
+    ),
+    (
+        10,
+        "reporting counter",
+        include_str!("../../migrations/postgres/0010_reporting_counter.sql"),
     ),
 ];
 

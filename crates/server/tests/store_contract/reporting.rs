@@ -107,6 +107,34 @@ async fn activations_page_order_paging_and_filters(fx: Fx) {
     q.offset = 0;
     assert_eq!(fx.store.report_activations(&q).await.unwrap().total, 3);
 
+    // The unfiltered total (the key's counter) agrees with a count of
+    // every product (a filtered query counts the rows).
+    let mut q = query(key);
+    q.products = fx.cat.products().iter().map(|p| p.slug.clone()).collect();
+    assert_eq!(
+        fx.store.report_activations(&q).await.unwrap().total,
+        page.total
+    );
+    // A grant has no key: on no key's list.
+    fx.store
+        .grant(
+            &ident("https://d.example"),
+            "https://d.example",
+            &fx.resolved("premium"),
+            ts(T0 + 40),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        fx.store
+            .report_activations(&query(key))
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+
     // Products.
     let mut q = query(key);
     q.products = vec![slug("personal"), slug("jetpack-scan")];

@@ -328,6 +328,11 @@ impl SqlStore {
         .await?
         .try_get("id")?;
         let id = ActivationId::new(id);
+        // The reporting list's total (migration 8); the key's row is locked.
+        sqlx::query("UPDATE keys SET activation_count = activation_count + 1 WHERE id = $1")
+            .bind(req.key_id.get())
+            .execute(&mut **tx)
+            .await?;
         event(tx, id, None, new.state, req.now, actor).await?;
         if let Some((old, _)) = new.supersede {
             sqlx::query("UPDATE activations SET superseded_by = $2 WHERE id = $1")

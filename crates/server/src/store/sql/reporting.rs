@@ -3,9 +3,12 @@
 //! snapshot of committed rows.
 //!
 //! The page query walks `activations_key_created (key_id, created_at, id)`
-//! backwards from the key's newest row and stops after `LIMIT + OFFSET`
-//! rows; its count walks the same index range. Neither reads another key's
-//! rows, so a key's page costs the same whatever the table holds.
+//! backwards from the key's newest entry and stops after `LIMIT + OFFSET`
+//! entries, reading only the index (a deferred join: the page's rows and
+//! sites are read for its ids alone). The unfiltered total is the key's `activation_count` (one row,
+//! kept by the provision unit); a filtered one counts the key's entries of
+//! the same index. Nothing reads another key's rows, and an unfiltered page
+//! costs the same whatever the key holds.
 
 use jpstart_types::{ActivationId, KeyId};
 use sqlx::any::AnyRow;
@@ -72,18 +75,33 @@ impl SqlStore {
         q: &ActivationQuery,
     ) -> Result<ActivationPage, StoreError> {
         let (filter, values) = filter(q);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM activations a WHERE {filter}");
-        let total: i64 = bind_filter!(sqlx::query(&count_sql), q.key_id, &values)
-            .fetch_one(self.read())
-            .await?
-            .try_get("n")?;
+        let total: i64 = if values.is_empty() {
+            // Unfiltered: the key's counter (migration 8), one row.
+            sqlx::query("SELECT activation_count AS n FROM keys WHERE id = $1")
+                .bind(q.key_id.get())
+                .fetch_optional(self.read())
+                .await?
+                .map(|r| r.try_get("n"))
+                .transpose()?
+                .unwrap_or(0)
+        } else {
+            let count_sql = format!("SELECT COUNT(*) AS n FROM activations a WHERE {filter}");
+            bind_filter!(sqlx::query(&count_sql), q.key_id, &values)
+                .fetch_one(self.read())
+                .await?
+                .try_get("n")?
+        };
         let n = values.len();
+        // The page's ids first, from the index alone (a deep OFFSET skips
+        // index entries, not joined rows), then their rows and sites.
         let page_sql = format!(
             "SELECT a.id, a.key_id, a.blog_id, a.product, a.state, a.created_at, a.activated_at, \
              a.ended_at, s.url, s.local_user, s.created_at AS site_created_at, \
              (SELECT MIN(t.user_id) FROM wpcom_user_tokens t WHERE t.blog_id = a.blog_id) AS wpcom_user_id \
-             FROM activations a JOIN sites s ON s.blog_id = a.blog_id \
-             WHERE {filter} ORDER BY a.created_at DESC, a.id DESC LIMIT ${} OFFSET ${}",
+             FROM (SELECT a.id FROM activations a WHERE {filter} \
+                   ORDER BY a.created_at DESC, a.id DESC LIMIT ${} OFFSET ${}) page \
+             JOIN activations a ON a.id = page.id JOIN sites s ON s.blog_id = a.blog_id \
+             ORDER BY a.created_at DESC, a.id DESC",
             n + 2,
             n + 3
         );
