@@ -164,8 +164,10 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
-// Built once per event and serialised at once: boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per event and serialised at once; boxing would only add an allocation"
+)]
 pub enum EventData {
     Activation(SiteObject),
     Site(EventSite),
