@@ -46,6 +46,8 @@ mod portal_auth;
 mod portal_browser;
 mod portal_extras;
 mod portal_oauth;
+mod portal_pages;
+mod portal_pages_browser;
 mod postgres;
 mod provision;
 mod rawdb;

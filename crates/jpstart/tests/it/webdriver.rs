@@ -329,6 +329,40 @@ impl Session<'_> {
         v.as_array().cloned().unwrap_or_default()
     }
 
+    /// An attribute of an element as the page has it now (`href`: as
+    /// written; use the `property` for the absolute URL).
+    pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
+        let v = self
+            .driver
+            .command(
+                reqwest::Method::GET,
+                &self.path(&format!("/element/{element}/attribute/{name}")),
+                None,
+            )
+            .await;
+        v.as_str().map(str::to_string)
+    }
+
+    /// Resizes the browser window (screenshots of a known size).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.driver
+            .command(
+                reqwest::Method::POST,
+                &self.path("/window/rect"),
+                Some(json!({"width": width, "height": height})),
+            )
+            .await;
+    }
+
+    /// A PNG of the viewport ("Take Screenshot").
+    pub async fn screenshot(&self) -> Vec<u8> {
+        let v = self
+            .driver
+            .command(reqwest::Method::GET, &self.path("/screenshot"), None)
+            .await;
+        base64_decode(v.as_str().unwrap_or_default())
+    }
+
     /// Closes the browser now (the driver would on drop otherwise).
     pub async fn quit(self) {
         self.driver
@@ -340,6 +374,30 @@ impl Session<'_> {
             .expect("lock")
             .retain(|id| *id != self.id);
     }
+}
+
+/// Standard base64 (WebDriver's screenshots), without a crate for it.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for v in text.bytes().filter_map(value) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 /// A port nothing listens on right now.

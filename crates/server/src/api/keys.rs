@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::Json;
-use jpstart_types::params::{non_empty, PartnerKeyNewParams};
+use jpstart_types::params::PartnerKeyNewParams;
 use jpstart_types::wire::{limit_slug, PartnerKeyCreated, Success};
-use jpstart_types::{OrderedMap, ProductSlug, SecretString};
+use jpstart_types::{KeyId, OrderedMap, ProductSlug, SecretString};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
@@ -116,16 +116,55 @@ pub async fn new_key(
     // Refused before the parameters are read, as before; the store decides
     // again under the parent's lock (`lifecycle::decide_sub_key`).
     lifecycle::may_create_keys(caller.is_sub_key)?;
+    let created = create_sub_key(&state, caller.key_id, p.name.as_deref(), p.rest.iter()).await?;
+    Ok(Json(PartnerKeyCreated {
+        id: created.id.get().unsigned_abs(),
+        name: created.name,
+        limits: OrderedMap(
+            created
+                .limits
+                .into_iter()
+                .map(|(slug, n)| (slug.to_string(), n.unsigned_abs()))
+                .collect(),
+        ),
+        notes: None,
+        client_id: created.id.to_string(),
+        client_secret: SecretString::new(created.secret),
+    }))
+}
+
+/// A sub-key just created, its secret in the clear this once.
+pub struct CreatedSubKey {
+    pub id: KeyId,
+    pub name: String,
+    pub limits: Vec<(ProductSlug, i64)>,
+    pub secret: String,
+}
+
+/// The unit of work of `partner-keys/new`, also the portal's (keys page):
+/// the name and `allowed_{slug}_plans` limits checked, a secret made, the
+/// key created under its parent's lock by the store
+/// ([`lifecycle::decide_sub_key`]: one level, the partner's cap, limits
+/// within the parent's).
+pub async fn create_sub_key<'a>(
+    state: &AppState,
+    parent: KeyId,
+    name: Option<&str>,
+    params: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Result<CreatedSubKey, ApiError> {
     // One message for both cases: the catalogue has one template per code.
     let invalid_name = || ApiError::with_arg(ErrorCode::InvalidKeyName, MAX_KEY_NAME);
-    let name = non_empty(&p.name).ok_or_else(invalid_name)?;
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(invalid_name)?;
     if name.chars().count() > MAX_KEY_NAME {
         return Err(invalid_name());
     }
-    let limits = parse_limits(&state.catalogue, p.rest.iter())?;
+    let limits = parse_limits(&state.catalogue, params)?;
     let secret = secrets::generate();
     let key = NewSubKey {
-        parent: caller.key_id,
+        parent,
         name: name.to_string(),
         secret_digest: secrets::digest(&secret),
         limits: limits.clone(),
@@ -136,23 +175,16 @@ pub async fn new_key(
         .create_sub_key(&key, state.clock.now())
         .await??;
     tracing::info!(
-        key_id = caller.key_id.get(),
+        key_id = parent.get(),
         new_key_id = id.get(),
         "sub-key created"
     );
-    Ok(Json(PartnerKeyCreated {
-        id: id.get().unsigned_abs(),
+    Ok(CreatedSubKey {
+        id,
         name: name.to_string(),
-        limits: OrderedMap(
-            limits
-                .into_iter()
-                .map(|(slug, n)| (slug.to_string(), n.unsigned_abs()))
-                .collect(),
-        ),
-        notes: None,
-        client_id: id.to_string(),
-        client_secret: SecretString::new(secret),
-    }))
+        limits,
+        secret,
+    })
 }
 
 /// Every product but the baseline, in catalogue order, with the limit an

@@ -9,7 +9,7 @@ pub mod bench;
 mod cancel;
 mod credentials;
 pub mod errors;
-mod keys;
+pub mod keys;
 mod magic_link;
 pub mod monitor;
 pub mod oauth;
@@ -20,7 +20,7 @@ mod reporting;
 mod requests;
 mod sandbox;
 mod sites;
-mod status;
+pub mod status;
 mod users;
 pub mod webhooks;
 

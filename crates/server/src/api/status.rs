@@ -9,7 +9,7 @@ use axum::{Extension, Json};
 use jpstart_types::wire::{
     BlogStatus, ProductStatusV13, ProductStatusV14, StatusV13, StatusV14, UpgradePaths,
 };
-use jpstart_types::{OrderedMap, SiteRef};
+use jpstart_types::{OrderedMap, PartnerId, SiteRef};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
@@ -92,23 +92,7 @@ pub async fn status(
     let mine = |a: &LiveActivation| a.partner_id == Some(caller.partner_id);
     let v14 = version.is_some_and(|Extension(v)| v >= ApiVersion::V1_4);
     if v14 {
-        return Ok(Json(StatusV14 {
-            blog: BlogStatus {
-                is_connected: site.connected,
-                has_backups_credentials: site.has_backup_credentials,
-            },
-            products: site
-                .live
-                .iter()
-                .map(|a| ProductStatusV14 {
-                    slug: a.product.to_string(),
-                    is_provisioned_by_partner: a.key_id.is_some(),
-                    is_provisioned_by_calling_partner: mine(a),
-                    is_pending: a.is_pending(),
-                })
-                .collect(),
-        })
-        .into_response());
+        return Ok(Json(status_v14(&site, caller.partner_id)).into_response());
     }
     let plans = state.catalogue.plans_family();
     let in_plans = |a: &&LiveActivation| {
@@ -138,6 +122,27 @@ pub async fn status(
             .collect(),
     })
     .into_response())
+}
+
+/// The current (1.4) shape of a site's status as `partner` sees it; the
+/// portal's site page shows the same.
+pub fn status_v14(site: &SiteState, partner: PartnerId) -> StatusV14 {
+    StatusV14 {
+        blog: BlogStatus {
+            is_connected: site.connected,
+            has_backups_credentials: site.has_backup_credentials,
+        },
+        products: site
+            .live
+            .iter()
+            .map(|a| ProductStatusV14 {
+                slug: a.product.to_string(),
+                is_provisioned_by_partner: a.key_id.is_some(),
+                is_provisioned_by_calling_partner: a.partner_id == Some(partner),
+                is_pending: a.is_pending(),
+            })
+            .collect(),
+    }
 }
 
 /// The deprecated shape of [`status`], answered to versions 1.2 and 1.3: one

@@ -53,6 +53,7 @@
 
 pub mod apps;
 pub mod authorize;
+pub mod data;
 pub mod html;
 pub mod login;
 pub mod pages;
@@ -78,6 +79,9 @@ use crate::throttle::{KeyedLimiter, RateSpec};
 /// [`PortalUser::nav`] to be marked current.
 pub const NAV: &[(&str, &str, &str)] = &[
     ("overview", "Overview", "/portal/"),
+    ("activations", "Activations", "/portal/activations"),
+    ("invoices", "Invoices", "/portal/invoices"),
+    ("keys", "Keys", "/portal/keys"),
     ("apps", "OAuth apps", "/portal/apps"),
     ("requests", "Request log", "/portal/requests"),
     ("webhooks", "Webhooks", "/portal/webhooks"),
@@ -87,7 +91,7 @@ pub const NAV: &[(&str, &str, &str)] = &[
 pub fn routes() -> Router<AppState> {
     Router::new()
         // The conventions layer trims trailing slashes: `/portal/` too.
-        .route("/portal", get(pages::overview))
+        .route("/portal", get(data::overview::show))
         .route(html::STYLESHEET_PATH, get(html::stylesheet))
         .route("/portal/login", get(login::show).post(login::submit))
         .route("/portal/logout", post(login::logout))
@@ -99,6 +103,7 @@ pub fn routes() -> Router<AppState> {
             "/oauth2/authorize",
             get(authorize::show).post(authorize::decide),
         )
+        .merge(data::routes())
 }
 
 /// The portal's settings (`jpstart serve --portal-*`).

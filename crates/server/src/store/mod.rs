@@ -36,6 +36,7 @@ mod files;
 mod migrate;
 mod ops;
 pub mod portal;
+pub mod portal_pages;
 mod reporting;
 mod request_log;
 #[macro_use]
@@ -586,6 +587,36 @@ pub trait Store: Send + Sync + 'static {
         code_digest: &[u8],
         now: Timestamp,
     ) -> Result<u64, StoreError>;
+
+    // --- the portal's data pages (SPEC §8, issue 14) ---
+
+    /// One page of a partner's activations (every key of it, or one), in
+    /// every state or the ones asked, newest first (creation time, then
+    /// id, both descending), and how many match in all. Never a row of a
+    /// key of another partner.
+    async fn portal_activations(
+        &self,
+        query: &portal_pages::PortalActivationQuery,
+    ) -> Result<ActivationPage, StoreError>;
+
+    /// The state changes of the activations the partner's keys made on a
+    /// site, oldest first (the append-only `events` table).
+    async fn site_events(
+        &self,
+        blog: BlogId,
+        partner: PartnerId,
+    ) -> Result<Vec<portal_pages::ActivationEvent>, StoreError>;
+
+    /// Replaces a key's secret and revokes every token of the key, in one
+    /// transaction under the key's lock: after it, only the new secret
+    /// gets a token and no token got with the old one works. `None`: no
+    /// such key.
+    async fn rotate_key_secret(
+        &self,
+        key: KeyId,
+        secret_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<portal_pages::Rotated>, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -245,6 +245,7 @@ macro_rules! contract {
 mod accounts;
 mod activations;
 mod portal;
+mod portal_pages;
 mod reporting;
 mod sandbox;
 mod test_clock;

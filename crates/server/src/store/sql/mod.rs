@@ -15,6 +15,7 @@ mod activations;
 mod keys;
 mod links;
 mod partner_users;
+mod portal_pages;
 mod reporting;
 mod request_log;
 mod rows;
@@ -622,6 +623,32 @@ impl Store for SqlStore {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         self.revoke_code_token_impl(code_digest, now).await
+    }
+
+    // --- the portal's data pages (SPEC §8, issue 14) ---
+
+    async fn portal_activations(
+        &self,
+        query: &super::portal_pages::PortalActivationQuery,
+    ) -> Result<ActivationPage, StoreError> {
+        self.portal_activations_impl(query).await
+    }
+
+    async fn site_events(
+        &self,
+        blog: BlogId,
+        partner: PartnerId,
+    ) -> Result<Vec<super::portal_pages::ActivationEvent>, StoreError> {
+        self.site_events_impl(blog, partner).await
+    }
+
+    async fn rotate_key_secret(
+        &self,
+        key: KeyId,
+        secret_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<super::portal_pages::Rotated>, StoreError> {
+        self.rotate_key_secret_impl(key, secret_digest, now).await
     }
 }
 
