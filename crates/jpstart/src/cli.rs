@@ -25,7 +25,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  jpstart serve --listen 127.0.0.1:8080 --database-url sqlite://jpstart.db"
     )]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator tools: partners, keys, tokens, sites, activations.
     #[command(
         after_help = "Examples:\n  jpstart admin partner create --name \"Example Hosting\"\n  jpstart admin key create --partner 1 --limit premium=100\n  jpstart admin activations --site example.com::demo\n\nEvery command prints JSON on stdout; a failure exits non-zero with one line on stderr."

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve_cmd::run(args).await,
+            cli::Command::Serve(args) => serve_cmd::run(*args).await,
             cli::Command::Admin(args) => admin_cmd::run(args).await,
             partner_command => partner::run(partner_command).await,
         }

@@ -165,7 +165,7 @@ pub struct Event {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum EventData {
-    Activation(SiteObject),
+    Activation(Box<SiteObject>),
     Site(EventSite),
 }
 

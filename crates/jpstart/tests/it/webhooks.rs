@@ -145,7 +145,7 @@ both_backends! {
             assert!(event.id.starts_with("evt_"), "{}", event.id);
             match &event.data {
                 EventData::Activation(a) => {
-                    let a: SiteObject = a.clone();
+                    let a: &SiteObject = a;
                     assert_eq!(format!("activation.{}", a.state), h.kind(), "{}", h.body);
                     assert_eq!(a.jetpack_partner_key_id, Some(p.key_id as i64));
                     assert_eq!(a.site_url, url);

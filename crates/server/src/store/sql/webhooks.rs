@@ -72,7 +72,7 @@ pub(super) async fn on_activation_event(
     if targets.is_empty() {
         return Ok(());
     }
-    let data = EventData::Activation(site_object(tx, activation).await?);
+    let data = EventData::Activation(Box::new(site_object(tx, activation).await?));
     enqueue(tx, kind, &data, &targets, at).await
 }
 
