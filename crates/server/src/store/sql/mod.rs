@@ -14,6 +14,7 @@
 mod activations;
 mod keys;
 mod links;
+mod monitor;
 mod rows;
 mod sites;
 mod tokens;
