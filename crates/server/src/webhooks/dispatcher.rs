@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use super::guard::literal_ip;
 use super::sign::{signature, HEADER};
@@ -20,6 +20,8 @@ use crate::store::{secret_context, Attempt, AttemptNext, ClaimedDelivery, Store}
 const POLL: Duration = Duration::from_millis(500);
 /// Attempts in flight per server.
 const CONCURRENCY: usize = 32;
+/// Outcomes written in one transaction, at most.
+const RECORD_BATCH: usize = 64;
 /// How much of an answer is read (and dropped).
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -49,12 +51,21 @@ pub fn start(d: Dispatcher) -> Running {
 }
 
 /// Claims and sends until aborted.
+///
+/// Attempts run concurrently (at most [`CONCURRENCY`]); their outcomes go to
+/// one recorder, which writes whatever has piled up in one transaction, and
+/// claims are made a batch at a time: on SQLite's single writer every
+/// commit counts, and the dispatcher should not take turns from requests.
 pub async fn run(d: Arc<Dispatcher>) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let freed = Arc::new(Notify::new());
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let _recorder = Running(tokio::spawn(record(d.clone(), done_rx)));
     loop {
         let free = slots.available_permits();
         let mut full = false;
-        if free > 0 {
+        // Wait for a quarter of the slots unless nothing is in flight.
+        if free >= CONCURRENCY / 4 || free == CONCURRENCY {
             let now = d.clock.now();
             let lease = now.saturating_add(d.config.lease());
             let limit = i64::try_from(free).unwrap_or(1);
@@ -65,10 +76,12 @@ pub async fn run(d: Arc<Dispatcher>) {
                         let Ok(permit) = slots.clone().acquire_owned().await else {
                             return;
                         };
-                        let d = d.clone();
+                        let (d, done, freed) = (d.clone(), done_tx.clone(), freed.clone());
                         tokio::spawn(async move {
-                            attempt(&d, &delivery).await;
+                            let outcome = attempt(&d, &delivery).await;
+                            let _ = done.send((delivery, outcome));
                             drop(permit);
+                            freed.notify_one();
                         });
                     }
                 }
@@ -80,13 +93,41 @@ pub async fn run(d: Arc<Dispatcher>) {
         }
         tokio::select! {
             _ = d.wakeup.notified() => {}
+            _ = freed.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
     }
 }
 
-/// One attempt of one delivery, and its record.
-async fn attempt(d: &Dispatcher, delivery: &ClaimedDelivery) {
+/// Writes attempts' outcomes, as many at once as have come in.
+async fn record(d: Arc<Dispatcher>, mut done: mpsc::UnboundedReceiver<(ClaimedDelivery, Attempt)>) {
+    while let Some(first) = done.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match done.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match d.store.record_attempts(&batch, d.clock.now()).await {
+            Ok(recorded) => {
+                for ((delivery, _), ok) in batch.iter().zip(recorded) {
+                    if !ok {
+                        tracing::warn!(
+                            delivery_id = delivery.id,
+                            "the claim ran out before the attempt was recorded; it is tried again"
+                        );
+                    }
+                }
+            }
+            // The claims run out and the deliveries are tried again.
+            Err(e) => tracing::warn!(error = %e, n = batch.len(), "cannot record webhook attempts"),
+        }
+    }
+}
+
+/// One attempt of one delivery, and what it came to.
+async fn attempt(d: &Dispatcher, delivery: &ClaimedDelivery) -> Attempt {
     let started = Instant::now();
     let result = send(d, delivery).await;
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -126,22 +167,11 @@ async fn attempt(d: &Dispatcher, delivery: &ClaimedDelivery) {
         error = error.as_deref().unwrap_or(""),
         "webhook attempt"
     );
-    let record = Attempt {
+    Attempt {
         status,
         latency_ms,
         error,
         next,
-    };
-    match d.store.record_attempt(delivery, &record, now).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            delivery_id = delivery.id,
-            "the claim ran out before the attempt was recorded; it is tried again"
-        ),
-        // The claim runs out and the delivery is tried again.
-        Err(e) => {
-            tracing::warn!(delivery_id = delivery.id, error = %e, "cannot record a webhook attempt")
-        }
     }
 }
 

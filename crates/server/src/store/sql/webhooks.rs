@@ -467,14 +467,36 @@ impl SqlStore {
         Ok(claimed)
     }
 
-    /// Records an attempt while the claim still holds; `false` when it ran
-    /// out and the delivery may be someone else's now.
-    pub(super) async fn record_attempt_impl(
+    /// Records attempts in one transaction (one commit for many: SQLite
+    /// has one writer); each only while its claim still holds, `false`
+    /// when it ran out and the delivery may be someone else's now.
+    pub(super) async fn record_attempts_impl(
         &self,
-        d: &ClaimedDelivery,
-        a: &Attempt,
+        attempts: &[(ClaimedDelivery, Attempt)],
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                let mut out = Vec::with_capacity(attempts.len());
+                for (d, a) in attempts {
+                    out.push(record_in_tx(&mut tx, d, a, now).await?);
+                }
+                tx.commit().await?;
+                Ok::<_, StoreError>(out)
+            }
+            .await
+        )
+    }
+}
+
+async fn record_in_tx(
+    tx: &mut Tx,
+    d: &ClaimedDelivery,
+    a: &Attempt,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    {
         let (status, next, finished) = match a.next {
             AttemptNext::Delivered => ("delivered", now, Some(now)),
             AttemptNext::RetryAt(at) => ("pending", at, None),
@@ -493,12 +515,14 @@ impl SqlStore {
         .bind(a.latency_ms)
         .bind(a.error.clone())
         .bind(finished.map(Timestamp::as_millis))
-        .execute(&self.pools.write)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         Ok(n == 1)
     }
+}
 
+impl SqlStore {
     pub(super) async fn webhook_queue_impl(&self) -> Result<WebhookQueue, StoreError> {
         let r = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'",
