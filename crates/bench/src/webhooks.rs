@@ -45,7 +45,10 @@ impl WebhookRow {
         "#### Webhooks (SQLite, {} connections)\n\nProvision of new sites on one server: no endpoint, then one endpoint wanting `activation.pending` (each provision writes an event and a delivery in its transaction; the dispatcher sends them to a local receiver answering 200), then no endpoint again. × compares with the mean of the two runs without. The outbox must not halve provision throughput.\n",
         w.conns
     );
-        let _ = writeln!(o, "| window | provision req/s | p50 ms | p99 ms | server CPU µs/req | errors |");
+        let _ = writeln!(
+            o,
+            "| window | provision req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
+        );
         let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|");
         for (name, r) in [
             ("no endpoint", &w.none_before),
@@ -58,7 +61,8 @@ impl WebhookRow {
                 r.rate,
                 ms(r.p50_us),
                 ms(r.p99_us),
-                r.cpu_us_per_req.map_or("–".to_string(), |c| format!("{c:.0}")),
+                r.cpu_us_per_req
+                    .map_or("–".to_string(), |c| format!("{c:.0}")),
                 r.errors
             );
         }
