@@ -96,6 +96,7 @@ pub async fn run(
         http: webhooks.http.clone(),
         metrics: metrics.clone(),
         wakeup: webhooks.wakeup.clone(),
+        secrets: Default::default(),
     });
     let state = AppState::new(Inner {
         store: store.clone(),

@@ -38,6 +38,37 @@ pub struct Dispatcher {
     pub http: reqwest::Client,
     pub metrics: Metrics,
     pub wakeup: Arc<Notify>,
+    /// Opened endpoint secrets by endpoint id (an id is never reused, a
+    /// secret never changes), so that a busy endpoint's deliveries do not
+    /// each open it again.
+    pub secrets: std::sync::Mutex<std::collections::HashMap<i64, Arc<str>>>,
+}
+
+/// Opened secrets kept at most (then the cache starts afresh).
+const MAX_CACHED_SECRETS: usize = 10_000;
+
+impl Dispatcher {
+    fn secret(&self, delivery: &ClaimedDelivery) -> Result<Arc<str>, String> {
+        let mut cache = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.get(&delivery.endpoint_id) {
+            return Ok(s.clone());
+        }
+        let opened = self
+            .key
+            .open(
+                &delivery.secret_sealed,
+                &secret_context(delivery.endpoint_id),
+            )
+            .map_err(|_| "the endpoint's secret cannot be opened".to_string())?;
+        let text: Arc<str> = String::from_utf8(opened)
+            .map_err(|_| "the endpoint's secret is not text".to_string())?
+            .into();
+        if cache.len() >= MAX_CACHED_SECRETS {
+            cache.clear();
+        }
+        cache.insert(delivery.endpoint_id, text.clone());
+        Ok(text)
+    }
 }
 
 /// The background dispatcher; stops when dropped.
@@ -209,14 +240,7 @@ async fn send(d: &Dispatcher, delivery: &ClaimedDelivery) -> Result<i64, String>
             return Err(format!("the URL's address is {why}"));
         }
     }
-    let secret = d
-        .key
-        .open(
-            &delivery.secret_sealed,
-            &secret_context(delivery.endpoint_id),
-        )
-        .map_err(|_| "the endpoint's secret cannot be opened".to_string())?;
-    let secret = String::from_utf8(secret).map_err(|_| "the endpoint's secret is not text")?;
+    let secret = d.secret(delivery)?;
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
