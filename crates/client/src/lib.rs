@@ -36,14 +36,18 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`sandbox`]: a sandbox's magic sites, test clock and mail outbox.
 //! - [`webhooks`]: webhook endpoints, deliveries, replay, the Monitor URL.
+//! - [`reporting`]: activations, their summary, invoices (SPEC §8).
 
 pub mod base_url;
 pub mod calls;
 pub mod client;
 pub mod error;
+pub mod reporting;
 pub mod request;
 pub mod retry;
+pub mod sandbox;
 pub mod users;
 pub mod webhooks;
 

@@ -74,12 +74,25 @@ pub enum Command {
         after_help = "Example:\n  jpstart webhooks create --partner 1 --url https://hooks.example.com/jp --event activation.active"
     )]
     Webhooks(partner::webhooks::WebhooksCommand),
+    /// Partner: reports of a key: activations, summary, invoices.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart report invoices --partner 1 --key 2 --upcoming"
+    )]
+    Report(partner::report::ReportCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,
         after_help = "Example:\n  jpstart bulk provision --csv sites.csv --concurrency 8"
     )]
     Bulk(partner::args::BulkCommand),
+    /// Partner: a sandbox's test clock, magic sites and mail outbox (a
+    /// jpstart started with --sandbox).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart sandbox sites\n  jpstart sandbox clock advance 15d --token $JPSTART_TOKEN\n  jpstart sandbox mail --to jane@example.com"
+    )]
+    Sandbox(partner::sandbox::SandboxCommand),
     /// Shell completion script on stdout.
     #[command(
         after_help = "Example:\n  jpstart completions bash > /etc/bash_completion.d/jpstart"
@@ -133,6 +146,18 @@ pub struct ServeArgs {
     /// names are ordinary sites.
     #[arg(long, env = "JPSTART_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
+    /// Record every request under /rest, /wpcom and /oauth2, secrets
+    /// redacted, readable at GET /wpcom/v2/jetpack-partners/{id}/requests
+    /// and with `jpstart admin requests` (SPEC §9; on in the sandbox).
+    #[arg(long, env = "JPSTART_REQUEST_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    pub request_log: bool,
+    /// How long the request log keeps an entry (e.g. 7d, 12h).
+    #[arg(long, env = "JPSTART_REQUEST_LOG_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub request_log_retention: std::time::Duration,
+    /// Entries waiting to be written at most; past it new ones are dropped
+    /// (and counted in /metrics). For tests.
+    #[arg(long, default_value_t = jpstart_server::request_log::DEFAULT_QUEUE, value_parser = clap::value_parser!(usize), hide = true)]
+    pub request_log_queue: usize,
     /// Log format on stderr.
     #[arg(long, env = "JPSTART_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -193,6 +218,23 @@ pub struct ServeArgs {
     /// stays in the outbox (`jpstart admin mail`).
     #[arg(long, env = "JPSTART_SMTP_URL", value_name = "URL")]
     pub smtp_url: Option<String>,
+    /// How long a partner portal session lasts after sign-in.
+    #[arg(long, env = "JPSTART_PORTAL_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub portal_session_ttl: std::time::Duration,
+    /// Portal sign-in attempts per e-mail address: N/UNIT[:BURST], 0 = off.
+    #[arg(
+        long,
+        env = "JPSTART_PORTAL_LOGIN_RATE_LIMIT",
+        default_value = "5/min:10"
+    )]
+    pub portal_login_rate_limit: jpstart_server::throttle::RateSpec,
+    /// Portal sign-in attempts per client IP address (IPv6: per /64), same syntax.
+    #[arg(
+        long,
+        env = "JPSTART_PORTAL_LOGIN_RATE_LIMIT_PER_ADDRESS",
+        default_value = "30/min:60"
+    )]
+    pub portal_login_rate_limit_per_address: jpstart_server::throttle::RateSpec,
     /// The From of the mail jpstart sends.
     #[arg(long, env = "JPSTART_MAIL_FROM", default_value = jpstart_server::mail::DEFAULT_FROM, value_name = "MAILBOX")]
     pub mail_from: String,
@@ -260,6 +302,12 @@ pub enum AdminCommand {
         after_help = "Examples:\n  jpstart admin wpcom-user create --email jane@example.com\n  jpstart admin wpcom-user list"
     )]
     WpcomUser(crate::admin_users::WpcomUserCommand),
+    /// Partner users: the people of a partner who sign in to the portal.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin user create --partner 1 --email jane@example.com\n  jpstart admin user list --partner 1\n  jpstart admin user disable 4"
+    )]
+    User(crate::admin_partner_users::UserCommand),
     /// The mail outbox (magic links), oldest first, as a JSON array.
     #[command(after_help = "Example:\n  jpstart admin mail --to jane@example.com")]
     Mail {
@@ -288,6 +336,22 @@ pub enum AdminCommand {
         /// Partner id.
         #[arg(long)]
         partner: Option<i64>,
+    },
+    /// The request log (SPEC §9), newest first, as a JSON array; entries
+    /// that named no key have partner_id and key_id null.
+    #[command(
+        after_help = "Examples:\n  jpstart admin requests --partner 1 --limit 20\n  jpstart admin requests --key 3"
+    )]
+    Requests {
+        /// Only this partner's requests.
+        #[arg(long)]
+        partner: Option<i64>,
+        /// Only this key's requests.
+        #[arg(long)]
+        key: Option<i64>,
+        /// Entries at most [default: 100].
+        #[arg(long)]
+        limit: Option<i64>,
     },
     /// The test clock servers started with --test-clock run on (SPEC §9).
     #[command(

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use jpstart_server::config::{Bounds, Config, Limits, TlsFiles};
 use jpstart_server::crypto::KeySource;
+use jpstart_server::request_log::RequestLogConfig;
 use jpstart_types::SecretString;
 use tracing_subscriber::EnvFilter;
 
@@ -71,6 +72,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         // A sandbox runs on the test clock (SPEC §9).
         test_clock: args.test_clock || args.sandbox,
         sandbox: args.sandbox,
+        // Always on in the sandbox (SPEC §9).
+        request_log: (args.request_log || args.sandbox).then_some(RequestLogConfig {
+            retention: args.request_log_retention,
+            queue: args.request_log_queue,
+        }),
         mail: jpstart_server::mail::MailConfig {
             smtp_url: args.smtp_url,
             from: args.mail_from,
@@ -79,6 +85,11 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             retry_base: args.webhook_retry_base,
             timeout: args.webhook_timeout,
             allow_private: args.webhook_allow_private,
+        },
+        portal: jpstart_server::portal::PortalConfig {
+            session_ttl: args.portal_session_ttl,
+            login_per_email: args.portal_login_rate_limit,
+            login_per_address: args.portal_login_rate_limit_per_address,
         },
     };
     tracing::info!(?config, "starting");

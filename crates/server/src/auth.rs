@@ -54,6 +54,7 @@ impl FromRequestParts<AppState> for Caller {
             .token(&digest)
             .await?
             .ok_or(ErrorCode::InvalidToken)?;
+        crate::request_log::note_key(parts, Some(record.key_id), record.partner_id);
         touch(state, &digest, record.last_used_at).await;
         if lifecycle::key_disabled(record.disabled, record.parent_disabled) {
             return Err(ErrorCode::PartnerKeyDisabled.into());

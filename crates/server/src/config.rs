@@ -32,10 +32,15 @@ pub struct Config {
     pub test_clock: bool,
     /// Sandbox mode (SPEC §9): magic sites, `/sandbox`, the request log.
     pub sandbox: bool,
+    /// The request log (SPEC §9): `Some` with `--request-log` or in the
+    /// sandbox, `None` (off) otherwise.
+    pub request_log: Option<crate::request_log::RequestLogConfig>,
     /// Outgoing mail: SMTP relay and sender.
     pub mail: crate::mail::MailConfig,
     /// Webhook retries, timeout and the SSRF guard (SPEC §10).
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// The partner portal: session lifetime, sign-in limits.
+    pub portal: crate::portal::PortalConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -141,8 +146,10 @@ impl std::fmt::Debug for Config {
             .field("bench_routes", &self.bench_routes)
             .field("test_clock", &self.test_clock)
             .field("sandbox", &self.sandbox)
+            .field("request_log", &self.request_log)
             .field("mail", &self.mail)
             .field("webhooks", &self.webhooks)
+            .field("portal", &self.portal)
             .finish_non_exhaustive()
     }
 }
@@ -171,8 +178,10 @@ mod tests {
             bench_routes: false,
             test_clock: false,
             sandbox: false,
+            request_log: None,
             mail: crate::mail::MailConfig::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
+            portal: crate::portal::PortalConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

@@ -66,6 +66,8 @@ struct Inner {
     requests: Family<RequestLabels, Counter>,
     latency: Latency,
     live: Family<ProductLabels, Gauge>,
+    /// Request-log entries dropped because its queue was full (SPEC §9).
+    request_log_dropped: Counter,
     webhook_attempts: Family<OutcomeLabels, Counter>,
     webhook_queue: Gauge,
     webhook_oldest: Gauge,
@@ -100,6 +102,12 @@ impl Default for Metrics {
             "Live (pending or active) activations, by product",
             live.clone(),
         );
+        let request_log_dropped = Counter::default();
+        registry.register(
+            "jpstart_request_log_dropped",
+            "Request-log entries dropped because the log's queue was full",
+            request_log_dropped.clone(),
+        );
         let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
         let webhook_queue = Gauge::default();
         let webhook_oldest = Gauge::default();
@@ -123,6 +131,7 @@ impl Default for Metrics {
             requests,
             latency,
             live,
+            request_log_dropped,
             webhook_attempts,
             webhook_queue,
             webhook_oldest,
@@ -136,6 +145,12 @@ impl Default for Metrics {
 struct RouteSlot(Arc<OnceLock<String>>);
 
 impl Metrics {
+    /// The counter the request log's middleware raises when it drops an
+    /// entry ([`crate::request_log`]).
+    pub fn request_log_dropped(&self) -> Counter {
+        self.0.request_log_dropped.clone()
+    }
+
     fn observe(&self, route: String, method: &'static str, status: u16, seconds: f64) {
         self.0
             .latency

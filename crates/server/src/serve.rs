@@ -33,6 +33,9 @@ use crate::store::{self, StoreError};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the request log's writer may take to store what is queued at
+/// shutdown.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often pending activations are checked for expiry.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -82,9 +85,13 @@ pub async fn run(
         tracing::warn!(now = %at.now, offset_s = at.offset_s, "running on the test clock kept in the database (--test-clock): not for production");
     }
     let (mail, _sender) = crate::mail::start(smtp, store.clone(), clock.clone());
+    let metrics = crate::metrics::Metrics::default();
+    let request_log = config.request_log.as_ref().map(|c| {
+        let dropped = metrics.request_log_dropped();
+        crate::request_log::start(c, store.clone(), clock.clone(), dropped)
+    });
     let webhooks = crate::webhooks::WebhookState::new(&config.webhooks, config.sandbox)
         .map_err(ServeError::Webhooks)?;
-    let metrics = crate::metrics::Metrics::default();
     let _dispatcher = crate::webhooks::dispatcher::start(crate::webhooks::dispatcher::Dispatcher {
         store: store.clone(),
         clock: clock.clone(),
@@ -98,6 +105,9 @@ pub async fn run(
         wakeup: webhooks.wakeup.clone(),
         secrets: Default::default(),
     });
+    // Secure cookies when the browser reaches us over TLS, directly or
+    // through a proxy whose https URL is our public one.
+    let secure_cookies = scheme == "https" || public_url.starts_with("https://");
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -116,8 +126,10 @@ pub async fn run(
         request_timeout: config.limits.request_timeout,
         bench_routes: config.bench_routes,
         sandbox: config.sandbox,
+        request_log: request_log.as_ref().map(|(log, _)| log.clone()),
         mail,
         webhooks,
+        portal: crate::portal::PortalState::new(&config.portal, secure_cookies),
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
     let mut app = router(state);
@@ -142,6 +154,17 @@ pub async fn run(
     )
     .await;
     sweeper.abort();
+    if let Some((log, writer)) = request_log {
+        // The queue closes once the last handle is gone; its writer then
+        // stores what is left.
+        drop(log);
+        if tokio::time::timeout(LOG_FLUSH_TIMEOUT, writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("request log: entries still queued at shutdown were not stored");
+        }
+    }
     result
 }
 

@@ -11,11 +11,14 @@ mod credentials;
 pub mod errors;
 mod keys;
 mod magic_link;
-mod monitor;
+pub mod monitor;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
 mod provision;
+mod reporting;
+mod requests;
+mod sandbox;
 mod sites;
 mod status;
 mod users;
@@ -43,8 +46,11 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         users::endpoints(),
         magic_link::endpoints(),
         sites::endpoints(),
+        sandbox::endpoints(),
+        requests::endpoints(),
         webhooks::endpoints(),
         monitor::endpoints(),
+        reporting::endpoints(),
     ]
     .into_iter()
     .flatten()

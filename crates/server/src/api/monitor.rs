@@ -67,16 +67,28 @@ pub async fn set_monitor_webhook(
 ) -> Result<Json<MonitorWebhook>, ApiError> {
     let partner = partner_in_path(&partner)?;
     reader.check_manage(partner)?;
-    let url = check_url(p.url.as_deref().unwrap_or(""))
-        .map_err(|why| ApiError::with_arg(ErrorCode::InvalidWebhookUrl, why))?;
+    set_monitor_url(&state, partner, p.url.as_deref().unwrap_or(""))
+        .await
+        .map(Json)
+}
+
+/// Sets `partner`'s Monitor URL under the webhooks' rules (the API's and
+/// the portal's form).
+pub async fn set_monitor_url(
+    state: &AppState,
+    partner: jpstart_types::PartnerId,
+    url: &str,
+) -> Result<MonitorWebhook, ApiError> {
+    let url =
+        check_url(url).map_err(|why| ApiError::with_arg(ErrorCode::InvalidWebhookUrl, why))?;
     guard::check_reachable(&url, state.webhooks.allow_private).await?;
     state
         .store
         .set_monitor_url(partner, url.as_str(), state.clock.now())
         .await?;
-    Ok(Json(MonitorWebhook {
+    Ok(MonitorWebhook {
         url: url.to_string(),
-    }))
+    })
 }
 
 /// `POST /sandbox/sites/{site}/downtime` (sandbox only; any partner

@@ -74,7 +74,7 @@ fn listed(w: WebhookRecord) -> Webhook {
     }
 }
 
-fn delivery(d: DeliveryRecord) -> Delivery {
+pub fn delivery(d: DeliveryRecord) -> Delivery {
     Delivery {
         id: d.id,
         event_id: d.event_id,
@@ -168,9 +168,21 @@ pub async fn create_webhook(
     let partner = partner_in_path(&partner)?;
     reader.check_manage(partner)?;
     let (url, names) = registration(query.as_deref(), &headers, &body)?;
+    register(&state, partner, &url, &names).await.map(Json)
+}
+
+/// Registers an endpoint of `partner` (the caller checked it may): the
+/// URL's form, the events, the SSRF guard, the limit; the answer holds the
+/// secret, to be shown this once. The API and the portal both register here.
+pub async fn register(
+    state: &AppState,
+    partner: PartnerId,
+    url: &str,
+    names: &[String],
+) -> Result<WebhookCreated, ApiError> {
     let url =
-        check_url(&url).map_err(|why| ApiError::with_arg(ErrorCode::InvalidWebhookUrl, why))?;
-    let events = parse_events(&names)
+        check_url(url).map_err(|why| ApiError::with_arg(ErrorCode::InvalidWebhookUrl, why))?;
+    let events = parse_events(names)
         .map_err(|name| ApiError::with_arg(ErrorCode::InvalidWebhookEvent, name))?;
     guard::check_reachable(&url, state.webhooks.allow_private).await?;
     let secret = sign::new_secret();
@@ -194,12 +206,12 @@ pub async fn create_webhook(
         webhook_id = created.id,
         "webhook endpoint registered"
     );
-    Ok(Json(WebhookCreated {
+    Ok(WebhookCreated {
         id: created.id,
         url: created.url,
         events: created.events,
         secret,
-    }))
+    })
 }
 
 /// `GET /wpcom/v2/jetpack-partners/{partner_id}/webhooks`: the partner's
@@ -345,13 +357,24 @@ pub async fn replay(
     reader.check_manage(partner)?;
     let id = id_in_path(&id, "webhook")?;
     let delivery_id = id_in_path(&delivery_id, "delivery")?;
+    replay_now(&state, partner, id, delivery_id).await.map(Json)
+}
+
+/// Makes a delivery of `partner`'s endpoint due now and wakes the
+/// dispatcher (the API's and the portal's replay).
+pub async fn replay_now(
+    state: &AppState,
+    partner: PartnerId,
+    endpoint: i64,
+    delivery_id: i64,
+) -> Result<Delivery, ApiError> {
     let d = state
         .store
-        .replay_delivery(partner, id, delivery_id, state.clock.now())
+        .replay_delivery(partner, endpoint, delivery_id, state.clock.now())
         .await?
         .ok_or_else(|| unknown("delivery", delivery_id))?;
     state.webhooks.wakeup.notify_one();
-    Ok(Json(delivery(d)))
+    Ok(delivery(d))
 }
 
 #[cfg(test)]

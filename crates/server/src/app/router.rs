@@ -12,13 +12,14 @@ use super::state::AppState;
 use crate::api;
 use crate::domain::{ApiError, ErrorCode};
 use crate::metrics;
+use crate::request_log::{self, redact};
 use crate::rest::conventions::conventions;
 use crate::rest::deadline::deadline;
 use crate::rest::routes::not_found;
 
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
-    let mut routes = api::routes(&state);
+    let mut routes = api::routes(&state).merge(crate::portal::routes());
     if state.bench_routes {
         routes = routes.route(api::bench::HELLO_PATH, get(api::bench::hello));
     }
@@ -30,24 +31,28 @@ pub fn router(state: AppState) -> Router {
     // The conventions rewrite the path before routing, so they wrap the
     // router from outside; they also shape the deadline's 408 (envelope,
     // CORS). Metrics wrap everything, to time and count every answer.
-    Router::new()
+    let mut app = Router::new()
         .fallback_service(routes)
         .layer(middleware::from_fn_with_state(
             state.request_timeout,
             deadline,
         ))
-        .layer(middleware::from_fn(conventions))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track,
-        ))
-        .layer(
-            // Spans carry the path only: a query string may hold secrets.
-            TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-                let path = loggable_path(req.uri().path());
-                tracing::info_span!("request", method = %req.method(), path = %path)
-            }),
-        )
+        .layer(middleware::from_fn(conventions));
+    // Outside the conventions: the log keeps what the client sent and got.
+    if let Some(log) = state.request_log.clone() {
+        app = app.layer(middleware::from_fn_with_state(log, request_log::record));
+    }
+    app.layer(middleware::from_fn_with_state(
+        state.metrics.clone(),
+        metrics::track,
+    ))
+    .layer(
+        // Spans carry the path only: a query string may hold secrets.
+        TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+            let path = redact::log_path(req.uri().path());
+            tracing::info_span!("request", method = %req.method(), path = %path)
+        }),
+    )
 }
 
 /// A handler that panicked: logged, and answered as any internal error
@@ -63,18 +68,9 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(ErrorCode::InternalError).into_response()
 }
 
-/// The path as logged: an authorization link's token is a secret (whoever
-/// holds it can approve the site), so it is cut off.
-fn loggable_path(path: &str) -> &str {
-    match path.find("/authorize/") {
-        Some(i) => &path[..i + "/authorize/".len()],
-        None => path,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{loggable_path, panicked};
+    use super::panicked;
 
     #[tokio::test]
     async fn a_panic_is_an_internal_error() {
@@ -84,15 +80,6 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&body),
             r#"{"error":"internal_error","message":"An internal error occurred. It has been logged.","error_code":"internal_error","error_message":"An internal error occurred. It has been logged."}"#
-        );
-    }
-
-    #[test]
-    fn link_tokens_are_not_logged() {
-        assert_eq!(loggable_path("/authorize/abc123"), "/authorize/");
-        assert_eq!(
-            loggable_path("/rest/v1.3/jpphp/provision"),
-            "/rest/v1.3/jpphp/provision"
         );
     }
 }

@@ -244,6 +244,9 @@ macro_rules! contract {
 // After the macro: modules see only the macros defined above them.
 mod accounts;
 mod activations;
+mod portal;
+mod reporting;
+mod sandbox;
 mod test_clock;
 mod users;
 mod webhooks;
