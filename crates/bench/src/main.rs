@@ -14,6 +14,7 @@ mod reporting;
 mod run;
 mod seed;
 mod server;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,9 @@ pub struct Args {
     /// Skip the SQLite matrix (PostgreSQL only, with --postgres-url).
     #[arg(long)]
     pub no_sqlite: bool,
+    /// Skip the webhook comparison (provision with an endpoint vs none).
+    #[arg(long)]
+    pub no_webhooks: bool,
     /// Write the report into this markdown file, between the
     /// `<!-- bench:begin -->` and `<!-- bench:end -->` markers (text
     /// outside them is kept).

@@ -95,6 +95,8 @@ pub struct Report {
     pub settings: Settings,
     pub backends: Vec<BackendReport>,
     pub scaling: Vec<ScaleRow>,
+    /// Provision with a webhook endpoint vs none (issue 16).
+    pub webhooks: Option<crate::webhooks::WebhookRow>,
     pub elapsed: Duration,
     pub load_after: String,
 }
@@ -140,6 +142,9 @@ impl Report {
         }
         if !self.scaling.is_empty() {
             self.scaling_section(&mut o);
+        }
+        if let Some(w) = &self.webhooks {
+            w.markdown(&mut o);
         }
         self.targets_section(&mut o);
         o

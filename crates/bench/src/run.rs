@@ -83,6 +83,11 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
         }
         backends.push(result?);
     }
+    let webhooks = if args.no_webhooks {
+        None
+    } else {
+        Some(crate::webhooks::compare(args, settings, dir.path()).await?)
+    };
     let mut scaling = Vec::new();
     for &size in &settings.scales {
         scaling.push(scale(args, settings, size, dir.path()).await?);
@@ -92,12 +97,13 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
         settings: settings.clone(),
         backends,
         scaling,
+        webhooks,
         elapsed: started.elapsed(),
         load_after: crate::report::loadavg(),
     })
 }
 
-fn progress(what: &str) {
+pub fn progress(what: &str) {
     eprintln!("jpstart-bench: {what}");
 }
 
@@ -204,7 +210,7 @@ async fn scale(
 }
 
 /// Gets a token the documented way and prepares the request data.
-async fn plan(
+pub async fn plan(
     srv: &Server,
     creds: &Credentials,
     status_sites: u64,
@@ -255,7 +261,7 @@ struct Snap {
     peak_kib: Option<u64>,
 }
 
-async fn measure(
+pub async fn measure(
     srv: &Server,
     plan: &Arc<Plan>,
     kind: Kind,

@@ -103,6 +103,7 @@ pub async fn run(
         http: webhooks.http.clone(),
         metrics: metrics.clone(),
         wakeup: webhooks.wakeup.clone(),
+        secrets: Default::default(),
     });
     // Secure cookies when the browser reaches us over TLS, directly or
     // through a proxy whose https URL is our public one.

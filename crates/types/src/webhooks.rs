@@ -164,12 +164,8 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "built once per event and serialised at once; boxing would only add an allocation"
-)]
 pub enum EventData {
-    Activation(SiteObject),
+    Activation(Box<SiteObject>),
     Site(EventSite),
 }
 

@@ -103,8 +103,12 @@ async fn admin_migrate_copies_an_embedded_database() {
     // Some history on SQLite: keys with limits, a sub-key, tokens, sites,
     // pending/active/superseded/cancelled activations, a grant, an
     // authorization link, redirect prefixes, credentials.
-    let app = TestApp::spawn(Db::sqlite()).await;
+    // A webhook endpoint too (issue 16), whose receiver never answers:
+    // events, pending deliveries and a sealed secret to copy.
+    let app =
+        TestApp::spawn_with(Db::sqlite(), Opts::default().arg("--webhook-allow-private")).await;
     let acme = app.partner("Acme").await;
+    crate::webhooks::register(&app, &acme, "http://127.0.0.1:9/", &[]).await;
     let sub = app.key(acme.partner_id, &["--limit", "premium=5"]).await;
     let other = app.partner("Other").await;
     app.admin(&[

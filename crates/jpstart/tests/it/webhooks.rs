@@ -145,7 +145,7 @@ both_backends! {
             assert!(event.id.starts_with("evt_"), "{}", event.id);
             match &event.data {
                 EventData::Activation(a) => {
-                    let a: SiteObject = a.clone();
+                    let a: &SiteObject = a;
                     assert_eq!(format!("activation.{}", a.state), h.kind(), "{}", h.body);
                     assert_eq!(a.jetpack_partner_key_id, Some(p.key_id as i64));
                     assert_eq!(a.site_url, url);
@@ -200,6 +200,40 @@ both_backends! {
         assert_eq!(rx.hits().len(), 9);
         let (status, body) = json(app.get(&hooks(&p), &p.token).send().await.unwrap()).await;
         assert_eq!(ok::<WebhookList>(status, &body).webhooks, []);
+    }
+
+    async fn the_owners_approval_and_automatic_accounts_connect(db: Db) {
+        let rx_a = Receiver::start().await;
+        let rx_b = Receiver::start().await;
+        let app = TestApp::spawn_with(db, opts()).await;
+        let a = app.partner("a").await;
+        let b = app.partner("b").await;
+        register(&app, &a, &rx_a.url, &["site.connected", "activation.active"]).await;
+        register(&app, &b, &rx_b.url, &["site.connected", "activation.active"]).await;
+        // The owner approves A's link: the site is connected (both holders
+        // hear of it), A's activation is active (only A hears of it).
+        let next = crate::authorize::pending(&app, &a.token, &site("approved"), "personal").await;
+        provision(&app, &b, &site("approved"), "jetpack-scan", &[]).await;
+        let res = crate::authorize::approve(&next, None).await;
+        assert!(res.status().is_redirection(), "{}", res.status());
+        let hits = rx_a.wait_until(WAIT, |h| h.len() == 2).await;
+        assert_eq!(kinds(&hits), ["activation.active", "site.connected"]);
+        let hits = rx_b.wait_until(WAIT, |h| !h.is_empty()).await;
+        assert_eq!(kinds(&hits), ["site.connected"]);
+        // Automatic account creation connects too (SPEC §5).
+        app.admin(&["partner", "allow-user-creation", &a.partner_id.to_string()]).unwrap();
+        provision(&app, &a, &site("auto"), "personal", &[("wpcom_user_email", "owner@auto.example.com")]).await;
+        let hits = rx_a.wait_until(WAIT, |h| h.len() == 4).await;
+        assert_eq!(
+            kinds(&hits[2..]),
+            ["activation.active", "site.connected"],
+            "{:#?}",
+            hits.iter().map(|h| h.body.clone()).collect::<Vec<_>>()
+        );
+        let active = hits[2..].iter().find(|h| h.kind() == "activation.active").unwrap();
+        let event: Event = decode(&active.json);
+        let EventData::Activation(obj) = event.data else { panic!("{}", active.body) };
+        assert!(obj.wpcom_user_id.is_some(), "{}", active.body);
     }
 
     async fn only_the_chosen_events_and_only_the_partners_own(db: Db) {

@@ -259,7 +259,7 @@ mod tests {
             "gopher://x/",
             "https://user:pw@example.com/",
             "not a url",
-            "https:///path",
+            "https://",
             "https://example.com/#frag",
         ] {
             assert!(check_url(bad).is_err(), "{bad:?}");

@@ -441,13 +441,13 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Records an attempt while its claim holds (`false` otherwise).
-    async fn record_attempt(
+    /// Records attempts in one transaction, each only while its claim
+    /// holds: whether each was recorded, in order.
+    async fn record_attempts(
         &self,
-        delivery: &ClaimedDelivery,
-        attempt: &Attempt,
+        attempts: &[(ClaimedDelivery, Attempt)],
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// Pending deliveries and the oldest one's creation (metrics).
     async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError>;

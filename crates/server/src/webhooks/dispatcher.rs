@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use super::guard::literal_ip;
 use super::sign::{signature, HEADER};
@@ -19,7 +19,13 @@ use crate::store::{secret_context, Attempt, AttemptNext, ClaimedDelivery, Store}
 /// about a second).
 const POLL: Duration = Duration::from_millis(500);
 /// Attempts in flight per server.
-const CONCURRENCY: usize = 32;
+const CONCURRENCY: usize = 64;
+/// The shortest time between two claims (each is a commit).
+const CLAIM_GAP: Duration = Duration::from_millis(100);
+/// How long outcomes are gathered before they are written.
+const RECORD_GAP: Duration = Duration::from_millis(50);
+/// Outcomes written in one transaction, at most.
+const RECORD_BATCH: usize = 256;
 /// How much of an answer is read (and dropped).
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -32,6 +38,37 @@ pub struct Dispatcher {
     pub http: reqwest::Client,
     pub metrics: Metrics,
     pub wakeup: Arc<Notify>,
+    /// Opened endpoint secrets by endpoint id (an id is never reused, a
+    /// secret never changes), so that a busy endpoint's deliveries do not
+    /// each open it again.
+    pub secrets: std::sync::Mutex<std::collections::HashMap<i64, Arc<str>>>,
+}
+
+/// Opened secrets kept at most (then the cache starts afresh).
+const MAX_CACHED_SECRETS: usize = 10_000;
+
+impl Dispatcher {
+    fn secret(&self, delivery: &ClaimedDelivery) -> Result<Arc<str>, String> {
+        let mut cache = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.get(&delivery.endpoint_id) {
+            return Ok(s.clone());
+        }
+        let opened = self
+            .key
+            .open(
+                &delivery.secret_sealed,
+                &secret_context(delivery.endpoint_id),
+            )
+            .map_err(|_| "the endpoint's secret cannot be opened".to_string())?;
+        let text: Arc<str> = String::from_utf8(opened)
+            .map_err(|_| "the endpoint's secret is not text".to_string())?
+            .into();
+        if cache.len() >= MAX_CACHED_SECRETS {
+            cache.clear();
+        }
+        cache.insert(delivery.endpoint_id, text.clone());
+        Ok(text)
+    }
 }
 
 /// The background dispatcher; stops when dropped.
@@ -49,44 +86,91 @@ pub fn start(d: Dispatcher) -> Running {
 }
 
 /// Claims and sends until aborted.
+///
+/// Attempts run concurrently (at most [`CONCURRENCY`]); their outcomes go to
+/// one recorder, which writes whatever has piled up in one transaction, and
+/// claims are made a batch at a time: on SQLite's single writer every
+/// commit counts, and the dispatcher should not take turns from requests.
 pub async fn run(d: Arc<Dispatcher>) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let freed = Arc::new(Notify::new());
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let _recorder = Running(tokio::spawn(record(d.clone(), done_rx)));
+    let mut last_claim: Option<Instant> = None;
     loop {
         let free = slots.available_permits();
-        let mut full = false;
-        if free > 0 {
+        let gap = last_claim.map_or(CLAIM_GAP, |t| t.elapsed());
+        // A quarter of the slots free (or all), and not more often than
+        // every CLAIM_GAP: each claim is a commit.
+        let mut wait = POLL;
+        if (free >= CONCURRENCY / 4 || free == CONCURRENCY) && gap >= CLAIM_GAP {
+            last_claim = Some(Instant::now());
             let now = d.clock.now();
             let lease = now.saturating_add(d.config.lease());
             let limit = i64::try_from(free).unwrap_or(1);
             match d.store.claim_deliveries(now, lease, limit).await {
                 Ok(batch) => {
-                    full = batch.len() == free;
+                    if batch.len() == free {
+                        // More may be due: claim again as soon as slots free up.
+                        wait = CLAIM_GAP;
+                    }
                     for delivery in batch {
                         let Ok(permit) = slots.clone().acquire_owned().await else {
                             return;
                         };
-                        let d = d.clone();
+                        let (d, done, freed) = (d.clone(), done_tx.clone(), freed.clone());
                         tokio::spawn(async move {
-                            attempt(&d, &delivery).await;
+                            let outcome = attempt(&d, &delivery).await;
+                            let _ = done.send((delivery, outcome));
                             drop(permit);
+                            freed.notify_one();
                         });
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot claim webhook deliveries"),
             }
-        }
-        if full {
-            continue;
+        } else if gap < CLAIM_GAP {
+            wait = CLAIM_GAP - gap;
         }
         tokio::select! {
             _ = d.wakeup.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
+            _ = freed.notified(), if wait == CLAIM_GAP => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
-/// One attempt of one delivery, and its record.
-async fn attempt(d: &Dispatcher, delivery: &ClaimedDelivery) {
+/// Writes attempts' outcomes, as many at once as have come in.
+async fn record(d: Arc<Dispatcher>, mut done: mpsc::UnboundedReceiver<(ClaimedDelivery, Attempt)>) {
+    while let Some(first) = done.recv().await {
+        let mut batch = vec![first];
+        // Outcomes that come in meanwhile share the commit.
+        tokio::time::sleep(RECORD_GAP).await;
+        while batch.len() < RECORD_BATCH {
+            match done.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match d.store.record_attempts(&batch, d.clock.now()).await {
+            Ok(recorded) => {
+                for ((delivery, _), ok) in batch.iter().zip(recorded) {
+                    if !ok {
+                        tracing::warn!(
+                            delivery_id = delivery.id,
+                            "the claim ran out before the attempt was recorded; it is tried again"
+                        );
+                    }
+                }
+            }
+            // The claims run out and the deliveries are tried again.
+            Err(e) => tracing::warn!(error = %e, n = batch.len(), "cannot record webhook attempts"),
+        }
+    }
+}
+
+/// One attempt of one delivery, and what it came to.
+async fn attempt(d: &Dispatcher, delivery: &ClaimedDelivery) -> Attempt {
     let started = Instant::now();
     let result = send(d, delivery).await;
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -115,33 +199,34 @@ async fn attempt(d: &Dispatcher, delivery: &ClaimedDelivery) {
         AttemptNext::Failed => "failed",
     };
     d.metrics.webhook_outcome(outcome);
-    tracing::info!(
-        delivery_id = delivery.id,
-        endpoint_id = delivery.endpoint_id,
-        event_id = %delivery.event_id,
-        attempts = delivery.attempts,
-        status = ?status,
-        latency_ms,
-        outcome,
-        error = error.as_deref().unwrap_or(""),
-        "webhook attempt"
-    );
-    let record = Attempt {
+    // Successes at debug level: one line per delivery would cost the
+    // busiest servers more than the delivery.
+    if next == AttemptNext::Delivered {
+        tracing::debug!(
+            delivery_id = delivery.id,
+            event_id = %delivery.event_id,
+            attempts = delivery.attempts,
+            latency_ms,
+            "webhook delivered"
+        );
+    } else {
+        tracing::info!(
+            delivery_id = delivery.id,
+            endpoint_id = delivery.endpoint_id,
+            event_id = %delivery.event_id,
+            attempts = delivery.attempts,
+            status = ?status,
+            latency_ms,
+            outcome,
+            error = error.as_deref().unwrap_or(""),
+            "webhook attempt failed"
+        );
+    }
+    Attempt {
         status,
         latency_ms,
         error,
         next,
-    };
-    match d.store.record_attempt(delivery, &record, now).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            delivery_id = delivery.id,
-            "the claim ran out before the attempt was recorded; it is tried again"
-        ),
-        // The claim runs out and the delivery is tried again.
-        Err(e) => {
-            tracing::warn!(delivery_id = delivery.id, error = %e, "cannot record a webhook attempt")
-        }
     }
 }
 
@@ -155,14 +240,7 @@ async fn send(d: &Dispatcher, delivery: &ClaimedDelivery) -> Result<i64, String>
             return Err(format!("the URL's address is {why}"));
         }
     }
-    let secret = d
-        .key
-        .open(
-            &delivery.secret_sealed,
-            &secret_context(delivery.endpoint_id),
-        )
-        .map_err(|_| "the endpoint's secret cannot be opened".to_string())?;
-    let secret = String::from_utf8(secret).map_err(|_| "the endpoint's secret is not text")?;
+    let secret = d.secret(delivery)?;
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))

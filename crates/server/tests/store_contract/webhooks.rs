@@ -126,24 +126,23 @@ async fn webhook_claims_exclude_each_other(fx: Fx) {
         error: None,
         next: AttemptNext::Delivered,
     };
-    assert!(s
-        .record_attempt(&first[0], &delivered, ts(T0 + 10))
-        .await
-        .unwrap());
-    assert!(!s
-        .record_attempt(&first[0], &delivered, ts(T0 + 10))
-        .await
-        .unwrap());
+    let once = [(first[0].clone(), delivered)];
+    assert_eq!(s.record_attempts(&once, ts(T0 + 10)).await.unwrap(), [true]);
+    assert_eq!(
+        s.record_attempts(&once, ts(T0 + 10)).await.unwrap(),
+        [false]
+    );
     let retry = Attempt {
         status: Some(500),
         latency_ms: 5,
         error: Some("answered 500".into()),
         next: AttemptNext::RetryAt(ts(T0 + 1_000)),
     };
-    assert!(s
-        .record_attempt(&first[1], &retry, ts(T0 + 10))
-        .await
-        .unwrap());
+    let retried = [(first[1].clone(), retry)];
+    assert_eq!(
+        s.record_attempts(&retried, ts(T0 + 10)).await.unwrap(),
+        [true]
+    );
     assert!(s
         .claim_deliveries(ts(T0 + 999), lease, 10)
         .await

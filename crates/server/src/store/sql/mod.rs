@@ -14,6 +14,7 @@
 mod activations;
 mod keys;
 mod links;
+mod monitor;
 mod partner_users;
 mod portal_pages;
 mod reporting;
@@ -456,13 +457,12 @@ impl Store for SqlStore {
         self.claim_deliveries_impl(now, lease_until, limit).await
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
-        delivery: &ClaimedDelivery,
-        attempt: &Attempt,
+        attempts: &[(ClaimedDelivery, Attempt)],
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.record_attempt_impl(delivery, attempt, now).await
+    ) -> Result<Vec<bool>, StoreError> {
+        self.record_attempts_impl(attempts, now).await
     }
 
     async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {

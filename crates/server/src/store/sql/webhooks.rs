@@ -39,14 +39,14 @@ fn activation_type(to: ActivationState) -> EventType {
     }
 }
 
-/// Endpoints (id, partner) among `rows` (columns `id`, `partner_id`,
-/// `events`) that want `kind`.
-fn wanting(rows: &[AnyRow], kind: EventType) -> Result<Vec<(i64, i64)>, StoreError> {
+/// Endpoints (id, partner) among `rows` (the endpoint's id in column `id`,
+/// `partner_id`, `events`) that want `kind`.
+fn wanting(rows: &[AnyRow], kind: EventType, id: &str) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
     for r in rows {
         let events: String = r.try_get("events")?;
         if events_from_text(&events).contains(&kind) {
-            out.push((r.try_get("id")?, r.try_get("partner_id")?));
+            out.push((r.try_get(id)?, r.try_get("partner_id")?));
         }
     }
     Ok(out)
@@ -60,19 +60,26 @@ pub(super) async fn on_activation_event(
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let kind = activation_type(to);
+    // One statement: the endpoints that may want it, each row with the
+    // activation as the site object shows it (none: no endpoint, the cost
+    // of a partner without webhooks).
     let rows = sqlx::query(
-        "SELECT w.id, w.partner_id, w.events FROM activations a JOIN keys k ON k.id = a.key_id \
+        "SELECT w.id AS endpoint_id, w.partner_id, w.events, a.id, a.key_id, a.blog_id, a.product, \
+         a.state, a.created_at, a.activated_at, a.ended_at, s.url, s.local_user, \
+         s.created_at AS site_created, \
+         (SELECT MIN(t.user_id) FROM wpcom_user_tokens t WHERE t.blog_id = a.blog_id) AS wpcom_user_id \
+         FROM activations a JOIN keys k ON k.id = a.key_id \
          JOIN webhook_endpoints w ON w.partner_id = k.partner_id AND w.deleted_at IS NULL \
-         WHERE a.id = $1",
+         JOIN sites s ON s.blog_id = a.blog_id WHERE a.id = $1",
     )
     .bind(activation.get())
     .fetch_all(&mut **tx)
     .await?;
-    let targets = wanting(&rows, kind)?;
-    if targets.is_empty() {
+    let targets = wanting(&rows, kind, "endpoint_id")?;
+    let Some(first) = rows.first().filter(|_| !targets.is_empty()) else {
         return Ok(());
-    }
-    let data = EventData::Activation(site_object(tx, activation).await?);
+    };
+    let data = EventData::Activation(Box::new(site_object(first)?));
     enqueue(tx, kind, &data, &targets, at).await
 }
 
@@ -97,7 +104,7 @@ pub(super) async fn on_site_event(
         .bind(at.as_millis())
         .fetch_all(&mut **tx)
         .await?;
-    let targets = wanting(&rows, kind)?;
+    let targets = wanting(&rows, kind, "id")?;
     if targets.is_empty() {
         return Ok(());
     }
@@ -114,17 +121,8 @@ pub(super) async fn on_site_event(
     enqueue(tx, kind, &data, &targets, at).await
 }
 
-/// The reporting site object of an activation as it stands in `tx`.
-async fn site_object(tx: &mut Tx, id: ActivationId) -> Result<SiteObject, StoreError> {
-    let r = sqlx::query(
-        "SELECT a.id, a.key_id, a.blog_id, a.product, a.state, a.created_at, a.activated_at, \
-         a.ended_at, s.url, s.local_user, s.created_at AS site_created, \
-         (SELECT MIN(t.user_id) FROM wpcom_user_tokens t WHERE t.blog_id = a.blog_id) AS wpcom_user_id \
-         FROM activations a JOIN sites s ON s.blog_id = a.blog_id WHERE a.id = $1",
-    )
-    .bind(id.get())
-    .fetch_one(&mut **tx)
-    .await?;
+/// The reporting site object from a row of [`on_activation_event`].
+fn site_object(r: &AnyRow) -> Result<SiteObject, StoreError> {
     let when = |column: &str| -> Result<Option<String>, StoreError> {
         Ok(r.try_get::<Option<i64>, _>(column)?.map(datetime))
     };
@@ -439,17 +437,26 @@ impl SqlStore {
             .iter()
             .map(|r| r.try_get("id"))
             .collect::<Result<_, _>>()?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            let r = sqlx::query(
-                "SELECT d.id, d.endpoint_id, w.url, w.secret_sealed, ev.public_id, ev.body, d.attempts, \
-                 d.give_up_at, d.claimed_until FROM webhook_deliveries d \
-                 JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN webhook_events ev ON ev.id = d.event_id \
-                 WHERE d.id = $1",
-            )
-            .bind(id)
-            .fetch_one(&self.pools.write)
-            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT d.id, d.endpoint_id, w.url, w.secret_sealed, ev.public_id, ev.body, d.attempts, \
+             d.give_up_at, d.claimed_until FROM webhook_deliveries d \
+             JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN webhook_events ev ON ev.id = d.event_id \
+             WHERE d.id IN ({}) ORDER BY d.id",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        // The claim is committed: a reader sees it, and the writer (SQLite's
+        // only one) is left to the requests.
+        let rows = q.fetch_all(self.read()).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
             claimed.push(ClaimedDelivery {
                 id: r.try_get("id")?,
                 endpoint_id: r.try_get("endpoint_id")?,
@@ -465,14 +472,36 @@ impl SqlStore {
         Ok(claimed)
     }
 
-    /// Records an attempt while the claim still holds; `false` when it ran
-    /// out and the delivery may be someone else's now.
-    pub(super) async fn record_attempt_impl(
+    /// Records attempts in one transaction (one commit for many: SQLite
+    /// has one writer); each only while its claim still holds, `false`
+    /// when it ran out and the delivery may be someone else's now.
+    pub(super) async fn record_attempts_impl(
         &self,
-        d: &ClaimedDelivery,
-        a: &Attempt,
+        attempts: &[(ClaimedDelivery, Attempt)],
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
+        retrying!(
+            async {
+                let mut tx = self.begin_write().await?;
+                let mut out = Vec::with_capacity(attempts.len());
+                for (d, a) in attempts {
+                    out.push(record_in_tx(&mut tx, d, a, now).await?);
+                }
+                tx.commit().await?;
+                Ok::<_, StoreError>(out)
+            }
+            .await
+        )
+    }
+}
+
+async fn record_in_tx(
+    tx: &mut Tx,
+    d: &ClaimedDelivery,
+    a: &Attempt,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    {
         let (status, next, finished) = match a.next {
             AttemptNext::Delivered => ("delivered", now, Some(now)),
             AttemptNext::RetryAt(at) => ("pending", at, None),
@@ -491,12 +520,14 @@ impl SqlStore {
         .bind(a.latency_ms)
         .bind(a.error.clone())
         .bind(finished.map(Timestamp::as_millis))
-        .execute(&self.pools.write)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         Ok(n == 1)
     }
+}
 
+impl SqlStore {
     pub(super) async fn webhook_queue_impl(&self) -> Result<WebhookQueue, StoreError> {
         let r = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'",
@@ -509,83 +540,5 @@ impl SqlStore {
                 .try_get::<Option<i64>, _>("oldest")?
                 .map(Timestamp::from_millis),
         })
-    }
-
-    pub(super) async fn set_monitor_url_impl(
-        &self,
-        partner: PartnerId,
-        url: &str,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO monitor_webhooks (partner_id, url, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (partner_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at",
-        )
-        .bind(partner.get())
-        .bind(url)
-        .bind(now.as_millis())
-        .execute(&self.pools.write)
-        .await?;
-        Ok(())
-    }
-
-    pub(super) async fn monitor_site_impl(
-        &self,
-        site: &jpstart_types::SiteRef,
-        now: Timestamp,
-    ) -> Result<Option<MonitorSite>, StoreError> {
-        let Some(state) = self.site_impl(site, now).await? else {
-            return Ok(None);
-        };
-        let mut partners: Vec<i64> = state
-            .live
-            .iter()
-            .filter_map(|a| a.partner_id.map(PartnerId::get))
-            .collect();
-        partners.sort_unstable();
-        partners.dedup();
-        let mut targets = Vec::new();
-        for p in partners {
-            let row = sqlx::query(
-                "SELECT m.url, q.quiet_until FROM monitor_webhooks m LEFT JOIN monitor_suppressions q \
-                 ON q.partner_id = m.partner_id AND q.blog_id = $2 WHERE m.partner_id = $1",
-            )
-            .bind(p)
-            .bind(state.blog_id.as_i64())
-            .fetch_optional(self.read())
-            .await?;
-            if let Some(r) = row {
-                targets.push(MonitorTarget {
-                    partner_id: PartnerId::new(p),
-                    url: r.try_get("url")?,
-                    quiet_until: r
-                        .try_get::<Option<i64>, _>("quiet_until")?
-                        .map(Timestamp::from_millis),
-                });
-            }
-        }
-        Ok(Some(MonitorSite {
-            blog_id: state.blog_id,
-            url: state.url,
-            targets,
-        }))
-    }
-
-    pub(super) async fn set_monitor_quiet_impl(
-        &self,
-        partner: PartnerId,
-        blog: jpstart_types::BlogId,
-        until: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO monitor_suppressions (partner_id, blog_id, quiet_until) VALUES ($1, $2, $3) \
-             ON CONFLICT (partner_id, blog_id) DO UPDATE SET quiet_until = excluded.quiet_until",
-        )
-        .bind(partner.get())
-        .bind(blog.as_i64())
-        .bind(until.as_millis())
-        .execute(&self.pools.write)
-        .await?;
-        Ok(())
     }
 }

@@ -1,0 +1,207 @@
+//! Provision throughput with a webhook endpoint registered against none,
+//! in one run on one server (issue 16): the outbox writes an event and a
+//! delivery in every provision's transaction and the dispatcher sends them
+//! to a local receiver answering 200, so the difference is what webhooks
+//! cost. The endpoint-less window runs before and after (the database grows
+//! in between), and the comparison is with their mean.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::load::Kind;
+use crate::report::Row;
+use crate::run::{measure, plan, progress};
+use crate::server::{self, Server};
+use crate::{Args, Settings};
+
+/// The three windows, and what the receiver got.
+pub struct WebhookRow {
+    pub conns: usize,
+    pub none_before: Row,
+    pub with_hook: Row,
+    pub none_after: Row,
+    /// Deliveries the receiver got (each provision makes one pending event).
+    pub delivered: u64,
+}
+
+impl WebhookRow {
+    /// The report's section.
+    pub fn markdown(&self, o: &mut String) {
+        let w = self;
+        let _ = writeln!(
+        o,
+        "#### Webhooks (SQLite, {} connections)\n\nProvision of new sites on one server: no endpoint, then one endpoint wanting `activation.pending` (each provision writes an event and a delivery in its transaction; the dispatcher sends them to a local receiver answering 200), then no endpoint again. × compares with the mean of the two runs without. The outbox must not halve provision throughput.\n",
+        w.conns
+    );
+        let _ = writeln!(
+            o,
+            "| window | provision req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|");
+        for (name, r) in [
+            ("no endpoint", &w.none_before),
+            ("one endpoint", &w.with_hook),
+            ("no endpoint again", &w.none_after),
+        ] {
+            let _ = writeln!(
+                o,
+                "| {name} | {:.0} | {} | {} | {} | {} |",
+                r.rate,
+                ms(r.p50_us),
+                ms(r.p99_us),
+                r.cpu_us_per_req
+                    .map_or("–".to_string(), |c| format!("{c:.0}")),
+                r.errors
+            );
+        }
+        let _ = writeln!(
+        o,
+        "\nWith an endpoint: ×{:.2} of the throughput without; the receiver got {} deliveries.\n",
+        w.ratio(),
+        w.delivered
+    );
+    }
+
+    /// With an endpoint, as a share of the mean without.
+    pub fn ratio(&self) -> f64 {
+        let none = (self.none_before.rate + self.none_after.rate) / 2.0;
+        if none > 0.0 {
+            self.with_hook.rate / none
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A receiver on 127.0.0.1 that answers every request 200 and counts them.
+async fn receiver() -> Result<(SocketAddr, Arc<AtomicU64>), String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("receiver: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    seen.fetch_add(1, Ordering::Relaxed);
+                    async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok")))) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, count))
+}
+
+/// One authenticated request; status and body.
+async fn call(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    bearer: &str,
+    form: Option<String>,
+) -> Result<(u16, String), String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, addr.to_string())
+        .header(AUTHORIZATION, bearer)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form.unwrap_or_default())))
+        .map_err(|e| e.to_string())?;
+    let res = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("{path}: {e}"))?;
+    let status = res.status().as_u16();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{path}: {e}"))?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Runs the three windows on a fresh SQLite database.
+pub async fn compare(args: &Args, settings: &Settings, dir: &Path) -> Result<WebhookRow, String> {
+    let url = format!("sqlite://{}", dir.join("webhooks.db").display());
+    let creds = server::create_partner(&args.jpstart, &url).await?;
+    let log = dir.join("server-webhooks.log");
+    let srv = Server::start_with(&args.jpstart, &url, &log, &["--webhook-allow-private"]).await?;
+    let result = async {
+        let plan = plan(&srv, &creds, 1, 0).await?;
+        let conns = settings.connections[0];
+        let (rx_addr, delivered) = receiver().await?;
+        progress(&format!("webhooks: provision × {conns}, no endpoint"));
+        let none_before = measure(&srv, &plan, Kind::Provision, conns, settings).await;
+        let hooks = format!("/wpcom/v2/jetpack-partners/{}/webhooks", creds.partner_id);
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("url", &format!("http://{rx_addr}/hook"))
+            .append_pair("events[]", "activation.pending")
+            .finish();
+        let (status, body) = call(srv.addr, Method::POST, &hooks, &plan.bearer, Some(form)).await?;
+        if status != 200 {
+            return Err(format!("registering the webhook answered {status}: {body}"));
+        }
+        let id = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["id"].as_i64())
+            .ok_or_else(|| format!("webhook answer without an id: {body}"))?;
+        progress(&format!("webhooks: provision × {conns}, one endpoint"));
+        let with_hook = measure(&srv, &plan, Kind::Provision, conns, settings).await;
+        let item = format!("{hooks}/{id}");
+        let (status, body) = call(srv.addr, Method::DELETE, &item, &plan.bearer, None).await?;
+        if status != 200 {
+            return Err(format!("deleting the webhook answered {status}: {body}"));
+        }
+        progress(&format!("webhooks: provision × {conns}, no endpoint again"));
+        let none_after = measure(&srv, &plan, Kind::Provision, conns, settings).await;
+        // What was queued while the endpoint existed and not yet sent was
+        // given up at its deletion; let in-flight attempts land.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok::<_, String>(WebhookRow {
+            conns,
+            none_before,
+            with_hook,
+            none_after,
+            delivered: delivered.load(Ordering::Relaxed),
+        })
+    }
+    .await;
+    let row = match result {
+        Ok(r) => r,
+        Err(e) => return Err(format!("{e}\nserver log:\n{}", srv.log_tail())),
+    };
+    srv.stop().await;
+    Ok(row)
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
