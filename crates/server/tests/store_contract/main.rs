@@ -244,6 +244,7 @@ macro_rules! contract {
 // After the macro: modules see only the macros defined above them.
 mod accounts;
 mod activations;
+mod request_log;
 mod test_clock;
 mod users;
 
