@@ -36,12 +36,14 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`request_log`]: the partner's request log (SPEC §9).
 
 pub mod base_url;
 pub mod calls;
 pub mod client;
 pub mod error;
 pub mod request;
+pub mod request_log;
 pub mod retry;
 pub mod users;
 
@@ -50,4 +52,5 @@ pub use calls::{parse_site, requests, site_from_url};
 pub use client::{Client, ClientBuilder, Credentials};
 pub use error::{Error, Result};
 pub use request::{ApiRequest, Body};
+pub use request_log::RequestLogQuery;
 pub use retry::RetryPolicy;

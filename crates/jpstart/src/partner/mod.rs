@@ -7,6 +7,7 @@
 
 pub mod args;
 mod bulk;
+pub mod request_log;
 pub mod users;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::UpgradePaths(a) => single(&a.api, true, requests::upgrade_paths(&a.site)).await,
         Command::Errors(a) => single(&a.api, false, requests::errors(a.verbose)).await,
         Command::Bulk(b) => bulk::run(b).await,
+        Command::Requests(a) => request_log::run(&a).await,
         Command::MagicLink(a) => single(&a.api, true, users::magic_link(&a)).await,
         Command::User(users::UserCommand::Create(a)) => {
             single(&a.api, true, users::create_user(&a)).await

@@ -232,6 +232,19 @@ both_backends! {
         }
         let (status, body) = json(app.request(Method::GET, &log_path(a.partner_id, "")).send().await.unwrap()).await;
         assert_error(status, &body, 403, "authorization_required");
+        // The partner CLI (`jpstart requests`, to become `jpstart sandbox
+        // requests`) and the client crate read the same page.
+        let pid = a.partner_id.to_string();
+        let args = ["requests", "--partner", pid.as_str(), "--status", "403", "--path", "/rest/v1.4/jpphp/t", "--per-page", "1"];
+        let run = crate::cli::jpstart(&args, &crate::cli::partner_env(&app, &a)).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let cli: RequestsPage = run.json_as();
+        assert_eq!((cli.total, cli.requests.len()), (2, 1), "{cli:?}");
+        let client = jpstart_client::Client::builder().base_url(&app.base).token(&sub_token).build().unwrap();
+        let query = jpstart_client::RequestLogQuery { key_id: Some(sub_id), status: Some(403), ..Default::default() };
+        let got = client.request_log(a.partner_id, &query).await.unwrap();
+        assert_eq!(got.total, 1, "{got:?}");
+        assert_eq!(got.requests[0].path, "/rest/v1.4/jpphp/four.example/status");
         // Another partner's log holds none of a's requests.
         let theirs = page(&app, &other.token, other.partner_id, "?per_page=100").await;
         assert!(theirs.requests.iter().all(|r| r.key_id == Some(other.key_id)), "{theirs:?}");
