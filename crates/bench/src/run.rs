@@ -204,7 +204,7 @@ async fn scale(
 }
 
 /// Gets a token the documented way and prepares the request data.
-async fn plan(
+pub(crate) async fn plan(
     srv: &Server,
     creds: &Credentials,
     status_sites: u64,
@@ -255,7 +255,7 @@ struct Snap {
     peak_kib: Option<u64>,
 }
 
-async fn measure(
+pub(crate) async fn measure(
     srv: &Server,
     plan: &Arc<Plan>,
     kind: Kind,

@@ -27,6 +27,16 @@ impl Server {
     /// Starts the server on 127.0.0.1 (any free port) and waits for its
     /// one stdout line with the address. Its log goes to `log`.
     pub async fn start(bin: &Path, db_url: &str, log: &Path) -> Result<Server, String> {
+        Self::start_with(bin, db_url, log, &[]).await
+    }
+
+    /// [`Server::start`] with more `serve` flags (`--sandbox`).
+    pub async fn start_with(
+        bin: &Path,
+        db_url: &str,
+        log: &Path,
+        extra: &[&str],
+    ) -> Result<Server, String> {
         let log_file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--bench-routes"])
@@ -45,6 +55,7 @@ impl Server {
             // mints thousands, and would evict the token the later
             // scenarios use.
             .args(["--tokens-per-key", "0"])
+            .args(extra)
             .arg("--database-url")
             .arg(db_url)
             .env("JPSTART_SECRET_KEY", BENCH_SECRET_KEY)
