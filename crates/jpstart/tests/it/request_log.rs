@@ -291,6 +291,28 @@ both_backends! {
         page_when(&app, &a.token, a.partner_id, "", |p| p.total > 0).await;
     }
 
+    async fn body_limits_stay_and_bodies_are_capped(db: Db) {
+        let app = TestApp::spawn_with(db, Opts::default().arg("--request-log")).await;
+        let a = app.partner("Big").await;
+        // Over the 64 KiB limit: still 413, the log notes the status.
+        let big = "x".repeat(70 * 1024);
+        let res = app.post("/rest/v1.3/jpphp/provision", &a.token).form(&[("siteurl", big.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), 413);
+        // Chunked (no length): the handler reads past the cap, the log keeps a note.
+        let chunks = futures_util::stream::iter((0..70).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 1024])));
+        let res = app.post("/rest/v1.3/jpphp/provision", &a.token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 413);
+        let p = page_when(&app, &a.token, a.partner_id, "?status=413", |p| p.total == 2).await;
+        for r in &p.requests {
+            assert_eq!(r.error_code.as_deref(), Some("request_too_large"), "{r:?}");
+            assert!(!r.params.values().any(|v| v.as_str().is_some_and(|s| s.contains("xxxx") || s.contains("yyyy"))), "{r:?}");
+        }
+        assert!(p.requests.iter().any(|r| r.params.get("(body)").and_then(|v| v.as_str()).is_some_and(|n| n.starts_with("[not kept:"))), "{p:?}");
+    }
+
     async fn off_by_default_on_in_the_sandbox(db: Db) {
         let app = TestApp::spawn(db.share()).await;
         let a = app.partner("Quiet").await;
