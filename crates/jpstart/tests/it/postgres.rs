@@ -210,7 +210,7 @@ async fn admin_migrate_copies_an_embedded_database() {
         .await
         .unwrap();
     let tables = report["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 15, "{report}");
+    assert_eq!(tables.len(), 16, "{report}");
     for t in tables {
         let name = t["table"].as_str().unwrap();
         let q = format!("SELECT COUNT(*) FROM {name}");
