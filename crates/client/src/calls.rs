@@ -39,6 +39,7 @@ pub mod requests {
     use super::*;
 
     pub use crate::request_log::requests::*;
+    pub use crate::sandbox::requests::*;
     pub use crate::users::requests::*;
 
     /// `POST /rest/v1.3/jpphp/provision`.

@@ -191,6 +191,7 @@ impl Client {
             client_id: Some(client_id.clone()),
             client_secret: Some(client_secret.clone()),
             scope: Some("jetpack-partner".into()),
+            ..Default::default()
         };
         let req = ApiRequest::new(Method::POST, &["oauth2", "token"])
             .body(Body::form(&params))

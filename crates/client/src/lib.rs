@@ -37,15 +37,21 @@
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
 //! - [`request_log`]: the partner's request log (SPEC §9).
+//! - [`sandbox`]: a sandbox's magic sites, test clock and mail outbox.
+//! - [`webhooks`]: webhook endpoints, deliveries, replay, the Monitor URL.
+//! - [`reporting`]: activations, their summary, invoices (SPEC §8).
 
 pub mod base_url;
 pub mod calls;
 pub mod client;
 pub mod error;
+pub mod reporting;
 pub mod request;
 pub mod request_log;
 pub mod retry;
+pub mod sandbox;
 pub mod users;
+pub mod webhooks;
 
 pub use base_url::{resolve_base_url, DEFAULT_BASE_URL, LEGACY_HOST_ENV};
 pub use calls::{parse_site, requests, site_from_url};

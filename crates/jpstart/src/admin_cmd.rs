@@ -94,6 +94,7 @@ async fn dispatch(args: AdminArgs) -> Result<String, AdminError> {
             json(admin.allow_user_creation(partner, !off).await?)
         }
         AdminCommand::WpcomUser(cmd) => crate::admin_users::run(&admin, cmd).await,
+        AdminCommand::User(cmd) => crate::admin_partner_users::run(&admin, cmd).await,
         AdminCommand::Mail { to } => json(admin.mail(to.as_deref()).await?),
         AdminCommand::Requests {
             partner,

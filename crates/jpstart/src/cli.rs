@@ -73,12 +73,31 @@ pub enum Command {
         after_help = "Examples:\n  jpstart requests --partner 1 --token $JPSTART_TOKEN\n  jpstart requests --partner 1 --status 400 --path /rest/v1.3/jpphp/provision"
     )]
     Requests(partner::request_log::RequestsArgs),
+    /// Partner: webhook endpoints, their delivery log and replay (SPEC §10).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart webhooks create --partner 1 --url https://hooks.example.com/jp --event activation.active"
+    )]
+    Webhooks(partner::webhooks::WebhooksCommand),
+    /// Partner: reports of a key: activations, summary, invoices.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  jpstart report invoices --partner 1 --key 2 --upcoming"
+    )]
+    Report(partner::report::ReportCommand),
     /// Partner: provision or cancel many sites from a CSV file.
     #[command(
         subcommand,
         after_help = "Example:\n  jpstart bulk provision --csv sites.csv --concurrency 8"
     )]
     Bulk(partner::args::BulkCommand),
+    /// Partner: a sandbox's test clock, magic sites and mail outbox (a
+    /// jpstart started with --sandbox).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart sandbox sites\n  jpstart sandbox clock advance 15d --token $JPSTART_TOKEN\n  jpstart sandbox mail --to jane@example.com"
+    )]
+    Sandbox(partner::sandbox::SandboxCommand),
     /// Shell completion script on stdout.
     #[command(
         after_help = "Example:\n  jpstart completions bash > /etc/bash_completion.d/jpstart"
@@ -204,9 +223,37 @@ pub struct ServeArgs {
     /// stays in the outbox (`jpstart admin mail`).
     #[arg(long, env = "JPSTART_SMTP_URL", value_name = "URL")]
     pub smtp_url: Option<String>,
+    /// How long a partner portal session lasts after sign-in.
+    #[arg(long, env = "JPSTART_PORTAL_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub portal_session_ttl: std::time::Duration,
+    /// Portal sign-in attempts per e-mail address: N/UNIT[:BURST], 0 = off.
+    #[arg(
+        long,
+        env = "JPSTART_PORTAL_LOGIN_RATE_LIMIT",
+        default_value = "5/min:10"
+    )]
+    pub portal_login_rate_limit: jpstart_server::throttle::RateSpec,
+    /// Portal sign-in attempts per client IP address (IPv6: per /64), same syntax.
+    #[arg(
+        long,
+        env = "JPSTART_PORTAL_LOGIN_RATE_LIMIT_PER_ADDRESS",
+        default_value = "30/min:60"
+    )]
+    pub portal_login_rate_limit_per_address: jpstart_server::throttle::RateSpec,
     /// The From of the mail jpstart sends.
     #[arg(long, env = "JPSTART_MAIL_FROM", default_value = jpstart_server::mail::DEFAULT_FROM, value_name = "MAILBOX")]
     pub mail_from: String,
+    /// Wait before a failed webhook delivery's first retry; it doubles up
+    /// to 1 h, for 3 days (SPEC §10).
+    #[arg(long, env = "JPSTART_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_retry_base: std::time::Duration,
+    /// Let webhook and Monitor URLs reach loopback and private addresses
+    /// (the SSRF guard refuses them otherwise; `--sandbox` implies this).
+    #[arg(long, env = "JPSTART_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
+    /// How long a receiver has to answer 2xx (SPEC §10: 10 s; tests).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide = true)]
+    pub webhook_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -260,6 +307,12 @@ pub enum AdminCommand {
         after_help = "Examples:\n  jpstart admin wpcom-user create --email jane@example.com\n  jpstart admin wpcom-user list"
     )]
     WpcomUser(crate::admin_users::WpcomUserCommand),
+    /// Partner users: the people of a partner who sign in to the portal.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  jpstart admin user create --partner 1 --email jane@example.com\n  jpstart admin user list --partner 1\n  jpstart admin user disable 4"
+    )]
+    User(crate::admin_partner_users::UserCommand),
     /// The mail outbox (magic links), oldest first, as a JSON array.
     #[command(after_help = "Example:\n  jpstart admin mail --to jane@example.com")]
     Mail {

@@ -2,6 +2,7 @@
 //! one binary. This file only parses the command line and calls libraries.
 
 mod admin_cmd;
+mod admin_partner_users;
 mod admin_users;
 mod catalog;
 mod cli;

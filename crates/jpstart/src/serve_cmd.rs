@@ -81,6 +81,16 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             smtp_url: args.smtp_url,
             from: args.mail_from,
         },
+        webhooks: jpstart_server::webhooks::WebhookConfig {
+            retry_base: args.webhook_retry_base,
+            timeout: args.webhook_timeout,
+            allow_private: args.webhook_allow_private,
+        },
+        portal: jpstart_server::portal::PortalConfig {
+            session_ttl: args.portal_session_ttl,
+            login_per_email: args.portal_login_rate_limit,
+            login_per_address: args.portal_login_rate_limit_per_address,
+        },
     };
     tracing::info!(?config, "starting");
     let on_bound = |addr, scheme: &str| {

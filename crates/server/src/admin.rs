@@ -16,6 +16,7 @@ use crate::domain::{limits, ApiError, Catalogue};
 use crate::secrets;
 use crate::store::{self, ActivationFilter, NewKey, Store, StoreError};
 
+mod partner_users;
 mod request_log;
 mod wpcom_users;
 pub use wpcom_users::*;

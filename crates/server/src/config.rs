@@ -37,6 +37,10 @@ pub struct Config {
     pub request_log: Option<crate::request_log::RequestLogConfig>,
     /// Outgoing mail: SMTP relay and sender.
     pub mail: crate::mail::MailConfig,
+    /// Webhook retries, timeout and the SSRF guard (SPEC §10).
+    pub webhooks: crate::webhooks::WebhookConfig,
+    /// The partner portal: session lifetime, sign-in limits.
+    pub portal: crate::portal::PortalConfig,
 }
 
 /// Abuse and slow-client limits (docs/OPERATIONS.md).
@@ -144,6 +148,8 @@ impl std::fmt::Debug for Config {
             .field("sandbox", &self.sandbox)
             .field("request_log", &self.request_log)
             .field("mail", &self.mail)
+            .field("webhooks", &self.webhooks)
+            .field("portal", &self.portal)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +180,8 @@ mod tests {
             sandbox: false,
             request_log: None,
             mail: crate::mail::MailConfig::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
+            portal: crate::portal::PortalConfig::default(),
         };
         let text = format!("{config:?}");
         assert!(!text.contains("Hunter2pw"), "{text}");

@@ -25,8 +25,15 @@
 //! - [`admin`]: the operator's commands, on the same store.
 //! - [`throttle`], [`metrics`]: abuse limits, Prometheus metrics.
 //! - [`mail`]: the magic-link limiter and the SMTP sender of the outbox.
+//! - [`sandbox`]: the sandbox's hook in the site endpoints and its pages
+//!   (SPEC §9; the rules in `domain::sandbox`, the routes in `api::sandbox`).
 //! - [`request_log`]: the request log's middleware, writer and the one
 //!   redaction of secrets (SPEC §9).
+//! - [`webhooks`]: the webhook dispatcher, signature and SSRF guard (§10).
+//! - [`reporting`]: the reports of SPEC §8 (activations, summary, invoices)
+//!   as calls the API and the portal share.
+//! - [`portal`]: the partner portal (`/portal/`, templates, sessions) and
+//!   `/oauth2/authorize`.
 
 pub mod admin;
 pub mod api;
@@ -39,13 +46,17 @@ pub mod crypto;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod portal;
 pub mod reader;
+pub mod reporting;
 pub mod request_log;
 pub mod rest;
+pub mod sandbox;
 pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod throttle;
+pub mod webhooks;
 pub mod writer;
 
 pub use config::Config;

@@ -54,6 +54,11 @@ struct ProductLabels {
     product: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
 type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 struct Inner {
@@ -63,6 +68,9 @@ struct Inner {
     live: Family<ProductLabels, Gauge>,
     /// Request-log entries dropped because its queue was full (SPEC §9).
     request_log_dropped: Counter,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
+    webhook_queue: Gauge,
+    webhook_oldest: Gauge,
     /// One scrape at a time: each replaces the whole live gauge family.
     scrape: Mutex<()>,
 }
@@ -100,12 +108,33 @@ impl Default for Metrics {
             "Request-log entries dropped because the log's queue was full",
             request_log_dropped.clone(),
         );
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        let webhook_queue = Gauge::default();
+        let webhook_oldest = Gauge::default();
+        registry.register(
+            "jpstart_webhook_deliveries",
+            "Webhook delivery attempts by this process, by outcome (delivered, retry, failed)",
+            webhook_attempts.clone(),
+        );
+        registry.register(
+            "jpstart_webhook_queue_depth",
+            "Pending webhook deliveries in the database",
+            webhook_queue.clone(),
+        );
+        registry.register(
+            "jpstart_webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook delivery (0: none)",
+            webhook_oldest.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             requests,
             latency,
             live,
             request_log_dropped,
+            webhook_attempts,
+            webhook_queue,
+            webhook_oldest,
             scrape: Mutex::new(()),
         }))
     }
@@ -137,6 +166,21 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    /// Counts one webhook attempt's outcome (`delivered`, `retry`, `failed`).
+    pub fn webhook_outcome(&self, outcome: &'static str) {
+        self.0
+            .webhook_attempts
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// The outbox as read at scrape time: pending deliveries and the age of
+    /// the oldest, in seconds.
+    pub fn set_webhook_queue(&self, pending: i64, oldest_age_s: i64) {
+        self.0.webhook_queue.set(pending);
+        self.0.webhook_oldest.set(oldest_age_s);
     }
 
     /// The exposition text: request counts and latency, then the live

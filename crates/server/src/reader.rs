@@ -166,9 +166,16 @@ impl FromRequestParts<AppState> for Reader {
                 parent_key_id: record.parent_key_id,
             });
         }
-        // Partner users' tokens (issue 14) are looked up here, after the
-        // keys' tokens.
-        Err(ErrorCode::InvalidToken.into())
+        // A partner user's token (portal or authorization-code flow): the
+        // lookup refuses a revoked token and a disabled user's, so both
+        // fail on the very next request.
+        match state.store.user_token(&digest).await? {
+            Some(user) => Ok(Reader::User {
+                user_id: user.user_id,
+                partner_id: user.partner_id,
+            }),
+            None => Err(ErrorCode::InvalidToken.into()),
+        }
     }
 }
 

@@ -53,6 +53,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("mail: {0}")]
     Mail(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// Opens the store, binds, prints the address, and serves until `shutdown`.
@@ -88,6 +90,23 @@ pub async fn run(
         let dropped = metrics.request_log_dropped();
         crate::request_log::start(c, store.clone(), clock.clone(), dropped)
     });
+    let webhooks = crate::webhooks::WebhookState::new(&config.webhooks, config.sandbox)
+        .map_err(ServeError::Webhooks)?;
+    let _dispatcher = crate::webhooks::dispatcher::start(crate::webhooks::dispatcher::Dispatcher {
+        store: store.clone(),
+        clock: clock.clone(),
+        key: secret_key.clone(),
+        config: crate::webhooks::WebhookConfig {
+            allow_private: webhooks.allow_private,
+            ..config.webhooks.clone()
+        },
+        http: webhooks.http.clone(),
+        metrics: metrics.clone(),
+        wakeup: webhooks.wakeup.clone(),
+    });
+    // Secure cookies when the browser reaches us over TLS, directly or
+    // through a proxy whose https URL is our public one.
+    let secure_cookies = scheme == "https" || public_url.starts_with("https://");
     let state = AppState::new(Inner {
         store: store.clone(),
         clock: clock.clone(),
@@ -108,6 +127,8 @@ pub async fn run(
         sandbox: config.sandbox,
         request_log: request_log.as_ref().map(|(log, _)| log.clone()),
         mail,
+        webhooks,
+        portal: crate::portal::PortalState::new(&config.portal, secure_cookies),
     });
     let sweeper = tokio::spawn(sweep(store, clock, test_clock.clone()));
     let mut app = router(state);

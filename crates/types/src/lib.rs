@@ -13,6 +13,10 @@
 //! - [`truthy`]: the WP.com REST rule for boolean parameters.
 //! - [`requests`]: the request log (SPEC §9).
 //! - [`users`]: WordPress.com accounts, magic links, the public site lookup.
+//! - [`sandbox`]: the sandbox's magic-site list, clock parameters, outbox.
+//! - [`site_object`]: the reporting site object (§8).
+//! - [`webhooks`]: webhook endpoints, events, deliveries, Monitor (§10).
+//! - [`reporting`]: the reporting endpoints (activations, summary, invoices).
 //!
 //! With the `openapi` feature, every wire and parameter type also has a
 //! `utoipa::ToSchema` impl, from which the server generates `/openapi.json`.
@@ -22,10 +26,15 @@ pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod params;
+pub mod partner_users;
+pub mod reporting;
 pub mod requests;
+pub mod sandbox;
 pub mod site;
+pub mod site_object;
 pub mod truthy;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 pub use ids::{

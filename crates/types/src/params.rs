@@ -16,10 +16,18 @@ use crate::{SecretString, Truthy};
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenParams {
+    /// `client_credentials` (a partner key) or `authorization_code` (an
+    /// OAuth app of a partner user, SPEC §8).
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
     pub scope: Option<String>,
+    /// `authorization_code`: the code `/oauth2/authorize` sent to the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<SecretString>,
+    /// `authorization_code`: the `redirect_uri` the code was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
 }
 
 /// SSH credentials, as accepted by provision and `/{blog_id}/ssh-credentials`

@@ -3,12 +3,15 @@
 //! 2 on usage errors — as `partner-provision.sh` and `partner-cancel.sh` did.
 //!
 //! Layout: [`args`] (clap), this file (one command = one request),
-//! [`bulk`] (CSV runs).
+//! [`bulk`] (CSV runs), [`sandbox`] (a sandbox's clock, sites, mail).
 
 pub mod args;
 mod bulk;
+pub mod report;
 pub mod request_log;
+pub mod sandbox;
 pub mod users;
+pub mod webhooks;
 
 use std::process::ExitCode;
 
@@ -50,6 +53,18 @@ pub async fn run(command: Command) -> ExitCode {
         Command::User(users::UserCommand::Create(a)) => {
             single(&a.api, true, users::create_user(&a)).await
         }
+        Command::Sandbox(c) => {
+            let (api, needs_auth, req) = sandbox::request(c);
+            single(&api, needs_auth, req).await
+        }
+        Command::Webhooks(w) => match webhooks::request(&w) {
+            Ok(req) => single(webhooks::api(&w), true, req).await,
+            Err(e) => Err(e),
+        },
+        Command::Report(r) => match r.request() {
+            Ok(req) => single(r.api(), true, req).await,
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut script = Vec::new();

@@ -1,6 +1,6 @@
-//! `jpstart requests`: the partner's request log (SPEC §9), one page as the
-//! API answered it. Written to be mounted as `jpstart sandbox requests` as
-//! well: [`RequestsArgs`] and [`run`] are all a parent command needs.
+//! `jpstart sandbox requests` and `jpstart requests` (a server with
+//! `--request-log` outside a sandbox): the partner's request log (SPEC §9),
+//! one page as the API answered it.
 
 use std::process::ExitCode;
 

@@ -409,3 +409,155 @@ both_backends! {
         assert!(elapsed < Duration::from_secs(30 + 6 * cycles as u64), "bounded time: {elapsed:?}");
     }
 }
+
+// --- Webhooks (issue 16): the outbox survives kill -9 ---
+
+/// Every webhook event the database holds after the crashes, by id.
+async fn webhook_event_ids(db: &Db) -> BTreeSet<String> {
+    use sqlx::Row;
+    let mut conn = crate::rawdb::connect(db).await;
+    sqlx::query("SELECT public_id FROM webhook_events")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("public_id"))
+        .collect()
+}
+
+/// (activation state changes in the event log, activation webhook events):
+/// equal when every change queued its event in its own transaction.
+async fn outbox_counts(db: &Db) -> (i64, i64) {
+    use sqlx::Row;
+    let mut conn = crate::rawdb::connect(db).await;
+    let count = |sql: &'static str| sqlx::query(sql);
+    let changes: i64 = count("SELECT COUNT(*) AS n FROM events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n");
+    let queued: i64 =
+        count("SELECT COUNT(*) AS n FROM webhook_events WHERE type LIKE 'activation.%'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get("n");
+    (changes, queued)
+}
+
+/// Provisions new sites (pending: one event each) against whichever server
+/// is up, until stopped; answers are not needed, only the database's word.
+async fn provisioner(
+    token: String,
+    base: watch::Receiver<Option<String>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut n = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let Some(url) = base.borrow().clone() else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        n += 1;
+        let site = format!("https://hook-{n}-{}.example.com", rand::random::<u32>());
+        let _ = http
+            .post(format!("{url}/rest/v1.3/jpphp/provision"))
+            .bearer_auth(&token)
+            .form(&[
+                ("siteurl", site.as_str()),
+                ("local_user", "admin"),
+                ("plan", PRODUCT),
+            ])
+            .send()
+            .await;
+    }
+}
+
+fn webhook_opts() -> Opts {
+    crate::webhooks::opts()
+}
+
+both_backends! {
+    async fn webhook_events_survive_kill_9(db: Db) {
+        let rx = crate::receiver::Receiver::start().await;
+        // Slow answers and some 500s: kills land on deliveries in flight
+        // and on ones waiting for a retry.
+        rx.script((0..40).map(|i| if i % 3 == 0 {
+            crate::receiver::Answer::Status(500)
+        } else {
+            crate::receiver::Answer::Slow(Duration::from_millis(150))
+        }));
+        let mut app = TestApp::spawn_with(db.share(), webhook_opts()).await;
+        let p = app.partner("Hooked").await;
+        crate::webhooks::register(&app, &p, &rx.url, &[]).await;
+        let (base_tx, base_rx) = watch::channel(Some(app.base.clone()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load = tokio::spawn(provisioner(p.token.clone(), base_rx, stop.clone()));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(rand::random());
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(150..600))).await;
+            base_tx.send_replace(None);
+            app.kill9().await;
+            app = TestApp::spawn_with(db.share(), webhook_opts()).await;
+            base_tx.send_replace(Some(app.base.clone()));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.await.unwrap();
+        app.kill9().await;
+
+        // Every committed change has its event, and every event is
+        // delivered at least once by a server started afterwards (claims
+        // of the killed ones run out).
+        let (changes, queued) = outbox_counts(&db).await;
+        assert!(changes > 0, "no provision got through");
+        assert_eq!(changes, queued, "state changes without their webhook event");
+        let ids = webhook_event_ids(&db).await;
+        let _app = TestApp::spawn_with(db.share(), webhook_opts()).await;
+        rx.wait_until(Duration::from_secs(60), |hits| {
+            let seen: BTreeSet<String> = hits.iter().map(|h| h.event_id()).collect();
+            ids.is_subset(&seen)
+        })
+        .await;
+        eprintln!("webhook crash test: {} events delivered, {} requests", ids.len(), rx.hits().len());
+    }
+}
+
+/// Two servers on one PostgreSQL database: every delivery sent by one of
+/// them, never by both at once.
+#[tokio::test]
+async fn two_servers_never_send_a_delivery_twice_at_once() {
+    let Some(db) = Db::postgres().await else {
+        return postgres_skipped();
+    };
+    let rx = crate::receiver::Receiver::start().await;
+    rx.always(crate::receiver::Answer::Slow(Duration::from_millis(100)));
+    let one = TestApp::spawn_with(db.share(), webhook_opts()).await;
+    let two = TestApp::spawn_with(db.share(), webhook_opts()).await;
+    let p = one.partner("Twice").await;
+    crate::webhooks::register(&one, &p, &rx.url, &["activation.pending"]).await;
+    for i in 0..40 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let site = format!("https://twice-{i}.example.com");
+        app.provision_ok(
+            &p.token,
+            &[
+                ("siteurl", site.as_str()),
+                ("local_user", "admin"),
+                ("plan", PRODUCT),
+            ],
+        )
+        .await;
+    }
+    let hits = rx
+        .wait_until(Duration::from_secs(60), |h| h.len() >= 40)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.overlaps(), Vec::<String>::new(), "sent twice at once");
+    let ids: BTreeSet<String> = hits.iter().map(|h| h.event_id()).collect();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(rx.hits().len(), 40, "each delivery sent once");
+}

@@ -187,6 +187,22 @@ async fn admin_migrate_copies_an_embedded_database() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // A partner user with a session and a reporting token (issue 14).
+    let (_, password) = crate::portal_auth::user(&app, acme.partner_id, "jane@m5.example");
+    let mut agent = crate::portal_auth::Agent::new(&app);
+    assert_eq!(
+        agent.sign_in("jane@m5.example", &password).await.status,
+        303
+    );
+    let home = agent.get("/portal/").await;
+    let csrf = crate::portal_auth::csrf_of(&home.body).unwrap();
+    assert_eq!(
+        agent
+            .post("/portal/token", &[("csrf_token", &csrf)])
+            .await
+            .status,
+        200
+    );
     let source_url = app.db.url.clone();
     let before = app.admin(&["activations"]).unwrap();
     let _keep_dir = app.db.share();
@@ -210,7 +226,11 @@ async fn admin_migrate_copies_an_embedded_database() {
         .await
         .unwrap();
     let tables = report["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 16, "{report}");
+    assert_eq!(
+        tables.len(),
+        jpstart_server::store::copy::TABLES.len(),
+        "{report}"
+    );
     for t in tables {
         let name = t["table"].as_str().unwrap();
         let q = format!("SELECT COUNT(*) FROM {name}");
@@ -234,6 +254,9 @@ async fn admin_migrate_copies_an_embedded_database() {
         "partner_user_creation",
         "wpcom_user_tokens",
         "mail_outbox",
+        "partner_users",
+        "portal_sessions",
+        "partner_user_tokens",
     ] {
         let n = tables.iter().find(|t| t["table"] == name).unwrap()["rows"]
             .as_i64()

@@ -235,7 +235,7 @@ both_backends! {
         // The partner CLI (`jpstart requests`, to become `jpstart sandbox
         // requests`) and the client crate read the same page.
         let pid = a.partner_id.to_string();
-        let args = ["requests", "--partner", pid.as_str(), "--status", "403", "--path", "/rest/v1.4/jpphp/t", "--per-page", "1"];
+        let args = ["sandbox", "requests", "--partner", pid.as_str(), "--status", "403", "--path", "/rest/v1.4/jpphp/t", "--per-page", "1"];
         let run = crate::cli::jpstart(&args, &crate::cli::partner_env(&app, &a)).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
         let cli: RequestsPage = run.json_as();

@@ -277,6 +277,17 @@ impl Session<'_> {
             .await;
     }
 
+    /// Types `text` into a form field.
+    pub async fn send_keys(&self, element: &str, text: &str) {
+        self.driver
+            .command(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{element}/value")),
+                Some(json!({"text": text})),
+            )
+            .await;
+    }
+
     pub async fn text(&self, element: &str) -> String {
         let v = self
             .driver
@@ -287,6 +298,35 @@ impl Session<'_> {
             )
             .await;
         v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Replaces an input element's value with `text` (WebDriver "Element
+    /// Clear", then "Element Send Keys").
+    pub async fn type_text(&self, element: &str, text: &str) {
+        self.driver
+            .command(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{element}/clear")),
+                Some(json!({})),
+            )
+            .await;
+        self.driver
+            .command(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{element}/value")),
+                Some(json!({"text": text})),
+            )
+            .await;
+    }
+
+    /// The browser's cookies for the current page, as WebDriver reports
+    /// them (`name`, `value`, `httpOnly`, `secure`, `sameSite`, ...).
+    pub async fn cookies(&self) -> Vec<Value> {
+        let v = self
+            .driver
+            .command(reqwest::Method::GET, &self.path("/cookie"), None)
+            .await;
+        v.as_array().cloned().unwrap_or_default()
     }
 
     /// Closes the browser now (the driver would on drop otherwise).

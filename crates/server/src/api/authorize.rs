@@ -42,6 +42,7 @@ use crate::clock::Timestamp;
 use crate::domain::lifecycle;
 use crate::domain::ApiError;
 use crate::domain::LinkRefusal;
+use crate::portal::html::render_with;
 use crate::rest::{operation, Endpoint, Params};
 use crate::secrets;
 use crate::store::{AuthLink, ConnectOutcome, StoreError};
@@ -94,52 +95,29 @@ pub async fn show(
     let redirect = params
         .ok()
         .and_then(|Params(p)| non_empty(&p.partner_redirect).map(str::to_string));
-    let mut body = format!(
-        "<p>A hosting partner asks to connect this WordPress site to Jetpack.</p>\n\
-         <dl>\n<dt>Site</dt><dd id=\"site\">{}</dd>\n<dt>Address</dt><dd><code id=\"site-url\">{}</code></dd>\n</dl>\n",
-        esc(site.identifier.as_str()),
-        esc(&site.url),
-    );
     // What approving activates: this link's partner's only.
-    let pending: Vec<String> = site
+    let pending = site
         .live
         .iter()
         .filter(|a| a.is_pending() && a.partner_id == Some(link.partner_id))
-        .map(|a| format!("<li><code>{}</code></li>", esc(a.product.as_str())))
+        .map(|a| a.product.as_str().to_string())
         .collect();
-    if pending.is_empty() {
-        body += "<p id=\"pending\">No product is waiting; approving connects the site.</p>\n";
-    } else {
-        body += &format!(
-            "<h2>Waiting for your approval</h2>\n<ul id=\"pending\">\n{}\n</ul>\n",
-            pending.join("\n")
-        );
-    }
-    // No `action`: the form posts back to the page's own URL, whatever
-    // prefix or trailing slash it was reached by.
-    body += "<form method=\"post\">\n";
-    if let Some(digest) = link_digest(&token) {
-        body += &format!(
-            "<input type=\"hidden\" name=\"form_token\" value=\"{}\">\n",
-            form_token(&state, &digest)
-        );
-    }
-    if let Some(url) = &redirect {
-        body += &format!(
-            "<input type=\"hidden\" name=\"partner_redirect\" value=\"{}\">\n",
-            esc(url)
-        );
-    }
-    body += "<button type=\"submit\" id=\"approve\">Approve</button>\n</form>\n";
-    if let Some(url) = &redirect {
-        if redirect_allowed(url, &partner_prefixes(&state, &link).await) {
-            body += &format!(
-                "<p>After approving you will be taken back to <code>{}</code>.</p>\n",
-                esc(url)
-            );
+    let taken_back = match &redirect {
+        Some(url) if redirect_allowed(url, &partner_prefixes(&state, &link).await) => {
+            Some(url.clone())
         }
-    }
-    Page::ok(&format!("Connect {} to Jetpack", site.identifier), body).into_response()
+        _ => None,
+    };
+    Page::Show(ShowPage {
+        title: format!("Connect {} to Jetpack", site.identifier),
+        site: site.identifier.as_str().to_string(),
+        url: site.url.clone(),
+        pending,
+        form_token: link_digest(&token).map(|d| form_token(&state, &d)),
+        redirect,
+        taken_back,
+    })
+    .into_response()
 }
 
 /// `POST /authorize/{token}`: approves (see the module docs).
@@ -222,12 +200,12 @@ pub async fn approve(
 /// site could not be read back): the site, and the names of what became
 /// active. The approval is committed, so a failure here only shortens it.
 async fn connected_page(state: &AppState, out: &ConnectOutcome, now: Timestamp) -> Response {
-    let activated: Vec<String> = match state.store.site(&SiteRef::BlogId(out.blog_id), now).await {
+    let activated = match state.store.site(&SiteRef::BlogId(out.blog_id), now).await {
         Ok(Some(site)) => site
             .live
             .iter()
             .filter(|a| out.activated.contains(&a.id))
-            .map(|a| format!("<li><code>{}</code></li>", esc(a.product.as_str())))
+            .map(|a| a.product.as_str().to_string())
             .collect(),
         Ok(None) => Vec::new(),
         Err(e) => {
@@ -235,18 +213,12 @@ async fn connected_page(state: &AppState, out: &ConnectOutcome, now: Timestamp) 
             Vec::new()
         }
     };
-    let mut body = format!(
-        "<p id=\"result\"><span id=\"site\">{}</span> is connected to Jetpack.</p>\n",
-        esc(out.identifier.as_str())
-    );
-    if !activated.is_empty() {
-        body += &format!(
-            "<h2>Now active</h2>\n<ul id=\"activated\">\n{}\n</ul>\n",
-            activated.join("\n")
-        );
-    }
-    body += "<p>You can close this page.</p>\n";
-    Page::ok(&format!("{} is connected", out.identifier), body).into_response()
+    Page::Done(DonePage {
+        title: format!("{} is connected", out.identifier),
+        identifier: out.identifier.as_str().to_string(),
+        activated,
+    })
+    .into_response()
 }
 
 /// The site's `wp-admin/`, from its stored URL (or, for a URL that no
@@ -403,29 +375,56 @@ async fn valid_link(state: &AppState, token: &str, now: Timestamp) -> Result<Aut
     Ok(link)
 }
 
-/// An HTML page: a status, a title (text) and a body (HTML, escaped by the
-/// caller).
-struct Page {
-    status: StatusCode,
+/// The page's answers, each an askama template under `portal/templates/`
+/// (every value escaped there), on the portal's stylesheet.
+enum Page {
+    Show(ShowPage),
+    Done(DonePage),
+    Message(StatusCode, MessagePage),
+}
+
+/// The site, what waits for approval, and the Approve form.
+#[derive(askama::Template)]
+#[template(path = "authorize.html")]
+struct ShowPage {
     title: String,
-    body: String,
+    site: String,
+    url: String,
+    /// Product slugs.
+    pending: Vec<String>,
+    form_token: Option<String>,
+    /// The `partner_redirect` carried through the form.
+    redirect: Option<String>,
+    /// The same when it is allow-listed, to say where the owner goes next.
+    taken_back: Option<String>,
+}
+
+/// After an approval with nowhere to send the owner.
+#[derive(askama::Template)]
+#[template(path = "authorize_done.html")]
+struct DonePage {
+    title: String,
+    identifier: String,
+    activated: Vec<String>,
+}
+
+/// A refusal or failure: one sentence.
+#[derive(askama::Template)]
+#[template(path = "authorize_message.html")]
+struct MessagePage {
+    title: String,
+    text: String,
 }
 
 impl Page {
-    fn ok(title: &str, body: String) -> Self {
-        Page {
-            status: StatusCode::OK,
-            title: title.to_string(),
-            body,
-        }
-    }
-
     fn refusal(status: StatusCode, title: &str, text: &str) -> Self {
-        Page {
+        Page::Message(
             status,
-            title: title.to_string(),
-            body: format!("<p id=\"refusal\">{}</p>\n", esc(text)),
-        }
+            MessagePage {
+                title: title.to_string(),
+                text: text.to_string(),
+            },
+        )
     }
 
     /// The page of a link that cannot be used.
@@ -473,29 +472,13 @@ impl Page {
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
-        let html = format!(
-            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>{title} · jpstart</title>\n<style>{STYLE}</style>\n</head>\n\
-             <body>\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n",
-            title = esc(&self.title),
-            body = self.body,
-        );
-        let mut res = (
-            self.status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response();
-        protect(&mut res);
-        res
+        match self {
+            Page::Show(p) => render_with(StatusCode::OK, &p, protect),
+            Page::Done(p) => render_with(StatusCode::OK, &p, protect),
+            Page::Message(status, p) => render_with(status, &p, protect),
+        }
     }
 }
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f7;color:#1d2327}\
-main{max-width:36rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px}\
-h1{font-size:1.4rem}dt{font-weight:600}dd{margin:0 0 .5rem}\
-button{font-size:1rem;padding:.6rem 1.4rem;background:#069e08;color:#fff;border:0;border-radius:4px;cursor:pointer}";
 
 /// Headers of every answer of the page: the link is a secret (no caching,
 /// no Referer to any other origin, such as wherever the owner goes next),
@@ -524,21 +507,9 @@ fn protect(res: &mut Response) {
     );
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML (the templates' escaper, for strings built outside
+/// a template).
+pub use crate::portal::html::esc;
 
 #[cfg(test)]
 #[path = "authorize_tests.rs"]

@@ -71,6 +71,7 @@ pub async fn cancel(
     SitePath { site, .. }: SitePath,
     Params(p): Params<CancelParams>,
 ) -> Result<Json<CancelResponse>, ApiError> {
+    crate::sandbox::intercept(&state, caller.key_id, &site).await?;
     let all = p.cancel_all();
     // Resolved at the edge: the store and the rules never read the catalogue.
     let product = match non_empty(&p.plan) {

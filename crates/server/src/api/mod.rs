@@ -11,14 +11,18 @@ mod credentials;
 pub mod errors;
 mod keys;
 mod magic_link;
+pub mod monitor;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
 mod provision;
+mod reporting;
 mod requests;
+mod sandbox;
 mod sites;
 mod status;
 mod users;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -42,7 +46,11 @@ pub fn endpoints() -> Vec<Endpoint<AppState>> {
         users::endpoints(),
         magic_link::endpoints(),
         sites::endpoints(),
+        sandbox::endpoints(),
         requests::endpoints(),
+        webhooks::endpoints(),
+        monitor::endpoints(),
+        reporting::endpoints(),
     ]
     .into_iter()
     .flatten()

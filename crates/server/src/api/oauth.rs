@@ -1,4 +1,9 @@
-//! `POST /oauth2/token` (SPEC §3): the client-credentials grant.
+//! `POST /oauth2/token` (SPEC §3): the client-credentials grant of partner
+//! keys, and the authorization-code grant of partner users' OAuth apps
+//! (SPEC §8, [`code`]).
+
+#[path = "oauth_code.rs"]
+mod code;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -87,7 +92,10 @@ fn oauth_error(status: StatusCode, code: OAuthErrorCode, description: String) ->
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// `POST /oauth2/token`: a token for a partner key's client credentials.
+/// `POST /oauth2/token`: a token for a key's credentials or an app's code.
+///
+/// `client_credentials`: a partner key's token; `authorization_code`: the
+/// token of the partner user who approved the app at `/oauth2/authorize`.
 #[utoipa::path(
     post,
     path = "/oauth2/token",
@@ -100,7 +108,7 @@ fn oauth_error(status: StatusCode, code: OAuthErrorCode, description: String) ->
     ),
     responses(
         (status = 200, description = "A token; it does not expire but can be revoked by the operator.", body = TokenResponse),
-        (status = 400, description = "RFC 6749 §5.2: `error` is one of invalid_request, invalid_client, unsupported_grant_type, invalid_scope.", body = OAuthErrorBody),
+        (status = 400, description = "RFC 6749 §5.2: `error` is one of invalid_request, invalid_client, invalid_grant, unsupported_grant_type, invalid_scope.", body = OAuthErrorBody),
         (status = 413, description = "The body is larger than 65536 bytes: `invalid_request` in the RFC 6749 shape.", body = OAuthErrorBody),
     ),
 )]
@@ -159,6 +167,9 @@ async fn issue(
             "The request parameters could not be parsed.",
         )
     })?;
+    if non_empty(&p.grant_type) == Some(code::GRANT) {
+        return code::exchange(state, &p, peer).await;
+    }
     let (scope, client_id, secret) = checked(&p)?;
     let bad_client = OAuthError(InvalidClient, "Unknown client_id or wrong client_secret.");
     let key = match client_id.parse::<i64>() {
@@ -217,7 +228,7 @@ fn checked(p: &TokenParams) -> Result<(&str, &str, &SecretString), TokenFailure>
     if grant != "client_credentials" {
         return Err(OAuthError(
             UnsupportedGrantType,
-            "Only the client_credentials grant type is supported.",
+            "Only the client_credentials and authorization_code grant types are supported.",
         )
         .into());
     }

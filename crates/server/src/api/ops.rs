@@ -78,7 +78,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "Prometheus text exposition format.", content_type = "text/plain")),
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.store.live_by_product(state.clock.now()).await {
+    let now = state.clock.now();
+    if let Ok(q) = state.store.webhook_queue().await {
+        let age = q
+            .oldest_pending
+            .map_or(0, |t| (now.as_secs() - t.as_secs()).max(0));
+        state.metrics.set_webhook_queue(q.pending, age);
+    }
+    match state.store.live_by_product(now).await {
         Ok(live) => (
             [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
             state.metrics.render(&live),

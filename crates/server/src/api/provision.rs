@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::Json;
 use jpstart_types::params::{non_empty, ProvisionParams};
 use jpstart_types::wire::ProvisionResponse;
-use jpstart_types::{ActivationId, BlogId, ProductSlug, SiteUrl};
+use jpstart_types::{ActivationId, BlogId, ProductSlug, SiteRef, SiteUrl};
 
 use crate::app::state::AppState;
 use crate::auth::Caller;
@@ -176,6 +176,7 @@ pub async fn provision(
         .local_user()
         .ok_or(ErrorCode::InvalidLocalUser)?
         .to_string();
+    crate::sandbox::intercept_site(&state, caller.key_id, url.identifier()).await?;
     // next_url is built from the caller's own URL, never from the one
     // another partner may have registered (SPEC §11).
     let base = url.base();
@@ -212,6 +213,7 @@ pub async fn partner_provision(
     Params(p): Params<ProvisionParams>,
 ) -> Result<Json<ProvisionResponse>, ApiError> {
     let local_user = p.local_user().map(str::to_string);
+    crate::sandbox::intercept(&state, caller.key_id, &SiteRef::BlogId(id)).await?;
     run(
         &state,
         caller,

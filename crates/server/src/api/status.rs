@@ -85,6 +85,7 @@ pub async fn status(
     caller: Caller,
     path: SitePath,
 ) -> Result<Response, ApiError> {
+    crate::sandbox::intercept(&state, caller.key_id, &path.site).await?;
     let site = load(&state, &path.site)
         .await?
         .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
@@ -168,6 +169,7 @@ pub async fn upgrade_paths(
     caller: Caller,
     path: SitePath,
 ) -> Result<Json<UpgradePaths>, ApiError> {
+    crate::sandbox::intercept(&state, caller.key_id, &path.site).await?;
     let site = load(&state, &path.site).await?;
     if site.is_none() && matches!(path.site, SiteRef::BlogId(_)) {
         return Err(ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment));

@@ -19,7 +19,7 @@ use crate::rest::routes::not_found;
 
 /// The whole HTTP application: routes inside the conventions layer.
 pub fn router(state: AppState) -> Router {
-    let mut routes = api::routes(&state);
+    let mut routes = api::routes(&state).merge(crate::portal::routes());
     if state.bench_routes {
         routes = routes.route(api::bench::HELLO_PATH, get(api::bench::hello));
     }

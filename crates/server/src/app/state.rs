@@ -42,6 +42,10 @@ pub struct Inner {
     pub request_log: Option<crate::request_log::RequestLog>,
     /// The magic-link limiter and the mail sender's wake-up.
     pub mail: crate::mail::MailState,
+    /// The SSRF guard's setting, the dispatcher's wake-up (SPEC §10).
+    pub webhooks: crate::webhooks::WebhookState,
+    /// Portal sessions and sign-in limits.
+    pub portal: crate::portal::PortalState,
 }
 
 impl AppState {

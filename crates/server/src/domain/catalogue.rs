@@ -5,6 +5,12 @@
 //! Loading validates it and refuses to start on an unknown family, a
 //! duplicate slug or tier, an inclusion of an unknown product or of the
 //! product's own family, or a cycle of inclusions.
+//!
+//! Each product also has a numeric `id` (the `product_id` of the reporting
+//! endpoints; by default the position in catalogue order, from 1), a
+//! monthly `price` in cents (default 0) and a `currency` (ISO 4217, stored
+//! lowercase as Stripe writes it; default `usd`) — one currency for the
+//! whole catalogue, so that an invoice has one (SPEC §8).
 
 use std::collections::{HashMap, HashSet};
 
@@ -43,7 +49,17 @@ pub enum CatalogueError {
     UnknownPlansFamily(String),
     #[error("family {0:?} has no products")]
     EmptyFamily(String),
+    #[error("product id {0} is listed twice")]
+    DuplicateProductId(u64),
+    #[error("product {product:?}: {reason}")]
+    BadPrice { product: String, reason: String },
+    #[error("products {a:?} and {b:?} have different currencies (a catalogue has one)")]
+    MixedCurrencies { a: String, b: String },
 }
+
+/// The most a monthly price may be, in cents: far above any product's,
+/// and small enough that quantity × price never overflows.
+pub const MAX_PRICE: u64 = 100_000_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +79,15 @@ struct FileProduct {
     includes: Vec<String>,
     #[serde(default)]
     baseline: bool,
+    /// Numeric product id; default: position in catalogue order, from 1.
+    #[serde(default)]
+    id: Option<u64>,
+    /// Monthly price in cents; default 0.
+    #[serde(default)]
+    price: u64,
+    /// ISO 4217 code; default `usd`.
+    #[serde(default)]
+    currency: Option<String>,
 }
 
 /// A product of the catalogue.
@@ -76,6 +101,10 @@ pub struct Product {
     pub includes: Vec<usize>,
     /// The implicit base of its family (`free`): never offered as an upgrade.
     pub baseline: bool,
+    /// The numeric id of the reporting endpoints (`product_id`).
+    pub id: u64,
+    /// Monthly price in cents, in [`Catalogue::currency`].
+    pub price: u64,
 }
 
 /// A validated catalogue. Products are kept in family order, then tier order.
@@ -85,6 +114,7 @@ pub struct Catalogue {
     products: Vec<Product>,
     by_slug: HashMap<ProductSlug, usize>,
     plans_family: usize,
+    currency: String,
 }
 
 impl Catalogue {
@@ -143,11 +173,13 @@ impl Catalogue {
             .map(|(i, (_, _, slug, _))| (slug.clone(), i))
             .collect();
         let products = link_products(&raw, &by_slug)?;
+        let currency = prices::check(&raw, &products)?;
         let cat = Catalogue {
             families,
             products,
             by_slug,
             plans_family,
+            currency,
         };
         cat.check_cycles()?;
         Ok(cat)
@@ -261,6 +293,11 @@ impl Catalogue {
         })
     }
 
+    /// The one currency of every price (lowercase ISO 4217).
+    pub fn currency(&self) -> &str {
+        &self.currency
+    }
+
     /// The slugs of the plans family (what a cancel without `plan` names).
     pub fn plans_slugs(&self) -> Vec<ProductSlug> {
         self.products
@@ -292,7 +329,7 @@ fn link_products(
     by_slug: &HashMap<ProductSlug, usize>,
 ) -> Result<Vec<Product>, CatalogueError> {
     let mut products = Vec::new();
-    for (family, tier, slug, p) in raw {
+    for (position, (family, tier, slug, p)) in raw.iter().enumerate() {
         let mut includes = Vec::new();
         for inc in &p.includes {
             let idx = ProductSlug::parse(inc)
@@ -316,9 +353,56 @@ fn link_products(
             tier: *tier,
             includes,
             baseline: p.baseline,
+            id: p.id.unwrap_or(position as u64 + 1),
+            price: p.price,
         });
     }
     Ok(products)
+}
+
+mod prices {
+    use super::{CatalogueError, Product, RawProduct, MAX_PRICE};
+
+    /// Checks ids, prices and currencies; returns the one currency.
+    pub(super) fn check(
+        raw: &[RawProduct<'_>],
+        products: &[Product],
+    ) -> Result<String, CatalogueError> {
+        let mut ids = std::collections::HashSet::new();
+        for p in products {
+            if !ids.insert(p.id) {
+                return Err(CatalogueError::DuplicateProductId(p.id));
+            }
+        }
+        let mut currency: Option<(String, &str)> = None;
+        for (_, _, _, p) in raw {
+            if p.price > MAX_PRICE {
+                return Err(CatalogueError::BadPrice {
+                    product: p.slug.clone(),
+                    reason: format!("price {} is above {MAX_PRICE} cents", p.price),
+                });
+            }
+            let code = p.currency.as_deref().unwrap_or("usd");
+            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(CatalogueError::BadPrice {
+                    product: p.slug.clone(),
+                    reason: format!("currency {code:?} is not a three-letter ISO 4217 code"),
+                });
+            }
+            let code = code.to_ascii_lowercase();
+            match &currency {
+                Some((c, first)) if *c != code => {
+                    return Err(CatalogueError::MixedCurrencies {
+                        a: first.to_string(),
+                        b: p.slug.clone(),
+                    })
+                }
+                Some(_) => {}
+                None => currency = Some((code, &p.slug)),
+            }
+        }
+        Ok(currency.map_or_else(|| "usd".to_string(), |(c, _)| c))
+    }
 }
 
 /// A product as the rules see it, resolved from the catalogue by
@@ -356,6 +440,53 @@ mod tests {
         assert!(c.find("free").unwrap().baseline);
         assert!(c.find("gold").is_none());
         assert_eq!(c.products().len(), 8);
+        assert_eq!(c.currency(), "usd");
+        assert_eq!((premium.id, premium.price), (2000, 900));
+        assert_eq!(c.find("free").unwrap().price, 0);
+    }
+
+    #[test]
+    fn prices_and_ids() {
+        let b = r#"{"slug":"b1","family":"b","tier":0}"#;
+        let eur = r#"{"slug":"b1","family":"b","tier":0,"currency":"eur"}"#;
+        let c = load(&format!(
+            r#"{eur},{{"slug":"a","family":"p","tier":0,"price":123,"currency":"EUR"}}"#
+        ))
+        .unwrap();
+        assert_eq!(c.currency(), "eur");
+        // Ids default to the position in catalogue order (families as listed).
+        assert_eq!(
+            (c.find("a").unwrap().id, c.find("a").unwrap().price),
+            (1, 123)
+        );
+        assert_eq!(
+            (c.find("b1").unwrap().id, c.find("b1").unwrap().price),
+            (2, 0)
+        );
+        assert!(matches!(
+            load(&format!(
+                r#"{b},{{"slug":"a","family":"p","tier":0,"currency":"EUR"}}"#
+            )),
+            Err(CatalogueError::MixedCurrencies { .. })
+        ));
+        assert!(matches!(
+            load(&format!(
+                r#"{b},{{"slug":"a","family":"p","tier":0,"currency":"dollars"}}"#
+            )),
+            Err(CatalogueError::BadPrice { .. })
+        ));
+        assert!(matches!(
+            load(&format!(
+                r#"{b},{{"slug":"a","family":"p","tier":0,"price":100000001}}"#
+            )),
+            Err(CatalogueError::BadPrice { .. })
+        ));
+        assert!(matches!(
+            load(
+                r#"{"slug":"b1","family":"b","tier":0,"id":5},{"slug":"a","family":"p","tier":0,"id":5}"#
+            ),
+            Err(CatalogueError::DuplicateProductId(5))
+        ));
     }
 
     fn load(products: &str) -> Result<Catalogue, CatalogueError> {

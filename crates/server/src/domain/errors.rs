@@ -180,6 +180,16 @@ catalogue! {
     UnknownBlog => 404, "unknown_blog", "Unknown blog",
         "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
         "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
+    // --- The sandbox (SPEC §9) ---
+    ServiceUnavailable => 503, "service_unavailable", "The service is temporarily unavailable. Please try again.",
+        "The service could not answer this request for now. In the sandbox, a flaky-N.jpstart.test site answers it to the first N requests of each key.",
+        "Retry with backoff (the request changed nothing).";
+    InvalidClock => 400, "invalid_clock", "%s",
+        "POST /sandbox/clock was sent neither advance nor now, or both, or a duration or time that cannot be read, or one that would take the clock too far ahead.",
+        "Send advance=DURATION (15d, 2h, 30s) or now=ISO8601 (2027-01-01T00:00:00Z), not both.";
+    ClockBackwards => 400, "clock_backwards", "The sandbox clock only moves forward: %s is before its now, %s.",
+        "POST /sandbox/clock was asked to set the clock to a time before the sandbox's now.",
+        "Move the clock to a later time, or start a new sandbox database to start over.";
     // --- The request log (SPEC §9) ---
     RequestLogOff => 404, "request_log_off", "The request log is off on this server.",
         "GET /wpcom/v2/jetpack-partners/{partner_id}/requests was called on a server started without --request-log (or --sandbox), which records no requests.",
@@ -187,6 +197,29 @@ catalogue! {
     InvalidRequestFilter => 400, "invalid_request_filter", "%s",
         "A parameter of the request log's list (page, per_page, key_id, status) is not a whole number in its range.",
         "Send page from 1, per_page from 1 to 100, key_id a key id, status an HTTP status (100 to 599).";
+    // --- Webhooks and the Monitor URL (SPEC §10) ---
+    InvalidWebhookUrl => 400, "invalid_webhook_url", "%s",
+        "The url of a webhook or Monitor URL is missing, is not an http or https URL, carries credentials or a fragment, is too long, or its host does not resolve.",
+        "Send url=https://... naming a public host that resolves.";
+    WebhookUrlNotAllowed => 400, "webhook_url_not_allowed", "%s",
+        "The URL's host is, or resolves to, a loopback, private, link-local, unique-local, CGNAT, cloud metadata, unspecified, multicast or reserved address (the SSRF guard); the server runs without --sandbox or --webhook-allow-private.",
+        "Use a public host name; to reach a local receiver in testing, run the server with --sandbox or --webhook-allow-private.";
+    InvalidWebhookEvent => 400, "invalid_webhook_event", "%s is not a webhook event type",
+        "events[] names a type that does not exist.",
+        "Use activation.pending, activation.active, activation.cancelled, activation.superseded, activation.expired, site.connected or site.disconnected, or send no events for all.";
+    TooManyWebhooks => 400, "too_many_webhooks", "A partner may register at most %s webhook endpoints.",
+        "The partner already has the most endpoints it may have.",
+        "Delete an endpoint you no longer use (DELETE .../webhooks/{id}).";
+    UnknownWebhook => 404, "unknown_webhook", "%s",
+        "No webhook endpoint (or delivery of it) of this partner has this id, or the endpoint was deleted.",
+        "List the partner's endpoints with GET .../webhooks and their deliveries with GET .../webhooks/{id}/deliveries.";
+    NoMonitorWebhook => 400, "no_monitor_webhook", "No partner holding site %s has a Monitor URL.",
+        "A downtime notification was asked for a site whose partners set no Monitor URL (POST .../monitor-webhook).",
+        "Set a Monitor URL first.";
+    // --- Reporting (SPEC §8; the WP REST API's code for a bad parameter) ---
+    RestInvalidParam => 400, "rest_invalid_param", "Invalid parameter(s): %s",
+        "A reporting endpoint (/wpcom/v2/jetpack-partners/...) got a parameter it cannot read: page below 1, per_page outside 1..100, a date that is neither ISO 8601 nor UNIX seconds, a scale other than day, month or year, an id that is not a number, or no key_id where one is needed.",
+        "Send the parameters as the endpoint's documentation gives them (docs/REPORTING.md).";
 }
 
 impl fmt::Display for ErrorCode {
@@ -258,6 +291,9 @@ pub enum OAuthErrorCode {
     InvalidClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// `authorization_code`: the code is unknown, used, expired, issued to
+    /// another client or for another `redirect_uri`, or its user disabled.
+    InvalidGrant,
     /// Status 429 with `Retry-After`: the client id or address is over its
     /// rate (docs/OPERATIONS.md).
     TooManyRequests,
@@ -269,6 +305,7 @@ impl OAuthErrorCode {
         OAuthErrorCode::InvalidClient,
         OAuthErrorCode::UnsupportedGrantType,
         OAuthErrorCode::InvalidScope,
+        OAuthErrorCode::InvalidGrant,
         OAuthErrorCode::TooManyRequests,
     ];
 
@@ -278,6 +315,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidClient => "invalid_client",
             OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
             OAuthErrorCode::TooManyRequests => "too_many_requests",
         }
     }
@@ -297,13 +335,18 @@ impl OAuthErrorCode {
             ),
             OAuthErrorCode::UnsupportedGrantType => (
                 "POST /oauth2/token: the grant type is not supported.",
-                "Only the client_credentials grant is supported.",
-                "Send grant_type=client_credentials.",
+                "Only the client_credentials grant (partner keys) and the authorization_code grant (OAuth apps of partner users) are supported.",
+                "Send grant_type=client_credentials, or authorization_code with the code /oauth2/authorize gave your app.",
             ),
             OAuthErrorCode::InvalidScope => (
                 "POST /oauth2/token: the requested scope is not supported.",
                 "Partner tokens have the scope jetpack-partner.",
                 "Send scope=jetpack-partner.",
+            ),
+            OAuthErrorCode::InvalidGrant => (
+                "POST /oauth2/token: the authorization code cannot be exchanged.",
+                "The code is unknown, was already used, has expired (after 10 minutes), was issued to another client or for another redirect_uri, or its user was disabled.",
+                "Start the authorization again at /oauth2/authorize and exchange the new code at once, with the same redirect_uri.",
             ),
             OAuthErrorCode::TooManyRequests => (
                 "POST /oauth2/token: too many token requests (status 429).",

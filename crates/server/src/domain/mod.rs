@@ -5,17 +5,23 @@
 //! API errors in [`refusal`] only.
 
 pub mod bounds;
+pub mod calendar;
 pub mod catalogue;
 pub mod credentials;
 pub mod errors;
 pub mod holder;
+pub mod invoices;
 pub mod lifecycle;
 pub mod limits;
+pub mod partner_users;
 pub mod provision;
 pub mod refusal;
 pub mod rules;
+pub mod sandbox;
 pub mod state;
+pub mod summary;
 pub mod users;
+pub mod webhooks;
 
 pub use catalogue::{Catalogue, ResolvedProduct};
 pub use errors::{ApiError, ErrorCode};

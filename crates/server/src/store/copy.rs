@@ -38,7 +38,18 @@ pub const TABLES: &[&str] = &[
     "partner_user_creation",
     "wpcom_user_tokens",
     "mail_outbox",
+    "sandbox_flaky_hits",
     "request_log",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "monitor_webhooks",
+    "monitor_suppressions",
+    "partner_users",
+    "portal_sessions",
+    "oauth_apps",
+    "oauth_codes",
+    "partner_user_tokens",
 ];
 
 /// Rows per `INSERT` statement (PostgreSQL allows 65535 parameters).

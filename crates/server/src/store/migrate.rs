@@ -35,9 +35,29 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_token_last_used.sql"),
     ),
     (
+        5,
+        "portal",
+        include_str!("../../migrations/sqlite/0005_portal.sql"),
+    ),
+    (
         6,
         "request log",
         include_str!("../../migrations/sqlite/0006_request_log.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "reporting",
+        include_str!("../../migrations/sqlite/0008_reporting.sql"),
+    ),
+    (
+        9,
+        "sandbox",
+        include_str!("../../migrations/sqlite/0009_sandbox.sql"),
     ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -62,9 +82,29 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/postgres/0004_token_last_used.sql"),
     ),
     (
+        5,
+        "portal",
+        include_str!("../../migrations/postgres/0005_portal.sql"),
+    ),
+    (
         6,
         "request log",
         include_str!("../../migrations/postgres/0006_request_log.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/postgres/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "reporting",
+        include_str!("../../migrations/postgres/0008_reporting.sql"),
+    ),
+    (
+        9,
+        "sandbox",
+        include_str!("../../migrations/postgres/0009_sandbox.sql"),
     ),
 ];
 

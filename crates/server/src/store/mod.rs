@@ -35,6 +35,8 @@ pub mod dialect;
 mod files;
 mod migrate;
 mod ops;
+pub mod portal;
+mod reporting;
 mod request_log;
 #[macro_use]
 pub mod retry;
@@ -42,6 +44,7 @@ pub mod sql;
 mod test_clock;
 mod types;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -50,11 +53,15 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIde
 
 pub use dialect::Backend;
 pub use request_log::*;
+
+pub use reporting::*;
 pub use types::*;
 pub use users::*;
+pub use webhooks::*;
 
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -355,6 +362,17 @@ pub trait Store: Send + Sync + 'static {
     /// back: `Ok(new offset)`, or `Err(current offset)`, left as it was.
     async fn raise_clock_offset(&self, offset_ms: i64) -> Result<Result<i64, i64>, StoreError>;
 
+    // --- sandbox (SPEC §9) ---
+
+    /// Counts one request of `key_id` to the flaky site `site` and returns
+    /// how many there have been, this one included (1 for the first), in
+    /// one statement: every server on the database counts alike.
+    async fn sandbox_flaky_hit(
+        &self,
+        key_id: KeyId,
+        site: &SiteIdentifier,
+    ) -> Result<i64, StoreError>;
+
     // --- request log (SPEC §9) ---
 
     /// Inserts a batch of logged requests in one transaction.
@@ -369,6 +387,205 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the requests logged before `before`; how many.
     async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    // --- webhooks (SPEC §10) ---
+
+    /// Registers an endpoint; its secret, sealed by `seal(id)` for the id
+    /// assigned, is stored in the same transaction. `None`: the partner
+    /// has `max_endpoints` already. `NotFound`: no such partner.
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        seal: &(dyn Fn(i64) -> Vec<u8> + Send + Sync),
+    ) -> Result<Option<WebhookRecord>, StoreError>;
+
+    /// The partner's live endpoints, oldest first.
+    async fn webhooks(&self, partner: PartnerId) -> Result<Vec<WebhookRecord>, StoreError>;
+
+    /// Deletes a live endpoint of the partner (its pending deliveries are
+    /// given up); `false`: none with this id.
+    async fn delete_webhook(
+        &self,
+        partner: PartnerId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// An endpoint's deliveries, newest first. `None`: no live endpoint of
+    /// the partner has this id.
+    async fn webhook_deliveries(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError>;
+
+    /// Makes a delivery due again now, with a fresh retry window. `None`:
+    /// no such delivery of a live endpoint of the partner.
+    async fn replay_delivery(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// Claims up to `limit` due deliveries until `lease_until`, counting
+    /// the attempt; servers sharing the database claim disjoint sets.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records an attempt while its claim holds (`false` otherwise).
+    async fn record_attempt(
+        &self,
+        delivery: &ClaimedDelivery,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending deliveries and the oldest one's creation (metrics).
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError>;
+
+    /// Sets (or replaces) the partner's Monitor URL.
+    async fn set_monitor_url(
+        &self,
+        partner: PartnerId,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// A site and the Monitor URLs of the partners holding a live
+    /// activation on it. `None`: unknown site.
+    async fn monitor_site(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<MonitorSite>, StoreError>;
+
+    /// Records a quiet period a Monitor receiver asked for.
+    async fn set_monitor_quiet(
+        &self,
+        partner: PartnerId,
+        blog: BlogId,
+        until: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    // --- reporting (SPEC §8) ---
+
+    /// One page of a key's own activations (not its sub-keys'), in every
+    /// state, newest first (creation time, then id, both descending), and
+    /// how many match the query in all. Index-backed: the cost follows the
+    /// key's matching rows and the page, not the table.
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError>;
+
+    /// Every activation of a key (not its sub-keys'), oldest first: what
+    /// [`crate::domain::invoices`] and [`crate::domain::summary`] compute
+    /// from.
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    // --- Partner users and the portal (SPEC §8, issue 14) ---
+
+    /// Creates a partner user; refused when the partner does not exist or
+    /// the address has a user, whatever its case.
+    async fn create_partner_user(
+        &self,
+        user: &portal::NewPartnerUser,
+    ) -> Decided<portal::PartnerUser, portal::PartnerUserRefusal>;
+
+    /// Every partner user, or every user of one partner, in id order.
+    async fn partner_users(
+        &self,
+        partner: Option<PartnerId>,
+    ) -> Result<Vec<portal::PartnerUser>, StoreError>;
+
+    async fn partner_user(&self, id: i64) -> Result<Option<portal::PartnerUser>, StoreError>;
+
+    /// The user of a (lowercased) address with its password hash.
+    async fn partner_user_login(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<portal::PartnerUserLogin>, StoreError>;
+
+    /// Disables (revoking every session and token of the user in the same
+    /// transaction) or enables a user. `None`: no such user.
+    async fn set_partner_user_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        now: Timestamp,
+    ) -> Result<Option<portal::UserDisabled>, StoreError>;
+
+    async fn insert_session(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// A session that is unrevoked, unexpired at `now`, of an enabled user.
+    async fn session(
+        &self,
+        digest: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<portal::SessionRecord>, StoreError>;
+
+    /// Revokes one session; whether an unrevoked one matched.
+    async fn revoke_session(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
+
+    async fn create_oauth_app(
+        &self,
+        app: &portal::NewOAuthApp,
+    ) -> Result<portal::OAuthApp, StoreError>;
+
+    async fn oauth_app(&self, id: i64) -> Result<Option<portal::OAuthApp>, StoreError>;
+
+    /// A partner's OAuth apps, in id order.
+    async fn oauth_apps(&self, partner: PartnerId) -> Result<Vec<portal::OAuthApp>, StoreError>;
+
+    async fn insert_auth_code(&self, code: &portal::NewAuthCode) -> Result<(), StoreError>;
+
+    /// Spends an authorization code of the app and stores the user token
+    /// it buys, in one transaction; refused (nothing changed) for an
+    /// unknown, used or expired code, another redirect URI, or a disabled
+    /// user.
+    async fn exchange_code(
+        &self,
+        exchange: &portal::CodeExchange,
+    ) -> Decided<portal::ExchangedCode, portal::CodeRefusal>;
+
+    /// Stores a reporting token for an enabled user (the portal's "API
+    /// token"); `Ok(Err(()))`: unknown or disabled user.
+    async fn issue_user_token(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        now: Timestamp,
+    ) -> Decided<(), ()>;
+
+    /// The user behind an unrevoked token, if the user is enabled.
+    async fn user_token(
+        &self,
+        digest: &[u8],
+    ) -> Result<Option<portal::UserTokenRecord>, StoreError>;
+
+    async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Revokes the token a spent code bought (RFC 6749 §4.1.2: a code used
+    /// twice may have been stolen); returns how many were revoked.
+    async fn revoke_code_token(
+        &self,
+        code_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if needed

@@ -244,9 +244,13 @@ macro_rules! contract {
 // After the macro: modules see only the macros defined above them.
 mod accounts;
 mod activations;
+mod portal;
+mod reporting;
 mod request_log;
+mod sandbox;
 mod test_clock;
 mod users;
+mod webhooks;
 
 #[tokio::test]
 async fn unsupported_scheme_is_refused_clearly() {

@@ -223,6 +223,17 @@ impl SqlStore {
                 .bind(i64::from(reset.new_registration))
                 .execute(&mut **tx)
                 .await?;
+            if site.connected {
+                let kind = jpstart_types::webhooks::EventType::SiteDisconnected;
+                super::webhooks::on_site_event(
+                    tx,
+                    site.blog_id,
+                    kind,
+                    Some(req.partner_id),
+                    req.now,
+                )
+                .await?;
+            }
         }
         // A fresh registration takes the URL given (checked, SPEC §11), so
         // that no URL stored before URLs were checked outlives it.

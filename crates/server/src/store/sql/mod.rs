@@ -14,21 +14,28 @@
 mod activations;
 mod keys;
 mod links;
+mod partner_users;
+mod reporting;
 mod request_log;
 mod rows;
+mod sandbox;
 mod sites;
 mod tokens;
 mod users;
+mod webhooks;
 
 use async_trait::async_trait;
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, types::*, users::*, Decided, Store, StoreError};
+use super::{
+    migrate, portal, reporting::*, types::*, users::*, webhooks::*, Decided, Store, StoreError,
+};
 use super::{LoggedRequestRecord, NewLoggedRequest, RequestLogFilter};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
+use crate::domain::invoices::HistoryEntry;
 use crate::domain::rules::KeyUsage;
 use crate::domain::{
     AccountRefusal, CancelRefusal, CredentialsRefusal, GrantRefusal, LinkRefusal, ProvisionRefusal,
@@ -369,6 +376,16 @@ impl Store for SqlStore {
         self.mail_failed_impl(id, error, retry_at, now).await
     }
 
+    // --- sandbox (SPEC §9) ---
+
+    async fn sandbox_flaky_hit(
+        &self,
+        key_id: KeyId,
+        site: &SiteIdentifier,
+    ) -> Result<i64, StoreError> {
+        self.sandbox_flaky_hit_impl(key_id, site).await
+    }
+
     // --- request log (SPEC §9) ---
 
     async fn insert_requests(&self, batch: &[NewLoggedRequest]) -> Result<(), StoreError> {
@@ -384,6 +401,227 @@ impl Store for SqlStore {
 
     async fn prune_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.prune_requests_impl(before).await
+    }
+
+    // --- webhooks (SPEC §10) ---
+
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        seal: &(dyn Fn(i64) -> Vec<u8> + Send + Sync),
+    ) -> Result<Option<WebhookRecord>, StoreError> {
+        self.create_webhook_impl(webhook, seal).await
+    }
+
+    async fn webhooks(&self, partner: PartnerId) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.webhooks_impl(partner).await
+    }
+
+    async fn delete_webhook(
+        &self,
+        partner: PartnerId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.delete_webhook_impl(partner, id, now).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Option<Vec<DeliveryRecord>>, StoreError> {
+        self.deliveries_impl(partner, endpoint, limit, offset).await
+    }
+
+    async fn replay_delivery(
+        &self,
+        partner: PartnerId,
+        endpoint: i64,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.replay_impl(partner, endpoint, delivery, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claim_deliveries_impl(now, lease_until, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery: &ClaimedDelivery,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.record_attempt_impl(delivery, attempt, now).await
+    }
+
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {
+        self.webhook_queue_impl().await
+    }
+
+    async fn set_monitor_url(
+        &self,
+        partner: PartnerId,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.set_monitor_url_impl(partner, url, now).await
+    }
+
+    async fn monitor_site(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<MonitorSite>, StoreError> {
+        self.monitor_site_impl(site, now).await
+    }
+
+    async fn set_monitor_quiet(
+        &self,
+        partner: PartnerId,
+        blog: BlogId,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.set_monitor_quiet_impl(partner, blog, until).await
+    }
+
+    // --- reporting (SPEC §8) ---
+
+    async fn report_activations(
+        &self,
+        query: &ActivationQuery,
+    ) -> Result<ActivationPage, StoreError> {
+        self.report_activations_impl(query).await
+    }
+
+    async fn key_history(&self, key: KeyId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.key_history_impl(key).await
+    }
+
+    // --- Partner users and the portal (SPEC §8, issue 14) ---
+
+    async fn create_partner_user(
+        &self,
+        user: &portal::NewPartnerUser,
+    ) -> Decided<portal::PartnerUser, portal::PartnerUserRefusal> {
+        in_write_tx!(self, |tx| self
+            .create_partner_user_in_tx(&mut tx, user)
+            .await)
+    }
+
+    async fn partner_users(
+        &self,
+        partner: Option<PartnerId>,
+    ) -> Result<Vec<portal::PartnerUser>, StoreError> {
+        self.partner_users_impl(partner).await
+    }
+
+    async fn partner_user(&self, id: i64) -> Result<Option<portal::PartnerUser>, StoreError> {
+        self.partner_user_impl(id).await
+    }
+
+    async fn partner_user_login(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<portal::PartnerUserLogin>, StoreError> {
+        self.partner_user_login_impl(email_key).await
+    }
+
+    async fn set_partner_user_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        now: Timestamp,
+    ) -> Result<Option<portal::UserDisabled>, StoreError> {
+        self.set_partner_user_disabled_impl(id, disabled, now).await
+    }
+
+    async fn insert_session(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.insert_session_impl(digest, user_id, now, expires_at)
+            .await
+    }
+
+    async fn session(
+        &self,
+        digest: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<portal::SessionRecord>, StoreError> {
+        self.session_impl(digest, now).await
+    }
+
+    async fn revoke_session(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError> {
+        self.revoke_session_impl(digest, now).await
+    }
+
+    async fn create_oauth_app(
+        &self,
+        app: &portal::NewOAuthApp,
+    ) -> Result<portal::OAuthApp, StoreError> {
+        self.create_oauth_app_impl(app).await
+    }
+
+    async fn oauth_app(&self, id: i64) -> Result<Option<portal::OAuthApp>, StoreError> {
+        self.oauth_app_impl(id).await
+    }
+
+    async fn oauth_apps(&self, partner: PartnerId) -> Result<Vec<portal::OAuthApp>, StoreError> {
+        self.oauth_apps_impl(partner).await
+    }
+
+    async fn insert_auth_code(&self, code: &portal::NewAuthCode) -> Result<(), StoreError> {
+        self.insert_auth_code_impl(code).await
+    }
+
+    async fn exchange_code(
+        &self,
+        exchange: &portal::CodeExchange,
+    ) -> Decided<portal::ExchangedCode, portal::CodeRefusal> {
+        in_write_tx!(self, |tx| self.exchange_code_in_tx(&mut tx, exchange).await)
+    }
+
+    async fn issue_user_token(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        now: Timestamp,
+    ) -> Decided<(), ()> {
+        in_write_tx!(self, |tx| self
+            .issue_user_token_in_tx(&mut tx, digest, user_id, now)
+            .await)
+    }
+
+    async fn user_token(
+        &self,
+        digest: &[u8],
+    ) -> Result<Option<portal::UserTokenRecord>, StoreError> {
+        self.user_token_impl(digest).await
+    }
+
+    async fn revoke_user_token(&self, digest: &[u8], now: Timestamp) -> Result<bool, StoreError> {
+        self.revoke_user_token_impl(digest, now).await
+    }
+
+    async fn revoke_code_token(
+        &self,
+        code_digest: &[u8],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.revoke_code_token_impl(code_digest, now).await
     }
 }
 

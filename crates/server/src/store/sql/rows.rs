@@ -136,5 +136,5 @@ pub(super) async fn event(
         .bind(actor.to_string())
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    super::webhooks::on_activation_event(tx, activation, to, at).await
 }

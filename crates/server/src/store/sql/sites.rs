@@ -12,6 +12,7 @@ use crate::domain::lifecycle::{self, ConnectedBy};
 use crate::domain::{Actor, CredentialsRefusal};
 use crate::store::types::{ConnectOutcome, SiteState};
 use crate::store::StoreError;
+use jpstart_types::webhooks::EventType;
 
 impl SqlStore {
     /// Finds a site row and, on PostgreSQL, locks it for the transaction.
@@ -147,6 +148,20 @@ impl SqlStore {
             .bind(now.as_millis())
             .execute(&mut **tx)
             .await?;
+        if !site.connected {
+            let partner = match by {
+                ConnectedBy::Link(p) => Some(p),
+                ConnectedBy::Operator => None,
+            };
+            super::webhooks::on_site_event(
+                tx,
+                site.blog_id,
+                EventType::SiteConnected,
+                partner,
+                now,
+            )
+            .await?;
+        }
         let live = self.live_in_tx(tx, site.blog_id, now).await?;
         let mut activated = Vec::new();
         for t in lifecycle::decide_connect(&live, by, now) {

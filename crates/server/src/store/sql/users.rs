@@ -247,6 +247,11 @@ impl SqlStore {
             .bind(now.as_millis())
             .execute(&mut **tx)
             .await?;
+        if !site.connected {
+            let kind = jpstart_types::webhooks::EventType::SiteConnected;
+            super::webhooks::on_site_event(tx, site.blog_id, kind, Some(req.partner_id), now)
+                .await?;
+        }
         let mut activated = Vec::new();
         for t in &transitions {
             self.apply_transition(tx, t, Actor::Key(req.key_id)).await?;
