@@ -11,6 +11,7 @@
 mod load;
 mod report;
 mod reporting;
+mod request_log;
 mod run;
 mod seed;
 mod server;
@@ -83,6 +84,10 @@ pub struct Args {
     /// print its markdown section.
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub reporting: Option<Vec<String>>,
+    /// Run only the request log's cost (status and provision with the log
+    /// off, with --request-log and with --sandbox) and print its section.
+    #[arg(long)]
+    pub request_log_cost: bool,
     /// Directory for the temporary databases (default: the system's
     /// temporary directory). Must be a real disk for meaningful syncs.
     #[arg(long)]
@@ -192,6 +197,9 @@ fn main() -> ExitCode {
     if let Some(sizes) = &args.reporting {
         return runtime.block_on(reporting::only(&args, &settings, sizes));
     }
+    if args.request_log_cost {
+        return runtime.block_on(request_log_cost(&args, &settings));
+    }
     match runtime.block_on(run::all(&args, &settings)) {
         Ok(report) => {
             let text = report.markdown();
@@ -207,6 +215,31 @@ fn main() -> ExitCode {
                 eprintln!("jpstart-bench: some scenarios had errors (see the table)");
                 return ExitCode::FAILURE;
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("jpstart-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--request-log-cost`: the comparison alone, printed (not written).
+async fn request_log_cost(args: &Args, settings: &Settings) -> ExitCode {
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = match tempfile::Builder::new()
+        .prefix("jpstart-bench-")
+        .tempdir_in(&base)
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("jpstart-bench: cannot make a temporary directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match request_log::run(args, settings, dir.path()).await {
+        Ok(text) => {
+            println!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {

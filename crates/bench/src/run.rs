@@ -210,7 +210,7 @@ async fn scale(
 }
 
 /// Gets a token the documented way and prepares the request data.
-pub async fn plan(
+pub(crate) async fn plan(
     srv: &Server,
     creds: &Credentials,
     status_sites: u64,
@@ -261,7 +261,7 @@ struct Snap {
     peak_kib: Option<u64>,
 }
 
-pub async fn measure(
+pub(crate) async fn measure(
     srv: &Server,
     plan: &Arc<Plan>,
     kind: Kind,

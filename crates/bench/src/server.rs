@@ -30,7 +30,7 @@ impl Server {
         Self::start_with(bin, db_url, log, &[]).await
     }
 
-    /// [`Server::start`] with more `serve` flags.
+    /// [`Server::start`] with more `serve` flags (`--sandbox`).
     pub async fn start_with(
         bin: &Path,
         db_url: &str,

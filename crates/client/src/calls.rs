@@ -38,6 +38,7 @@ pub fn site_from_url(url: &str) -> Result<SiteRef> {
 pub mod requests {
     use super::*;
 
+    pub use crate::request_log::requests::*;
     pub use crate::sandbox::requests::*;
     pub use crate::users::requests::*;
 

@@ -36,6 +36,7 @@
 //! - [`base_url`]: the base URL, including the legacy `JETPACK_START_API_HOST`.
 //! - [`error`]: the error enum.
 //! - [`users`]: accounts, magic links, the public site lookup.
+//! - [`request_log`]: the partner's request log (SPEC §9).
 //! - [`sandbox`]: a sandbox's magic sites, test clock and mail outbox.
 //! - [`webhooks`]: webhook endpoints, deliveries, replay, the Monitor URL.
 //! - [`reporting`]: activations, their summary, invoices (SPEC §8).
@@ -46,6 +47,7 @@ pub mod client;
 pub mod error;
 pub mod reporting;
 pub mod request;
+pub mod request_log;
 pub mod retry;
 pub mod sandbox;
 pub mod users;
@@ -56,4 +58,5 @@ pub use calls::{parse_site, requests, site_from_url};
 pub use client::{Client, ClientBuilder, Credentials};
 pub use error::{Error, Result};
 pub use request::{ApiRequest, Body};
+pub use request_log::RequestLogQuery;
 pub use retry::RetryPolicy;

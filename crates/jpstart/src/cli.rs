@@ -68,6 +68,11 @@ pub enum Command {
         after_help = "Example:\n  jpstart user create --email jane@example.com --product-type jetpack"
     )]
     User(partner::users::UserCommand),
+    /// Partner: your request log (SPEC §9), newest first, secrets redacted.
+    #[command(
+        after_help = "Examples:\n  jpstart requests --partner 1 --token $JPSTART_TOKEN\n  jpstart requests --partner 1 --status 400 --path /rest/v1.3/jpphp/provision"
+    )]
+    Requests(partner::request_log::RequestsArgs),
     /// Partner: webhook endpoints, their delivery log and replay (SPEC §10).
     #[command(
         subcommand,

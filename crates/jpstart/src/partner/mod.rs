@@ -8,6 +8,7 @@
 pub mod args;
 mod bulk;
 pub mod report;
+pub mod request_log;
 pub mod sandbox;
 pub mod users;
 pub mod webhooks;
@@ -47,6 +48,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::UpgradePaths(a) => single(&a.api, true, requests::upgrade_paths(&a.site)).await,
         Command::Errors(a) => single(&a.api, false, requests::errors(a.verbose)).await,
         Command::Bulk(b) => bulk::run(b).await,
+        Command::Requests(a) => request_log::run(&a).await,
         Command::MagicLink(a) => single(&a.api, true, users::magic_link(&a)).await,
         Command::User(users::UserCommand::Create(a)) => {
             single(&a.api, true, users::create_user(&a)).await

@@ -26,7 +26,12 @@ pub enum SandboxCommand {
     /// The mail outbox, one-time links included (GET /sandbox/mail).
     #[command(after_help = "Example:\n  jpstart sandbox mail --to jane@example.com")]
     Mail(MailArgs),
-    // The request log's `requests` subcommand goes here.
+    /// The request log (GET /wpcom/v2/jetpack-partners/{id}/requests):
+    /// your requests, newest first, secrets redacted.
+    #[command(
+        after_help = "Examples:\n  jpstart sandbox requests --partner 1 --token $JPSTART_TOKEN\n  jpstart sandbox requests --partner 1 --status 400 --path /rest/v1.3/jpphp/provision"
+    )]
+    Requests(super::request_log::RequestsArgs),
 }
 
 /// `jpstart sandbox clock [show|advance D|set T]`; alone, it shows.
@@ -122,6 +127,10 @@ pub fn request(command: SandboxCommand) -> (ApiArgs, bool, ApiRequest) {
         SandboxCommand::Mail(MailArgs { api, to }) => {
             let req = requests::sandbox_mail(to.as_deref());
             (api, false, req)
+        }
+        SandboxCommand::Requests(a) => {
+            let req = super::request_log::request(&a);
+            (a.api, true, req)
         }
     }
 }

@@ -212,6 +212,7 @@ async fn every_partner_command_shows_an_example() {
         &["bulk", "provision"][..],
         &["bulk", "cancel"][..],
         &["completions"][..],
+        &["requests"][..],
     ] {
         let mut args = cmd.to_vec();
         args.push("--help");

@@ -232,6 +232,19 @@ both_backends! {
         }
         let (status, body) = json(app.request(Method::GET, &log_path(a.partner_id, "")).send().await.unwrap()).await;
         assert_error(status, &body, 403, "authorization_required");
+        // The partner CLI (`jpstart requests`, to become `jpstart sandbox
+        // requests`) and the client crate read the same page.
+        let pid = a.partner_id.to_string();
+        let args = ["sandbox", "requests", "--partner", pid.as_str(), "--status", "403", "--path", "/rest/v1.4/jpphp/t", "--per-page", "1"];
+        let run = crate::cli::jpstart(&args, &crate::cli::partner_env(&app, &a)).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let cli: RequestsPage = run.json_as();
+        assert_eq!((cli.total, cli.requests.len()), (2, 1), "{cli:?}");
+        let client = jpstart_client::Client::builder().base_url(&app.base).token(&sub_token).build().unwrap();
+        let query = jpstart_client::RequestLogQuery { key_id: Some(sub_id), status: Some(403), ..Default::default() };
+        let got = client.request_log(a.partner_id, &query).await.unwrap();
+        assert_eq!(got.total, 1, "{got:?}");
+        assert_eq!(got.requests[0].path, "/rest/v1.4/jpphp/four.example/status");
         // Another partner's log holds none of a's requests.
         let theirs = page(&app, &other.token, other.partner_id, "?per_page=100").await;
         assert!(theirs.requests.iter().all(|r| r.key_id == Some(other.key_id)), "{theirs:?}");
@@ -276,6 +289,31 @@ both_backends! {
         assert!(dropped > 0.0, "no entry dropped");
         // What was not dropped is stored.
         page_when(&app, &a.token, a.partner_id, "", |p| p.total > 0).await;
+    }
+
+    async fn body_limits_stay_and_bodies_are_capped(db: Db) {
+        let app = TestApp::spawn_with(db, Opts::default().arg("--request-log")).await;
+        let a = app.partner("Big").await;
+        // Over the 64 KiB limit: still 413, the log notes the status.
+        // A client of their own: the server closes a connection whose body
+        // it did not read, which a pooled connection would trip over.
+        let once = || reqwest::Client::new().post(app.url("/rest/v1.3/jpphp/provision")).bearer_auth(&a.token);
+        let big = "x".repeat(70 * 1024);
+        let res = once().form(&[("siteurl", big.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), 413);
+        // Chunked (no length): the handler reads past the cap, the log keeps a note.
+        let chunks = futures_util::stream::iter((0..70).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 1024])));
+        let res = once()
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 413);
+        let p = page_when(&app, &a.token, a.partner_id, "?status=413", |p| p.total == 2).await;
+        for r in &p.requests {
+            assert_eq!(r.error_code.as_deref(), Some("request_too_large"), "{r:?}");
+            assert!(!r.params.values().any(|v| v.as_str().is_some_and(|s| s.contains("xxxx") || s.contains("yyyy"))), "{r:?}");
+        }
+        assert!(p.requests.iter().any(|r| r.params.get("(body)").and_then(|v| v.as_str()).is_some_and(|n| n.starts_with("[not kept:"))), "{p:?}");
     }
 
     async fn off_by_default_on_in_the_sandbox(db: Db) {

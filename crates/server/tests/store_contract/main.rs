@@ -247,6 +247,7 @@ mod activations;
 mod portal;
 mod portal_pages;
 mod reporting;
+mod request_log;
 mod sandbox;
 mod test_clock;
 mod users;
