@@ -18,14 +18,21 @@ pub enum WebhooksCommand {
     )]
     Create(CreateArgs),
     /// The partner's endpoints (without secrets).
+    #[command(after_help = "Example:\n  jpstart webhooks list --partner 1")]
     List(PartnerArgs),
     /// Delete an endpoint: nothing more is sent to it.
+    #[command(after_help = "Example:\n  jpstart webhooks delete --partner 1 3")]
     Delete(WebhookArgs),
     /// An endpoint's delivery log, newest first.
+    #[command(after_help = "Example:\n  jpstart webhooks deliveries --partner 1 3")]
     Deliveries(WebhookArgs),
     /// Send a delivery again (same event id and body, a fresh signature).
+    #[command(after_help = "Example:\n  jpstart webhooks replay --partner 1 3 42")]
     Replay(ReplayArgs),
     /// Set the partner's Monitor downtime URL.
+    #[command(
+        after_help = "Example:\n  jpstart webhooks monitor --partner 1 --url https://monitor.example.com/jp"
+    )]
     Monitor(MonitorArgs),
 }
 
