@@ -1,11 +1,9 @@
-//! The overview (a placeholder the data pages fill) and the portal's
-//! reporting token.
+//! The portal's reporting token (the overview is `data::overview`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jpstart_types::params::non_empty;
-use jpstart_types::PartnerId;
 
 use super::login::CsrfForm;
 use super::{internal, message, render, Nav, PortalUser};
@@ -13,26 +11,6 @@ use crate::app::state::AppState;
 use crate::domain::ApiError;
 use crate::rest::Params;
 use crate::secrets;
-
-#[derive(askama::Template)]
-#[template(path = "overview.html")]
-struct OverviewPage {
-    title: String,
-    nav: Nav,
-    partner_id: PartnerId,
-}
-
-/// `GET /portal/`.
-pub async fn overview(user: PortalUser) -> Response {
-    render(
-        StatusCode::OK,
-        &OverviewPage {
-            title: "Overview".into(),
-            nav: user.nav("overview"),
-            partner_id: user.partner_id,
-        },
-    )
-}
 
 #[derive(askama::Template)]
 #[template(path = "token.html")]
