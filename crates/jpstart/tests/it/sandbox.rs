@@ -149,7 +149,7 @@ both_backends! {
         for (method, path) in [(Method::GET, "/sandbox"), (Method::GET, "/sandbox/clock"), (Method::POST, "/sandbox/clock"), (Method::GET, "/sandbox/mail")] {
             let (status, _, text) = raw(plain.request(method.clone(), path).bearer_auth(&p.token).send().await.unwrap()).await;
             assert_eq!(status, 404, "{method} {path}");
-            assert!(text.contains("--sandbox"), "{text:?}");
+            assert!(text.contains("--sandbox") && text.contains("\"not_a_sandbox\""), "{text:?}");
         }
 
         let sb = TestApp::spawn_with(plain.db.share(), sandbox()).await;

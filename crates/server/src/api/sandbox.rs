@@ -5,8 +5,8 @@
 //! `GET /sandbox/mail` (the outbox). Each page answers JSON to
 //! `?format=json` or an `Accept` asking for JSON, HTML otherwise.
 //!
-//! Without `--sandbox` every one of them answers 404 (with a line saying
-//! why, so that it is not taken for a mistyped path). The magic sites
+//! Without `--sandbox` every one of them answers 404 `not_a_sandbox` (a
+//! catalogued error, so that it is not taken for a mistyped path). The magic sites
 //! themselves are applied by [`crate::sandbox::intercept`].
 //!
 //! `/sandbox/mail` needs no token and shows the mail bodies, one-time login
@@ -14,7 +14,7 @@
 //! caused), and why these routes exist only in one (docs/SANDBOX.md).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, MethodRouter};
 use axum::Json;
@@ -54,13 +54,8 @@ fn only_in_sandbox(state: &AppState, methods: MethodRouter<AppState>) -> MethodR
     if state.sandbox {
         methods
     } else {
-        any(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                "Not a sandbox: /sandbox exists only on a server started with --sandbox (JPSTART_SANDBOX=1).\n",
-            )
-        })
+        // A catalogued error, so that it is not taken for a mistyped path.
+        any(|| async { ApiError::new(ErrorCode::NotASandbox) })
     }
 }
 
@@ -72,7 +67,7 @@ fn only_in_sandbox(state: &AppState, methods: MethodRouter<AppState>) -> MethodR
     params(("format" = Option<String>, Query, description = "`json` or `html`; default: JSON when Accept asks for it, else HTML")),
     responses(
         (status = 200, description = "The magic sites: {\"endpoints\":[...],\"sites\":[{\"site\",\"kind\",\"does\",\"status\",\"code\",\"message\"}]} as JSON, or (for a browser) an HTML page.", content_type = "application/json"),
-        (status = 404, description = "Not a sandbox (the server was started without --sandbox).", content_type = "text/plain"),
+        (status = 404, description = "`not_a_sandbox`: the server was started without --sandbox.", body = jpstart_types::wire::ErrorBody),
     ),
 )]
 pub async fn sandbox_sites(
@@ -96,7 +91,7 @@ pub async fn sandbox_sites(
     tag = "sandbox",
     responses(
         (status = 200, description = "The clock, as `jpstart admin clock show` prints it.", body = ClockState),
-        (status = 404, description = "Not a sandbox.", content_type = "text/plain"),
+        (status = 404, description = "`not_a_sandbox`: the server was started without --sandbox.", body = jpstart_types::wire::ErrorBody),
     ),
 )]
 pub async fn sandbox_clock(State(state): State<AppState>) -> Result<Json<ClockState>, ApiError> {
@@ -121,7 +116,7 @@ pub async fn sandbox_clock(State(state): State<AppState>) -> Result<Json<ClockSt
         (status = 200, description = "The clock after the move.", body = ClockState),
         (status = 400, description = "`invalid_clock` (neither, both, unreadable, too far) or `clock_backwards` (before the clock's now; nothing moved)."),
         (status = 403, description = "No or an invalid partner token."),
-        (status = 404, description = "Not a sandbox.", content_type = "text/plain"),
+        (status = 404, description = "`not_a_sandbox`: the server was started without --sandbox.", body = jpstart_types::wire::ErrorBody),
     ),
 )]
 pub async fn move_sandbox_clock(
@@ -159,7 +154,7 @@ pub async fn move_sandbox_clock(
     ),
     responses(
         (status = 200, description = "{\"mail\":[...]} (each as `jpstart admin mail` prints it) as JSON, or (for a browser) an HTML page. The bodies hold one-time login links.", content_type = "application/json"),
-        (status = 404, description = "Not a sandbox.", content_type = "text/plain"),
+        (status = 404, description = "`not_a_sandbox`: the server was started without --sandbox.", body = jpstart_types::wire::ErrorBody),
     ),
 )]
 pub async fn sandbox_mail(

@@ -181,6 +181,9 @@ catalogue! {
         "No site has this blog id or address (GET /rest/v1.1/sites/{site}).",
         "Check the blog id, or address the site by its URL without scheme (example.com or example.com::demo).";
     // --- The sandbox (SPEC §9) ---
+    NotASandbox => 404, "not_a_sandbox", "Not a sandbox: /sandbox exists only on a server started with --sandbox (JPSTART_SANDBOX=1).",
+        "A /sandbox route (the magic-site list, the test clock, the mail outbox) was called on a server that is not a sandbox.",
+        "Start a sandbox (jpstart serve --sandbox) for these; never run a real programme with --sandbox.";
     ServiceUnavailable => 503, "service_unavailable", "The service is temporarily unavailable. Please try again.",
         "The service could not answer this request for now. In the sandbox, a flaky-N.jpstart.test site answers it to the first N requests of each key.",
         "Retry with backoff (the request changed nothing).";
