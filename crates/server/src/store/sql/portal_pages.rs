@@ -11,34 +11,32 @@ use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::rows::{blog_id, slug, state, time};
+use super::rows::{bind_values, blog_id, slug, state, time, FilterValue};
 use super::SqlStore;
 use crate::clock::Timestamp;
 use crate::store::portal_pages::{ActivationEvent, PortalActivationQuery, Rotated};
 use crate::store::reporting::{ActivationPage, ReportedActivation};
 use crate::store::StoreError;
 
-enum Value {
-    Text(String),
-    Int(i64),
-}
-
 /// The `WHERE` of the table's query and its placeholders' values, in order.
-fn filter(q: &PortalActivationQuery) -> (String, Vec<Value>) {
-    let mut values = vec![Value::Int(q.partner_id.get())];
+fn filter(q: &PortalActivationQuery) -> (String, Vec<FilterValue>) {
+    let mut values = vec![FilterValue::Int(q.partner_id.get())];
     let mut sql = String::from("a.key_id IN (SELECT k.id FROM keys k WHERE k.partner_id = $1)");
-    let mark = |v: Value, values: &mut Vec<Value>| {
+    let mark = |v: FilterValue, values: &mut Vec<FilterValue>| {
         values.push(v);
         format!("${}", values.len())
     };
     if let Some(k) = q.key_id {
-        sql += &format!(" AND a.key_id = {}", mark(Value::Int(k.get()), &mut values));
+        sql += &format!(
+            " AND a.key_id = {}",
+            mark(FilterValue::Int(k.get()), &mut values)
+        );
     }
     if !q.products.is_empty() {
         let marks: Vec<String> = q
             .products
             .iter()
-            .map(|p| mark(Value::Text(p.to_string()), &mut values))
+            .map(|p| mark(FilterValue::Text(p.to_string()), &mut values))
             .collect();
         sql += &format!(" AND a.product IN ({})", marks.join(", "));
     }
@@ -46,36 +44,23 @@ fn filter(q: &PortalActivationQuery) -> (String, Vec<Value>) {
         let marks: Vec<String> = q
             .states
             .iter()
-            .map(|s| mark(Value::Text(s.as_str().to_string()), &mut values))
+            .map(|s| mark(FilterValue::Text(s.as_str().to_string()), &mut values))
             .collect();
         sql += &format!(" AND a.state IN ({})", marks.join(", "));
     }
     if let Some(t) = q.activated_after {
         sql += &format!(
             " AND a.activated_at > {}",
-            mark(Value::Int(t.as_millis()), &mut values)
+            mark(FilterValue::Int(t.as_millis()), &mut values)
         );
     }
     if let Some(t) = q.activated_before {
         sql += &format!(
             " AND a.activated_at < {}",
-            mark(Value::Int(t.as_millis()), &mut values)
+            mark(FilterValue::Int(t.as_millis()), &mut values)
         );
     }
     (sql, values)
-}
-
-macro_rules! bind_values {
-    ($q:expr, $values:expr) => {{
-        let mut q = $q;
-        for v in $values {
-            q = match v {
-                Value::Text(s) => q.bind(s.clone()),
-                Value::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }};
 }
 
 impl SqlStore {

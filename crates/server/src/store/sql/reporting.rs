@@ -14,7 +14,7 @@ use jpstart_types::{ActivationId, KeyId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::rows::{blog_id, slug, state, time};
+use super::rows::{bind_values, blog_id, slug, state, time, FilterValue};
 use super::SqlStore;
 use crate::clock::Timestamp;
 use crate::domain::invoices::HistoryEntry;
@@ -51,24 +51,6 @@ fn filter(q: &ActivationQuery) -> (String, Vec<FilterValue>) {
     (sql, values)
 }
 
-enum FilterValue {
-    Text(String),
-    Int(i64),
-}
-
-macro_rules! bind_filter {
-    ($q:expr, $key:expr, $values:expr) => {{
-        let mut q = $q.bind($key.get());
-        for v in $values {
-            q = match v {
-                FilterValue::Text(s) => q.bind(s.clone()),
-                FilterValue::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }};
-}
-
 impl SqlStore {
     pub(super) async fn report_activations_impl(
         &self,
@@ -86,7 +68,7 @@ impl SqlStore {
                 .unwrap_or(0)
         } else {
             let count_sql = format!("SELECT COUNT(*) AS n FROM activations a WHERE {filter}");
-            bind_filter!(sqlx::query(&count_sql), q.key_id, &values)
+            bind_values!(sqlx::query(&count_sql).bind(q.key_id.get()), &values)
                 .fetch_one(self.read())
                 .await?
                 .try_get("n")?
@@ -106,7 +88,7 @@ impl SqlStore {
             n + 3
         );
         let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-        let rows = bind_filter!(sqlx::query(&page_sql), q.key_id, &values)
+        let rows = bind_values!(sqlx::query(&page_sql).bind(q.key_id.get()), &values)
             .bind(i64::from(q.limit))
             .bind(offset)
             .fetch_all(self.read())

@@ -138,3 +138,25 @@ pub(super) async fn event(
         .await?;
     super::webhooks::on_activation_event(tx, activation, to, at).await
 }
+
+/// A placeholder's value in a query built at run time (the reporting and
+/// portal filters), bound in order by [`bind_values`].
+pub(super) enum FilterValue {
+    Text(String),
+    Int(i64),
+}
+
+/// Binds every [`FilterValue`] to `$q`, in order.
+macro_rules! bind_values {
+    ($q:expr, $values:expr) => {{
+        let mut q = $q;
+        for v in $values {
+            q = match v {
+                $crate::store::sql::rows::FilterValue::Text(s) => q.bind(s.clone()),
+                $crate::store::sql::rows::FilterValue::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+pub(super) use bind_values;
