@@ -44,7 +44,7 @@ pub fn make_private(database_url: &str) -> Result<(), StoreError> {
 
 /// The file `sqlite://PATH` / `sqlite:PATH` names, unless SQLite is not to
 /// create or write it (`:memory:`, `mode=memory`, `mode=ro`).
-fn database_file(database_url: &str) -> Option<PathBuf> {
+pub(super) fn database_file(database_url: &str) -> Option<PathBuf> {
     let rest = database_url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));

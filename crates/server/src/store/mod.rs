@@ -74,6 +74,12 @@ use crate::domain::{
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the commit of a group of writes failed: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]

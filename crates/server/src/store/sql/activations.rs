@@ -3,13 +3,13 @@
 //! locks, asks [`crate::domain`], and applies the plan.
 
 use jpstart_types::{ActivationId, KeyId, PartnerId, SiteRef};
-use sqlx::Row;
 
+use super::exec::{query, Exec, Pool};
 use super::links::reissue_link;
 use super::rows::{
     blog_id, event, ident, live_from_row, live_query, site_key, slug, state, time, SiteKey, SiteRow,
 };
-use super::{live_at, SqlStore, Tx};
+use super::{live_at, SqlStore, Units};
 use crate::clock::Timestamp;
 use crate::domain::lifecycle::{self, PendingActivation, Transition};
 use crate::domain::provision::{
@@ -22,12 +22,12 @@ use crate::domain::{
 use crate::store::types::*;
 use crate::store::StoreError;
 
-impl SqlStore {
+impl Units {
     /// Applies the expiry sweep ([`lifecycle::decide_expiry`]) to one site's
     /// pending activations, or to every site's.
     pub(super) async fn expire_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         blog_id: Option<i64>,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
@@ -36,17 +36,17 @@ impl SqlStore {
         let rows = match blog_id {
             Some(b) => {
                 let sql = format!("{base} AND blog_id = $2 ORDER BY id");
-                sqlx::query(&sql)
+                query(&sql)
                     .bind(now.as_millis())
                     .bind(b)
-                    .fetch_all(&mut **tx)
+                    .fetch_all(&mut *tx)
                     .await?
             }
             None => {
                 let sql = format!("{base} ORDER BY id");
-                sqlx::query(&sql)
+                query(&sql)
                     .bind(now.as_millis())
-                    .fetch_all(&mut **tx)
+                    .fetch_all(&mut *tx)
                     .await?
             }
         };
@@ -70,15 +70,15 @@ impl SqlStore {
 
     pub(super) async fn live_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         blog_id: i64,
         now: Timestamp,
     ) -> Result<Vec<LiveActivation>, StoreError> {
         let sql = live_query(&live_at("$2"));
-        let rows = sqlx::query(&sql)
+        let rows = query(&sql)
             .bind(blog_id)
             .bind(now.as_millis())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
         rows.iter().map(live_from_row).collect()
     }
@@ -87,7 +87,7 @@ impl SqlStore {
     /// is under its site's lock, so it must still be in `t.from`.
     pub(super) async fn apply_transition(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         t: &Transition,
         actor: Actor,
     ) -> Result<(), StoreError> {
@@ -106,7 +106,7 @@ impl SqlStore {
     /// transaction has just changed.
     async fn try_transition(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         t: &Transition,
         actor: Actor,
     ) -> Result<bool, StoreError> {
@@ -115,12 +115,12 @@ impl SqlStore {
             _ => "ended_at = $3",
         };
         let sql = format!("UPDATE activations SET state = $2, {set} WHERE id = $1 AND state = $4");
-        let changed = sqlx::query(&sql)
+        let changed = query(&sql)
             .bind(t.id.get())
             .bind(t.to.as_str())
             .bind(t.at.as_millis())
             .bind(t.from.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed != 1 {
@@ -130,6 +130,9 @@ impl SqlStore {
         Ok(true)
     }
 
+}
+
+impl SqlStore {
     pub(super) async fn expire_pending_impl(&self, now: Timestamp) -> Result<u64, StoreError> {
         retrying!(
             async {
@@ -148,7 +151,7 @@ impl SqlStore {
                          ORDER BY blog_id{}",
                         self.backend.for_update()
                     );
-                    sqlx::query(&sql).bind(now.as_millis()).fetch_all(&mut *tx).await?;
+                    query(&sql).bind(now.as_millis()).fetch_all(&mut *tx).await?;
                 }
                 let n = self.expire_in_tx(&mut tx, None, now).await?;
                 tx.commit().await?;
@@ -158,10 +161,13 @@ impl SqlStore {
         )
     }
 
+}
+
+impl Units {
     /// The provision unit: lock key → site, load, [`provision::decide`], apply.
     pub(super) async fn provision_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         req: &ProvisionRequest,
     ) -> Result<Result<ProvisionOutcome, ProvisionRefusal>, StoreError> {
         // Lock the key(s) first (a sub-key's parent before it), then the
@@ -212,16 +218,16 @@ impl SqlStore {
 
     async fn apply_provision(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         req: &ProvisionRequest,
         site: &SiteRow,
         plan: &ProvisionPlan,
     ) -> Result<ProvisionOutcome, StoreError> {
         if let Some(reset) = plan.reset {
-            sqlx::query("UPDATE sites SET connected = 0, connected_at = NULL, registration = registration + $2 WHERE blog_id = $1")
+            query("UPDATE sites SET connected = 0, connected_at = NULL, registration = registration + $2 WHERE blog_id = $1")
                 .bind(site.blog_id)
                 .bind(i64::from(reset.new_registration))
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             if site.connected {
                 let kind = jpstart_types::webhooks::EventType::SiteDisconnected;
@@ -245,18 +251,18 @@ impl SqlStore {
             ProvisionSite::Url { url: given, .. },
         ) = (plan.reset, &req.site)
         {
-            sqlx::query("UPDATE sites SET url = $2 WHERE blog_id = $1")
+            query("UPDATE sites SET url = $2 WHERE blog_id = $1")
                 .bind(site.blog_id)
                 .bind(given.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             url = given.clone();
         }
         if let Some(user) = &req.local_user {
-            sqlx::query("UPDATE sites SET local_user = $2 WHERE blog_id = $1")
+            query("UPDATE sites SET local_user = $2 WHERE blog_id = $1")
                 .bind(site.blog_id)
                 .bind(user.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         let activation = match (&plan.activation, &req.product) {
@@ -295,7 +301,7 @@ impl SqlStore {
 
     async fn create_activation(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         req: &ProvisionRequest,
         site: &SiteRow,
         product: &ResolvedProduct,
@@ -311,7 +317,7 @@ impl SqlStore {
             };
             self.apply_transition(tx, &t, actor).await?;
         }
-        let id: i64 = sqlx::query(
+        let id: i64 = query(
             "INSERT INTO activations (blog_id, key_id, product, family, state, partner_tracking_id, created_at, activated_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
@@ -324,21 +330,21 @@ impl SqlStore {
         .bind(req.now.as_millis())
         .bind(new.activated_at.map(Timestamp::as_millis))
         .bind(new.expires_at.map(Timestamp::as_millis))
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
         let id = ActivationId::new(id);
         // The reporting list's total (migration 8); the key's row is locked.
-        sqlx::query("UPDATE keys SET activation_count = activation_count + 1 WHERE id = $1")
+        query("UPDATE keys SET activation_count = activation_count + 1 WHERE id = $1")
             .bind(req.key_id.get())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         event(tx, id, None, new.state, req.now, actor).await?;
         if let Some((old, _)) = new.supersede {
-            sqlx::query("UPDATE activations SET superseded_by = $2 WHERE id = $1")
+            query("UPDATE activations SET superseded_by = $2 WHERE id = $1")
                 .bind(old.get())
                 .bind(id.get())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         Ok(ProvisionedActivation {
@@ -352,7 +358,7 @@ impl SqlStore {
     /// The cancel unit: lock the site, load, [`lifecycle::decide_cancel`], apply.
     pub(super) async fn cancel_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         req: &CancelRequest,
     ) -> Result<Result<CancelOutcome, CancelRefusal>, StoreError> {
         let site = self.lock_site(tx, &req.site).await?;
@@ -397,20 +403,23 @@ impl SqlStore {
         Ok(Ok(CancelOutcome { cancelled }))
     }
 
+}
+
+impl SqlStore {
     /// The operator's grant: register, lock, load, [`lifecycle::decide_grant`], apply.
     pub(super) async fn grant_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         site: &jpstart_types::SiteIdentifier,
         url: &str,
         product: &ResolvedProduct,
         now: Timestamp,
     ) -> Result<Result<ActivationId, GrantRefusal>, StoreError> {
-        sqlx::query("INSERT INTO sites (identifier, url, created_at) VALUES ($1, $2, $3) ON CONFLICT (identifier) DO NOTHING")
+        query("INSERT INTO sites (identifier, url, created_at) VALUES ($1, $2, $3) ON CONFLICT (identifier) DO NOTHING")
             .bind(site.as_str())
             .bind(url)
             .bind(now.as_millis())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         let Some(row) = self
             .lock_site(tx, &SiteRef::Identifier(site.clone()))
@@ -423,7 +432,7 @@ impl SqlStore {
         if let Err(refusal) = lifecycle::decide_grant(&live, &product.family) {
             return Ok(Err(refusal));
         }
-        let id: i64 = sqlx::query(
+        let id: i64 = query(
             "INSERT INTO activations (blog_id, key_id, product, family, state, created_at, activated_at) \
              VALUES ($1, NULL, $2, $3, $4, $5, $5) RETURNING id",
         )
@@ -432,7 +441,7 @@ impl SqlStore {
         .bind(product.family.as_str())
         .bind(ActivationState::Active.as_str())
         .bind(now.as_millis())
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
         let id = ActivationId::new(id);
@@ -465,7 +474,7 @@ impl SqlStore {
             sql += &format!(" AND a.key_id = {}", next());
         }
         sql += " ORDER BY a.id";
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         if let Some((_, value)) = site {
             q = match value {
                 SiteKey::Id(id) => q.bind(id),
@@ -478,7 +487,7 @@ impl SqlStore {
         if let Some(k) = filter.key_id {
             q = q.bind(k.get());
         }
-        let rows = q.fetch_all(self.read()).await?;
+        let rows = q.fetch_all(&mut Pool(self.read())).await?;
         rows.iter()
             .map(|r| {
                 Ok(ActivationRecord {

@@ -1,11 +1,10 @@
 //! Partners, keys, their limits and redirect allow-lists.
 
 use jpstart_types::{KeyId, PartnerId, ProductSlug};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
+use super::exec::{query, Exec, Pool, Row};
 use super::rows::{flag, slug};
-use super::{live_at, SqlStore, Tx};
+use super::{live_at, SqlStore, Units};
 use crate::clock::Timestamp;
 use crate::domain::lifecycle::{self, ParentKey, SubKeyContext};
 use crate::domain::limits::{self, LimitUse};
@@ -31,10 +30,10 @@ impl SqlStore {
         now: Timestamp,
     ) -> Result<PartnerId, StoreError> {
         let row =
-            sqlx::query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
+            query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
                 .bind(name)
                 .bind(now.as_millis())
-                .fetch_one(&self.pools.write)
+                .fetch_one(&mut Pool(&self.pools.write))
                 .await?;
         Ok(PartnerId::new(row.try_get("id")?))
     }
@@ -45,7 +44,7 @@ impl SqlStore {
         now: Timestamp,
     ) -> Result<KeyId, StoreError> {
         let mut tx = self.begin_write().await?;
-        if sqlx::query("SELECT id FROM partners WHERE id = $1")
+        if query("SELECT id FROM partners WHERE id = $1")
             .bind(key.partner_id.get())
             .fetch_optional(&mut *tx)
             .await?
@@ -82,11 +81,11 @@ impl SqlStore {
                     "SELECT id FROM partners WHERE id = $1{}",
                     self.backend.for_update()
                 );
-                sqlx::query(&sql)
+                query(&sql)
                     .bind(parent.partner_id.get())
                     .fetch_one(&mut *tx)
                     .await?;
-                let sub_keys: i64 = sqlx::query(
+                let sub_keys: i64 = query(
                     "SELECT COUNT(*) AS n FROM keys WHERE partner_id = $1 AND parent_key_id IS NOT NULL",
                 )
                 .bind(parent.partner_id.get())
@@ -125,14 +124,14 @@ impl SqlStore {
     }
 
     /// The would-be parent of a sub-key, locked (`NotFound` if unknown).
-    async fn lock_parent(&self, tx: &mut Tx, key: KeyId) -> Result<ParentKey, StoreError> {
+    async fn lock_parent(&self, tx: &mut impl Exec, key: KeyId) -> Result<ParentKey, StoreError> {
         let sql = format!(
             "SELECT id, partner_id, parent_key_id, test FROM keys WHERE id = $1{}",
             self.backend.for_update()
         );
-        let Some(r) = sqlx::query(&sql)
+        let Some(r) = query(&sql)
             .bind(key.get())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?
         else {
             return Err(StoreError::NotFound(format!("key {key}")));
@@ -147,6 +146,9 @@ impl SqlStore {
         })
     }
 
+}
+
+impl Units {
     /// Locks the key's row for the transaction, its parent's first
     /// (`NotFound` for an unknown key), and returns the parent. Every
     /// provision by any key of a family takes the parent's lock, so that
@@ -154,13 +156,13 @@ impl SqlStore {
     /// sub-key → site is the global lock order (see `store/mod.rs`).
     pub(super) async fn lock_key(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         key: KeyId,
     ) -> Result<Option<KeyId>, StoreError> {
         // A key's parent never changes: it may be read before the locks.
-        let Some(row) = sqlx::query("SELECT parent_key_id FROM keys WHERE id = $1")
+        let Some(row) = query("SELECT parent_key_id FROM keys WHERE id = $1")
             .bind(key.get())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?
         else {
             return Err(StoreError::NotFound(format!("key {key}")));
@@ -173,9 +175,9 @@ impl SqlStore {
             self.backend.for_update()
         );
         for k in parent.into_iter().chain([key]) {
-            if sqlx::query(&sql)
+            if query(&sql)
                 .bind(k.get())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?
                 .is_none()
             {
@@ -193,7 +195,7 @@ impl SqlStore {
     /// Unlimited ones are left out. Counted under the locks.
     pub(super) async fn limit_uses(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         key: KeyId,
         parent: Option<KeyId>,
         product: &ProductSlug,
@@ -215,6 +217,9 @@ impl SqlStore {
         Ok(uses)
     }
 
+}
+
+impl SqlStore {
     /// What the upgrade paths check ([`KeyUsage`]), read without locks.
     pub(super) async fn key_usage_impl(
         &self,
@@ -222,7 +227,7 @@ impl SqlStore {
         now: Timestamp,
     ) -> Result<KeyUsage, StoreError> {
         let mut conn = self.read().acquire().await?;
-        let parent: Option<KeyId> = sqlx::query("SELECT parent_key_id FROM keys WHERE id = $1")
+        let parent: Option<KeyId> = query("SELECT parent_key_id FROM keys WHERE id = $1")
             .bind(key.get())
             .fetch_optional(&mut *conn)
             .await?
@@ -251,18 +256,18 @@ impl SqlStore {
         partner: Option<PartnerId>,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let sql = format!("{KEY_SELECT} WHERE ($1 IS NULL OR k.partner_id = $1) ORDER BY k.id");
-        let rows = sqlx::query(&sql)
+        let rows = query(&sql)
             .bind(partner.map(PartnerId::get))
-            .fetch_all(self.read())
+            .fetch_all(&mut Pool(self.read()))
             .await?;
         rows.iter().map(key_record).collect()
     }
 
     pub(super) async fn key_impl(&self, key: KeyId) -> Result<Option<KeyRecord>, StoreError> {
         let sql = format!("{KEY_SELECT} WHERE k.id = $1");
-        let row = sqlx::query(&sql)
+        let row = query(&sql)
             .bind(key.get())
-            .fetch_optional(self.read())
+            .fetch_optional(&mut Pool(self.read()))
             .await?;
         row.as_ref().map(key_record).transpose()
     }
@@ -272,10 +277,10 @@ impl SqlStore {
         key: KeyId,
         disabled: bool,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE keys SET disabled = $2 WHERE id = $1")
+        let n = query("UPDATE keys SET disabled = $2 WHERE id = $1")
             .bind(key.get())
             .bind(i64::from(disabled))
-            .execute(&self.pools.write)
+            .execute(&mut Pool(&self.pools.write))
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -285,9 +290,9 @@ impl SqlStore {
         &self,
         key: KeyId,
     ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT product, max_live FROM key_limits WHERE key_id = $1")
+        let rows = query("SELECT product, max_live FROM key_limits WHERE key_id = $1")
             .bind(key.get())
-            .fetch_all(self.read())
+            .fetch_all(&mut Pool(self.read()))
             .await?;
         rows.iter()
             .map(|r| Ok((slug(r.try_get("product")?)?, r.try_get("max_live")?)))
@@ -309,7 +314,7 @@ impl SqlStore {
         prefix: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        if sqlx::query("SELECT id FROM partners WHERE id = $1")
+        if query("SELECT id FROM partners WHERE id = $1")
             .bind(partner.get())
             .fetch_optional(&mut *tx)
             .await?
@@ -317,7 +322,7 @@ impl SqlStore {
         {
             return Err(StoreError::NotFound(format!("partner {partner}")));
         }
-        let n = sqlx::query("INSERT INTO partner_redirects (partner_id, prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        let n = query("INSERT INTO partner_redirects (partner_id, prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(partner.get())
             .bind(prefix)
             .execute(&mut *tx)
@@ -331,11 +336,11 @@ impl SqlStore {
         &self,
         partner: PartnerId,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT prefix FROM partner_redirects WHERE partner_id = $1 ORDER BY prefix",
         )
         .bind(partner.get())
-        .fetch_all(self.read())
+        .fetch_all(&mut Pool(self.read()))
         .await?;
         rows.iter().map(|r| Ok(r.try_get("prefix")?)).collect()
     }
@@ -347,7 +352,7 @@ const KEY_SELECT: &str =
      COALESCE(pk.disabled, 0) AS parent_disabled \
      FROM keys k LEFT JOIN keys pk ON pk.id = k.parent_key_id";
 
-fn key_record(r: &AnyRow) -> Result<KeyRecord, StoreError> {
+fn key_record(r: &Row) -> Result<KeyRecord, StoreError> {
     Ok(KeyRecord {
         id: KeyId::new(r.try_get("id")?),
         partner_id: PartnerId::new(r.try_get("partner_id")?),
@@ -373,12 +378,12 @@ fn key_scope(family: bool) -> &'static str {
 }
 
 async fn stored_limit(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     key: KeyId,
     product: &ProductSlug,
 ) -> Result<Option<i64>, StoreError> {
     Ok(
-        sqlx::query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
+        query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
             .bind(key.get())
             .bind(product.as_str())
             .fetch_optional(&mut *conn)
@@ -389,10 +394,10 @@ async fn stored_limit(
 }
 
 async fn stored_limits(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     key: KeyId,
 ) -> Result<Vec<(ProductSlug, i64)>, StoreError> {
-    let rows = sqlx::query("SELECT product, max_live FROM key_limits WHERE key_id = $1")
+    let rows = query("SELECT product, max_live FROM key_limits WHERE key_id = $1")
         .bind(key.get())
         .fetch_all(&mut *conn)
         .await?;
@@ -402,7 +407,7 @@ async fn stored_limits(
 }
 
 async fn count_live(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     key: KeyId,
     family: bool,
     product: &ProductSlug,
@@ -413,7 +418,7 @@ async fn count_live(
         key_scope(family),
         live_at("$3")
     );
-    Ok(sqlx::query(&sql)
+    Ok(query(&sql)
         .bind(key.get())
         .bind(product.as_str())
         .bind(now.as_millis())
@@ -424,7 +429,7 @@ async fn count_live(
 
 /// Live activations per product (products with none are absent).
 async fn live_counts(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     key: KeyId,
     family: bool,
     now: Timestamp,
@@ -434,7 +439,7 @@ async fn live_counts(
         key_scope(family),
         live_at("$2")
     );
-    let rows = sqlx::query(&sql)
+    let rows = query(&sql)
         .bind(key.get())
         .bind(now.as_millis())
         .fetch_all(&mut *conn)
@@ -444,8 +449,8 @@ async fn live_counts(
         .collect()
 }
 
-async fn insert_key(tx: &mut Tx, key: &KeyRow<'_>, now: Timestamp) -> Result<KeyId, StoreError> {
-    let id: i64 = sqlx::query(
+async fn insert_key(tx: &mut impl Exec, key: &KeyRow<'_>, now: Timestamp) -> Result<KeyId, StoreError> {
+    let id: i64 = query(
         "INSERT INTO keys (partner_id, parent_key_id, name, secret_hash, test, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -455,15 +460,15 @@ async fn insert_key(tx: &mut Tx, key: &KeyRow<'_>, now: Timestamp) -> Result<Key
     .bind(key.secret_digest.to_vec())
     .bind(i64::from(key.test))
     .bind(now.as_millis())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
     for (product, max) in key.limits {
-        sqlx::query("INSERT INTO key_limits (key_id, product, max_live) VALUES ($1, $2, $3)")
+        query("INSERT INTO key_limits (key_id, product, max_live) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(product.as_str())
             .bind(*max)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(KeyId::new(id))

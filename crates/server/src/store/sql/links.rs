@@ -2,8 +2,9 @@
 
 use jpstart_types::{BlogId, KeyId, SiteRef};
 
+use super::exec::{query, Exec, Pool};
 use super::rows::auth_link_from_row;
-use super::{SqlStore, Tx};
+use super::SqlStore;
 use crate::clock::Timestamp;
 use crate::domain::lifecycle::{self, AuthLink, ConnectedBy};
 use crate::domain::LinkRefusal;
@@ -32,9 +33,9 @@ impl SqlStore {
         &self,
         digest: &[u8],
     ) -> Result<Option<AuthLink>, StoreError> {
-        let row = sqlx::query(LINK_SELECT)
+        let row = query(LINK_SELECT)
             .bind(digest.to_vec())
-            .fetch_optional(self.read())
+            .fetch_optional(&mut Pool(self.read()))
             .await?;
         row.map(|r| auth_link_from_row(&r)).transpose()
     }
@@ -44,14 +45,14 @@ impl SqlStore {
     /// with it; another partner's stay valid for its own pending ones.
     pub(super) async fn use_auth_link_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         digest: &[u8],
         now: Timestamp,
     ) -> Result<Result<(AuthLink, ConnectOutcome), LinkRefusal>, StoreError> {
         let sql = format!("{LINK_SELECT}{}", self.backend.for_update());
-        let Some(r) = sqlx::query(&sql)
+        let Some(r) = query(&sql)
             .bind(digest.to_vec())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?
         else {
             return Ok(Err(LinkRefusal::Unknown));
@@ -65,14 +66,14 @@ impl SqlStore {
         };
         let by = ConnectedBy::Link(link.partner_id);
         let out = self.connect_in_tx(tx, &site, now, by).await?;
-        sqlx::query(
+        query(
             "UPDATE auth_links SET used_at = $2 WHERE blog_id = $1 AND used_at IS NULL \
              AND key_id IN (SELECT id FROM keys WHERE partner_id = $3)",
         )
         .bind(link.blog_id.as_i64())
         .bind(now.as_millis())
         .bind(link.partner_id.get())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(Ok((link, out)))
     }
@@ -84,36 +85,36 @@ impl SqlStore {
 /// row, and the old link stops working. Runs under the site's lock, so two
 /// provisions cannot both keep theirs.
 pub(super) async fn reissue_link(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     digest: &[u8],
     blog: BlogId,
     key: KeyId,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM auth_links WHERE blog_id = $1 AND key_id = $2")
+    query("DELETE FROM auth_links WHERE blog_id = $1 AND key_id = $2")
         .bind(blog.as_i64())
         .bind(key.get())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     insert_link(tx, digest, blog, key, now, expires_at).await
 }
 
 pub(super) async fn insert_link(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     digest: &[u8],
     blog: BlogId,
     key: KeyId,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+    query("INSERT INTO auth_links (hash, blog_id, key_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(digest.to_vec())
         .bind(blog.as_i64())
         .bind(key.get())
         .bind(now.as_millis())
         .bind(expires_at.as_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

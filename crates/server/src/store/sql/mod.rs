@@ -12,6 +12,8 @@
 //! the plan; the `impl Store` below only delegates.
 
 mod activations;
+pub(crate) mod exec;
+mod native;
 mod keys;
 mod links;
 mod monitor;
@@ -48,8 +50,27 @@ type Tx = Transaction<'static, Any>;
 
 /// See the module docs.
 pub struct SqlStore {
-    pub(super) backend: Backend,
+    units: Units,
     pub(super) pools: Pools,
+    /// On an SQLite file: the hot units' native path ([`native`]).
+    native: Option<native::NativeSqlite>,
+}
+
+/// What the hot units of work need of the store: only the backend (they
+/// run on sqlx, or on SQLite inside one closure on a native connection,
+/// where there is no `&SqlStore`). [`SqlStore`] derefs to it, so the units
+/// are called as its methods.
+#[derive(Debug, Clone, Copy)]
+pub struct Units {
+    pub(super) backend: Backend,
+}
+
+impl std::ops::Deref for SqlStore {
+    type Target = Units;
+
+    fn deref(&self) -> &Units {
+        &self.units
+    }
 }
 
 /// The live predicate: active, or pending and not yet past its expiry (the
@@ -66,7 +87,18 @@ impl SqlStore {
         let backend = Backend::from_url(url)?;
         let pools = dialect::connect(backend, url).await?;
         migrate::run(backend, &pools.write).await?;
-        Ok(SqlStore { backend, pools })
+        let native = match super::files::database_file(url) {
+            Some(path) if backend == Backend::Sqlite => Some(native::NativeSqlite::open(
+                &path,
+                pools.write.clone(),
+            )?),
+            _ => None,
+        };
+        Ok(SqlStore {
+            units: Units { backend },
+            pools,
+            native,
+        })
     }
 
     async fn begin_write(&self) -> Result<Tx, StoreError> {
@@ -215,10 +247,22 @@ impl Store for SqlStore {
         &self,
         req: &ProvisionRequest,
     ) -> Decided<ProvisionOutcome, ProvisionRefusal> {
+        if let Some(native) = &self.native {
+            let (units, req) = (self.units, req.clone());
+            return native
+                .decide(move |e| exec::run_ready(units.provision_in_tx(e, &req)))
+                .await;
+        }
         in_write_tx!(self, |tx| self.provision_in_tx(&mut tx, req).await)
     }
 
     async fn cancel(&self, req: &CancelRequest) -> Decided<CancelOutcome, CancelRefusal> {
+        if let Some(native) = &self.native {
+            let (units, req) = (self.units, req.clone());
+            return native
+                .decide(move |e| exec::run_ready(units.cancel_in_tx(e, &req)))
+                .await;
+        }
         in_write_tx!(self, |tx| self.cancel_in_tx(&mut tx, req).await)
     }
 

@@ -2,10 +2,8 @@
 //! and the event log append.
 
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId, ProductSlug, SiteIdentifier, SiteRef};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use super::Tx;
+use super::exec::{query, Columns, Exec, Row};
 use crate::clock::Timestamp;
 use crate::domain::lifecycle::AuthLink;
 use crate::domain::rules::LiveActivation;
@@ -20,7 +18,7 @@ pub(super) struct SiteRow {
 }
 
 impl SiteRow {
-    pub(super) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(r: &Row) -> Result<Self, StoreError> {
         Ok(SiteRow {
             blog_id: r.try_get("blog_id")?,
             identifier: r.try_get("identifier")?,
@@ -61,7 +59,7 @@ pub(super) fn live_query(live: &str) -> String {
     )
 }
 
-pub(super) fn live_from_row(r: &AnyRow) -> Result<LiveActivation, StoreError> {
+pub(super) fn live_from_row(r: &Row) -> Result<LiveActivation, StoreError> {
     Ok(LiveActivation {
         id: ActivationId::new(r.try_get("id")?),
         product: slug(r.try_get("product")?)?,
@@ -76,7 +74,7 @@ pub(super) fn live_from_row(r: &AnyRow) -> Result<LiveActivation, StoreError> {
     })
 }
 
-pub(super) fn auth_link_from_row(r: &AnyRow) -> Result<AuthLink, StoreError> {
+pub(super) fn auth_link_from_row(r: &Row) -> Result<AuthLink, StoreError> {
     let used: Option<i64> = r.try_get("used_at")?;
     Ok(AuthLink {
         blog_id: blog_id(r.try_get("blog_id")?)?,
@@ -93,12 +91,12 @@ pub(super) fn state(text: &str) -> Result<ActivationState, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("activation state {text:?}")))
 }
 
-pub(super) fn flag(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
+pub(super) fn flag(r: &impl Columns, column: &str) -> Result<bool, StoreError> {
     let v: i64 = r.try_get(column)?;
     Ok(v != 0)
 }
 
-pub(super) fn time(r: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+pub(super) fn time(r: &impl Columns, column: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(r.try_get::<Option<i64>, _>(column)?
         .map(Timestamp::from_millis))
 }
@@ -121,20 +119,20 @@ pub(super) fn slug(v: String) -> Result<ProductSlug, StoreError> {
 
 /// Appends to the event log (in the caller's transaction).
 pub(super) async fn event(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     activation: ActivationId,
     from: Option<ActivationState>,
     to: ActivationState,
     at: Timestamp,
     actor: Actor,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO events (activation_id, from_state, to_state, at, actor) VALUES ($1, $2, $3, $4, $5)")
+    query("INSERT INTO events (activation_id, from_state, to_state, at, actor) VALUES ($1, $2, $3, $4, $5)")
         .bind(activation.get())
         .bind(from.map(ActivationState::as_str))
         .bind(to.as_str())
         .bind(at.as_millis())
         .bind(actor.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     super::webhooks::on_activation_event(tx, activation, to, at).await
 }

@@ -2,10 +2,10 @@
 //! credentials.
 
 use jpstart_types::{BlogId, PartnerId, SiteIdentifier, SiteRef};
-use sqlx::Row;
 
+use super::exec::{query, run_ready, Exec, Pool, Row};
 use super::rows::{live_from_row, site_key, SiteKey, SiteRow, LIVE_COLUMNS};
-use super::{live_at, SqlStore, Tx};
+use super::{live_at, SqlStore, Units};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::lifecycle::{self, ConnectedBy};
@@ -14,11 +14,11 @@ use crate::store::types::{ConnectOutcome, SiteState};
 use crate::store::StoreError;
 use jpstart_types::webhooks::EventType;
 
-impl SqlStore {
+impl Units {
     /// Finds a site row and, on PostgreSQL, locks it for the transaction.
     pub(super) async fn lock_site(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         site: &SiteRef,
     ) -> Result<Option<SiteRow>, StoreError> {
         let (column, value) = site_key(site);
@@ -27,8 +27,8 @@ impl SqlStore {
             self.backend.for_update()
         );
         let row = match value {
-            SiteKey::Id(id) => sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?,
-            SiteKey::Text(s) => sqlx::query(&sql).bind(s).fetch_optional(&mut **tx).await?,
+            SiteKey::Id(id) => query(&sql).bind(id).fetch_optional(&mut *tx).await?,
+            SiteKey::Text(s) => query(&sql).bind(s).fetch_optional(&mut *tx).await?,
         };
         row.map(|r| SiteRow::from_row(&r)).transpose()
     }
@@ -37,7 +37,7 @@ impl SqlStore {
     /// locks it.
     pub(super) async fn register_site(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         identifier: &SiteIdentifier,
         url: &str,
         local_user: Option<&str>,
@@ -51,7 +51,7 @@ impl SqlStore {
         if let Some(site) = self.lock_site(tx, &site_ref).await? {
             return Ok(Some(site));
         }
-        sqlx::query(
+        query(
             "INSERT INTO sites (identifier, url, local_user, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (identifier) DO NOTHING",
         )
@@ -59,20 +59,22 @@ impl SqlStore {
         .bind(url)
         .bind(local_user)
         .bind(now.as_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         self.lock_site(tx, &site_ref).await
     }
 
-    pub(super) async fn site_impl(
+}
+
+impl Units {
+    /// The site and its live activations, in one statement (so one
+    /// snapshot: they agree without a transaction).
+    pub(super) async fn site_in(
         &self,
+        e: &mut impl Exec,
         site: &SiteRef,
         now: Timestamp,
     ) -> Result<Option<SiteState>, StoreError> {
-        // One statement, so one snapshot: the site and its activations
-        // agree without a transaction. (Status is the hottest read; on
-        // SQLite every statement and BEGIN/COMMIT is a round trip to the
-        // connection's worker thread, and these dominated its CPU time.)
         let (column, value) = site_key(site);
         let sql = format!(
             "SELECT s.blog_id, s.identifier, s.url, s.connected, \
@@ -83,30 +85,53 @@ impl SqlStore {
             live_at("$2")
         );
         let query = match value {
-            SiteKey::Id(id) => sqlx::query(&sql).bind(id),
-            SiteKey::Text(s) => sqlx::query(&sql).bind(s),
+            SiteKey::Id(id) => query(&sql).bind(id),
+            SiteKey::Text(s) => query(&sql).bind(s),
         };
-        let rows = query.bind(now.as_millis()).fetch_all(self.read()).await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let s = SiteRow::from_row(first)?;
-        let creds: i64 = first.try_get("creds")?;
-        let mut live = Vec::new();
-        for r in &rows {
-            // No live activation: one row with NULL activation columns.
-            if r.try_get::<Option<i64>, _>("id")?.is_some() {
-                live.push(live_from_row(r)?);
-            }
+        let rows = query.bind(now.as_millis()).fetch_all(e).await?;
+        site_state(&rows, "blog_id")
+    }
+}
+
+/// A [`SiteState`] from the rows of a site joined with its live
+/// activations ([`LIVE_COLUMNS`] and `creds`); `present` is a column that
+/// is NULL when there is no site (none of the rows: no site).
+pub(super) fn site_state(rows: &[Row], present: &str) -> Result<Option<SiteState>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    if first.try_get::<Option<i64>, _>(present)?.is_none() {
+        return Ok(None);
+    }
+    let s = SiteRow::from_row(first)?;
+    let creds: i64 = first.try_get("creds")?;
+    let mut live = Vec::new();
+    for r in rows {
+        // No live activation: one row with NULL activation columns.
+        if r.try_get::<Option<i64>, _>("id")?.is_some() {
+            live.push(live_from_row(r)?);
         }
-        Ok(Some(SiteState {
-            blog_id: s.blog_id()?,
-            identifier: s.identifier()?,
-            url: s.url.clone(),
-            connected: s.connected,
-            has_backup_credentials: creds > 0,
-            live,
-        }))
+    }
+    Ok(Some(SiteState {
+        blog_id: s.blog_id()?,
+        identifier: s.identifier()?,
+        url: s.url.clone(),
+        connected: s.connected,
+        has_backup_credentials: creds > 0,
+        live,
+    }))
+}
+
+impl SqlStore {
+    pub(super) async fn site_impl(
+        &self,
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<Option<SiteState>, StoreError> {
+        if let Some(native) = &self.native {
+            return native.read(|e| run_ready(self.site_in(e, site, now)));
+        }
+        self.site_in(&mut Pool(self.read()), site, now).await
     }
 
     pub(super) async fn connect_site_impl(
@@ -133,7 +158,7 @@ impl SqlStore {
     /// Connects the site and applies [`lifecycle::decide_connect`].
     pub(super) async fn connect_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         site: &SiteRow,
         now: Timestamp,
         by: ConnectedBy,
@@ -143,10 +168,10 @@ impl SqlStore {
             ConnectedBy::Link(_) => Actor::SiteOwner,
         };
         self.expire_in_tx(tx, Some(site.blog_id), now).await?;
-        sqlx::query("UPDATE sites SET connected = 1, connected_at = $2 WHERE blog_id = $1")
+        query("UPDATE sites SET connected = 1, connected_at = $2 WHERE blog_id = $1")
             .bind(site.blog_id)
             .bind(now.as_millis())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         if !site.connected {
             let partner = match by {
@@ -180,7 +205,7 @@ impl SqlStore {
 
     pub(super) async fn set_credentials_in_tx(
         &self,
-        tx: &mut Tx,
+        tx: &mut impl Exec,
         blog: BlogId,
         partner: PartnerId,
         kind: CredentialKind,
@@ -199,7 +224,7 @@ impl SqlStore {
         if let Err(refusal) = lifecycle::decide_credentials(blog, live.as_deref(), partner) {
             return Ok(Err(refusal));
         }
-        sqlx::query(
+        query(
             "INSERT INTO credentials (blog_id, kind, sealed, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (blog_id, kind) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
         )
@@ -207,7 +232,7 @@ impl SqlStore {
         .bind(kind.as_str())
         .bind(sealed.to_vec())
         .bind(now.as_millis())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(Ok(()))
     }

@@ -1,10 +1,10 @@
 //! Access tokens, stored as SHA-256 digests.
 
 use jpstart_types::{KeyId, PartnerId};
-use sqlx::Row;
 
+use super::exec::{query, run_ready, Exec, Pool, Row};
 use super::rows::flag;
-use super::{SqlStore, Tx};
+use super::{SqlStore, Units};
 use crate::clock::Timestamp;
 use crate::domain::bounds::{self, LiveToken};
 use crate::store::types::TokenRecord;
@@ -18,22 +18,16 @@ impl SqlStore {
         scope: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)")
+        query("INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)")
             .bind(digest.to_vec())
             .bind(key.get())
             .bind(scope)
             .bind(now.as_millis())
-            .execute(&self.pools.write)
+            .execute(&mut Pool(&self.pools.write))
             .await?;
         Ok(())
     }
 
-    /// Issues a token under the key's lock, first revoking (deleting: a
-    /// revoked token and an unknown one answer alike, and the row would be
-    /// growth again) the least recently used beyond `cap`
-    /// ([`bounds::tokens_to_evict`]). Concurrent issues for one key
-    /// serialise on the key row, so the cap is exact. Returns how many were
-    /// revoked.
     pub(super) async fn issue_token_impl(
         &self,
         digest: &[u8],
@@ -42,83 +36,46 @@ impl SqlStore {
         now: Timestamp,
         cap: u32,
     ) -> Result<u64, StoreError> {
+        if let Some(native) = &self.native {
+            let (units, digest, scope) = (**self, digest.to_vec(), scope.to_string());
+            return native
+                .write(move |e| run_ready(units.issue_token_in(e, &digest, key, &scope, now, cap)))
+                .await;
+        }
         retrying!(
             async {
                 let mut tx = self.begin_write().await?;
-                self.lock_key(&mut tx, key).await?;
-                let live = live_tokens(&mut tx, key).await?;
-                let evict = bounds::tokens_to_evict(&live, cap);
-                for d in &evict {
-                    sqlx::query("DELETE FROM tokens WHERE hash = $1")
-                        .bind(d.clone())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query(
-                    "INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(digest.to_vec())
-                .bind(key.get())
-                .bind(scope)
-                .bind(now.as_millis())
-                .execute(&mut *tx)
-                .await?;
+                let n = self
+                    .issue_token_in(&mut tx, digest, key, scope, now, cap)
+                    .await?;
                 tx.commit().await?;
-                Ok::<_, StoreError>(u64::try_from(evict.len()).unwrap_or(u64::MAX))
+                Ok::<_, StoreError>(n)
             }
             .await
         )
     }
 
-    /// Records a use of a token (the caller decided it is due,
-    /// [`bounds::needs_touch`]); a concurrent touch or a revocation in
-    /// between leaves it alone.
     pub(super) async fn touch_token_impl(
         &self,
         digest: &[u8],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE tokens SET last_used_at = $2 WHERE hash = $1 AND revoked_at IS NULL \
-             AND (last_used_at IS NULL OR last_used_at < $2)",
-        )
-        .bind(digest.to_vec())
-        .bind(now.as_millis())
-        .execute(&self.pools.write)
-        .await?;
-        Ok(())
+        if let Some(native) = &self.native {
+            let (units, digest) = (**self, digest.to_vec());
+            return native.write(move |e| run_ready(units.touch_token_in(e, &digest, now))).await;
+        }
+        self.touch_token_in(&mut Pool(&self.pools.write), digest, now)
+            .await
     }
 
     pub(super) async fn token_impl(
         &self,
         digest: &[u8],
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, k.parent_key_id, k.disabled, k.test, \
-             COALESCE(pk.disabled, 0) AS parent_disabled \
-             FROM tokens t JOIN keys k ON k.id = t.key_id LEFT JOIN keys pk ON pk.id = k.parent_key_id \
-             WHERE t.hash = $1 AND t.revoked_at IS NULL",
-        )
-        .bind(digest.to_vec())
-        .fetch_optional(self.read())
-        .await?;
-        row.map(|r| {
-            Ok(TokenRecord {
-                key_id: KeyId::new(r.try_get("key_id")?),
-                partner_id: PartnerId::new(r.try_get("partner_id")?),
-                parent_key_id: r
-                    .try_get::<Option<i64>, _>("parent_key_id")?
-                    .map(KeyId::new),
-                scope: r.try_get("scope")?,
-                disabled: flag(&r, "disabled")?,
-                parent_disabled: flag(&r, "parent_disabled")?,
-                test: flag(&r, "test")?,
-                last_used_at: r
-                    .try_get::<Option<i64>, _>("last_used_at")?
-                    .map(Timestamp::from_millis),
-            })
-        })
-        .transpose()
+        if let Some(native) = &self.native {
+            return native.read(|e| run_ready(self.token_in(e, digest)));
+        }
+        self.token_in(&mut Pool(self.read()), digest).await
     }
 
     pub(super) async fn revoke_token_impl(
@@ -127,10 +84,10 @@ impl SqlStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let n =
-            sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
+            query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
                 .bind(digest.to_vec())
                 .bind(now.as_millis())
-                .execute(&self.pools.write)
+                .execute(&mut Pool(&self.pools.write))
                 .await?
                 .rows_affected();
         Ok(n == 1)
@@ -141,25 +98,116 @@ impl SqlStore {
         key: KeyId,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let n = sqlx::query(
+        let n = query(
             "UPDATE tokens SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
         )
         .bind(key.get())
         .bind(now.as_millis())
-        .execute(&self.pools.write)
+        .execute(&mut Pool(&self.pools.write))
         .await?
         .rows_affected();
         Ok(n)
     }
 }
 
+impl Units {
+    /// Issues a token under the key's lock, first revoking (deleting: a
+    /// revoked token and an unknown one answer alike, and the row would be
+    /// growth again) the least recently used beyond `cap`
+    /// ([`bounds::tokens_to_evict`]). Concurrent issues for one key
+    /// serialise on the key row, so the cap is exact. Returns how many were
+    /// revoked.
+    pub(super) async fn issue_token_in(
+        &self,
+        tx: &mut impl Exec,
+        digest: &[u8],
+        key: KeyId,
+        scope: &str,
+        now: Timestamp,
+        cap: u32,
+    ) -> Result<u64, StoreError> {
+        self.lock_key(tx, key).await?;
+        let live = live_tokens(tx, key).await?;
+        let evict = bounds::tokens_to_evict(&live, cap);
+        for d in &evict {
+            query("DELETE FROM tokens WHERE hash = $1")
+                .bind(d.clone())
+                .execute(tx)
+                .await?;
+        }
+        query("INSERT INTO tokens (hash, key_id, scope, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(digest.to_vec())
+            .bind(key.get())
+            .bind(scope)
+            .bind(now.as_millis())
+            .execute(tx)
+            .await?;
+        Ok(u64::try_from(evict.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Records a use of a token (the caller decided it is due,
+    /// [`bounds::needs_touch`]); a concurrent touch or a revocation in
+    /// between leaves it alone.
+    pub(super) async fn touch_token_in(
+        &self,
+        e: &mut impl Exec,
+        digest: &[u8],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        query(
+            "UPDATE tokens SET last_used_at = $2 WHERE hash = $1 AND revoked_at IS NULL \
+             AND (last_used_at IS NULL OR last_used_at < $2)",
+        )
+        .bind(digest.to_vec())
+        .bind(now.as_millis())
+        .execute(e)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn token_in(
+        &self,
+        e: &mut impl Exec,
+        digest: &[u8],
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let sql = format!("{TOKEN_SELECT} WHERE t.hash = $1 AND t.revoked_at IS NULL");
+        let row = query(&sql).bind(digest.to_vec()).fetch_optional(e).await?;
+        row.map(|r| token_record(&r, "")).transpose()
+    }
+}
+
+/// A token with its key and the key's parent, as [`token_record`] reads it.
+pub(super) const TOKEN_SELECT: &str = "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, \
+     k.parent_key_id, k.disabled, k.test, COALESCE(pk.disabled, 0) AS parent_disabled \
+     FROM tokens t JOIN keys k ON k.id = t.key_id LEFT JOIN keys pk ON pk.id = k.parent_key_id";
+
+/// `prefix`: what the columns' names start with, in a query that selects
+/// them beside others.
+pub(super) fn token_record(r: &Row, prefix: &str) -> Result<TokenRecord, StoreError> {
+    let col = |c: &str| format!("{prefix}{c}");
+    Ok(TokenRecord {
+        key_id: KeyId::new(r.try_get(col("key_id"))?),
+        partner_id: PartnerId::new(r.try_get(col("partner_id"))?),
+        parent_key_id: r
+            .try_get::<Option<i64>, _>(col("parent_key_id"))?
+            .map(KeyId::new),
+        scope: r.try_get(col("scope"))?,
+        disabled: flag(r, &col("disabled"))?,
+        parent_disabled: flag(r, &col("parent_disabled"))?,
+        test: flag(r, &col("test"))?,
+        last_used_at: r
+            .try_get::<Option<i64>, _>(col("last_used_at"))?
+            .map(Timestamp::from_millis),
+    })
+}
+
 /// The key's live tokens, read under its lock.
-async fn live_tokens(tx: &mut Tx, key: KeyId) -> Result<Vec<LiveToken>, StoreError> {
-    let rows = sqlx::query(
+async fn live_tokens(tx: &mut impl Exec, key: KeyId) -> Result<Vec<LiveToken>, StoreError> {
+    let rows = query(
         "SELECT hash, created_at, last_used_at FROM tokens WHERE key_id = $1 AND revoked_at IS NULL",
     )
     .bind(key.get())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter()
         .map(|r| {

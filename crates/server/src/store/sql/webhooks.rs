@@ -18,10 +18,9 @@
 use jpstart_types::site_object::{datetime, product_id, SiteObject};
 use jpstart_types::webhooks::{DeliveryStatus, Event, EventData, EventSite, EventType};
 use jpstart_types::{ActivationId, PartnerId};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use super::{live_at, SqlStore, Tx};
+use super::exec::{query, Exec, Pool, Row};
+use super::{live_at, SqlStore};
 use crate::clock::Timestamp;
 use crate::domain::webhooks::{events_from_text, events_text, RETRY_WINDOW};
 use crate::domain::ActivationState;
@@ -41,7 +40,7 @@ fn activation_type(to: ActivationState) -> EventType {
 
 /// Endpoints (id, partner) among `rows` (the endpoint's id in column `id`,
 /// `partner_id`, `events`) that want `kind`.
-fn wanting(rows: &[AnyRow], kind: EventType, id: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+fn wanting(rows: &[Row], kind: EventType, id: &str) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
     for r in rows {
         let events: String = r.try_get("events")?;
@@ -54,7 +53,7 @@ fn wanting(rows: &[AnyRow], kind: EventType, id: &str) -> Result<Vec<(i64, i64)>
 
 /// Queues `activation`'s change to `to` for its partner's endpoints.
 pub(super) async fn on_activation_event(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     activation: ActivationId,
     to: ActivationState,
     at: Timestamp,
@@ -63,7 +62,7 @@ pub(super) async fn on_activation_event(
     // One statement: the endpoints that may want it, each row with the
     // activation as the site object shows it (none: no endpoint, the cost
     // of a partner without webhooks).
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT w.id AS endpoint_id, w.partner_id, w.events, a.id, a.key_id, a.blog_id, a.product, \
          a.state, a.created_at, a.activated_at, a.ended_at, s.url, s.local_user, \
          s.created_at AS site_created, \
@@ -73,7 +72,7 @@ pub(super) async fn on_activation_event(
          JOIN sites s ON s.blog_id = a.blog_id WHERE a.id = $1",
     )
     .bind(activation.get())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let targets = wanting(&rows, kind, "endpoint_id")?;
     let Some(first) = rows.first().filter(|_| !targets.is_empty()) else {
@@ -86,7 +85,7 @@ pub(super) async fn on_activation_event(
 /// Queues a site's connection change for the endpoints of every partner
 /// holding a live activation on it and of the partner that made it.
 pub(super) async fn on_site_event(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     blog_id: i64,
     kind: EventType,
     acting: Option<PartnerId>,
@@ -98,19 +97,19 @@ pub(super) async fn on_site_event(
          JOIN keys k ON k.id = a.key_id WHERE a.blog_id = $1 AND {}))",
         live_at("$3")
     );
-    let rows = sqlx::query(&sql)
+    let rows = query(&sql)
         .bind(blog_id)
         .bind(acting.map(PartnerId::get))
         .bind(at.as_millis())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
     let targets = wanting(&rows, kind, "id")?;
     if targets.is_empty() {
         return Ok(());
     }
-    let site = sqlx::query("SELECT identifier, url, connected FROM sites WHERE blog_id = $1")
+    let site = query("SELECT identifier, url, connected FROM sites WHERE blog_id = $1")
         .bind(blog_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     let data = EventData::Site(EventSite {
         wpcom_blog_id: blog_id,
@@ -122,7 +121,7 @@ pub(super) async fn on_site_event(
 }
 
 /// The reporting site object from a row of [`on_activation_event`].
-fn site_object(r: &AnyRow) -> Result<SiteObject, StoreError> {
+fn site_object(r: &Row) -> Result<SiteObject, StoreError> {
     let when = |column: &str| -> Result<Option<String>, StoreError> {
         Ok(r.try_get::<Option<i64>, _>(column)?.map(datetime))
     };
@@ -152,7 +151,7 @@ fn site_object(r: &AnyRow) -> Result<SiteObject, StoreError> {
 
 /// One event per partner, one delivery per endpoint, due at once.
 async fn enqueue(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     kind: EventType,
     data: &EventData,
     targets: &[(i64, i64)],
@@ -172,7 +171,7 @@ async fn enqueue(
         };
         let body = serde_json::to_string(&event)
             .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
-        let event_row: i64 = sqlx::query(
+        let event_row: i64 = query(
             "INSERT INTO webhook_events (public_id, partner_id, type, body, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -181,11 +180,11 @@ async fn enqueue(
         .bind(kind.as_str())
         .bind(body)
         .bind(at.as_millis())
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
         for (endpoint, _) in targets.iter().filter(|(_, p)| *p == partner) {
-            sqlx::query(
+            query(
                 "INSERT INTO webhook_deliveries (endpoint_id, event_id, status, next_attempt_at, give_up_at, created_at) \
                  VALUES ($1, $2, 'pending', $3, $4, $3)",
             )
@@ -193,14 +192,14 @@ async fn enqueue(
             .bind(event_row)
             .bind(at.as_millis())
             .bind(give_up.as_millis())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
     }
     Ok(())
 }
 
-fn webhook_from_row(r: &AnyRow) -> Result<WebhookRecord, StoreError> {
+fn webhook_from_row(r: &Row) -> Result<WebhookRecord, StoreError> {
     Ok(WebhookRecord {
         id: r.try_get("id")?,
         partner_id: PartnerId::new(r.try_get("partner_id")?),
@@ -213,7 +212,7 @@ fn webhook_from_row(r: &AnyRow) -> Result<WebhookRecord, StoreError> {
 const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, ev.public_id, ev.type, d.status, d.attempts, \
      d.last_status, d.last_latency_ms, d.created_at";
 
-fn delivery_from_row(r: &AnyRow) -> Result<DeliveryRecord, StoreError> {
+fn delivery_from_row(r: &Row) -> Result<DeliveryRecord, StoreError> {
     let kind: String = r.try_get("type")?;
     let status: String = r.try_get("status")?;
     Ok(DeliveryRecord {
@@ -245,12 +244,12 @@ impl SqlStore {
                     "SELECT id FROM partners WHERE id = $1{}",
                     self.backend.for_update()
                 );
-                sqlx::query(&lock)
+                query(&lock)
                     .bind(w.partner_id.get())
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("partner {}", w.partner_id)))?;
-                let live: i64 = sqlx::query(
+                let live: i64 = query(
                     "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE partner_id = $1 AND deleted_at IS NULL",
                 )
                 .bind(w.partner_id.get())
@@ -261,7 +260,7 @@ impl SqlStore {
                     tx.rollback().await?;
                     return Ok(None);
                 }
-                let row = sqlx::query(
+                let row = query(
                     "INSERT INTO webhook_endpoints (partner_id, url, events, secret_sealed, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id, partner_id, url, events, created_at",
                 )
@@ -273,7 +272,7 @@ impl SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
                 let record = webhook_from_row(&row)?;
-                sqlx::query("UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1")
+                query("UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1")
                     .bind(record.id)
                     .bind(seal(record.id))
                     .execute(&mut *tx)
@@ -289,12 +288,12 @@ impl SqlStore {
         &self,
         partner: PartnerId,
     ) -> Result<Vec<WebhookRecord>, StoreError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, partner_id, url, events, created_at FROM webhook_endpoints \
              WHERE partner_id = $1 AND deleted_at IS NULL ORDER BY id",
         )
         .bind(partner.get())
-        .fetch_all(self.read())
+        .fetch_all(&mut Pool(self.read()))
         .await?;
         rows.iter().map(webhook_from_row).collect()
     }
@@ -308,7 +307,7 @@ impl SqlStore {
         retrying!(
             async {
                 let mut tx = self.begin_write().await?;
-                let gone = sqlx::query(
+                let gone = query(
                     "UPDATE webhook_endpoints SET deleted_at = $3 \
                      WHERE id = $1 AND partner_id = $2 AND deleted_at IS NULL",
                 )
@@ -321,7 +320,7 @@ impl SqlStore {
                     == 1;
                 if gone {
                     // Nothing more is sent to a deleted endpoint.
-                    sqlx::query(
+                    query(
                         "UPDATE webhook_deliveries SET status = 'failed', finished_at = $2, \
                          last_error = 'endpoint deleted' WHERE endpoint_id = $1 AND status = 'pending'",
                     )
@@ -352,11 +351,11 @@ impl SqlStore {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
              WHERE d.endpoint_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2 OFFSET $3"
         );
-        let rows = sqlx::query(&sql)
+        let rows = query(&sql)
             .bind(endpoint)
             .bind(limit)
             .bind(offset)
-            .fetch_all(self.read())
+            .fetch_all(&mut Pool(self.read()))
             .await?;
         rows.iter()
             .map(delivery_from_row)
@@ -365,12 +364,12 @@ impl SqlStore {
     }
 
     async fn endpoint_of(&self, partner: PartnerId, endpoint: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query(
+        Ok(query(
             "SELECT id FROM webhook_endpoints WHERE id = $1 AND partner_id = $2 AND deleted_at IS NULL",
         )
         .bind(endpoint)
         .bind(partner.get())
-        .fetch_optional(self.read())
+        .fetch_optional(&mut Pool(self.read()))
         .await?
         .is_some())
     }
@@ -387,7 +386,7 @@ impl SqlStore {
         if !self.endpoint_of(partner, endpoint).await? {
             return Ok(None);
         }
-        let changed = sqlx::query(
+        let changed = query(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, give_up_at = $4, \
              finished_at = NULL WHERE id = $1 AND endpoint_id = $2",
         )
@@ -395,7 +394,7 @@ impl SqlStore {
         .bind(endpoint)
         .bind(now.as_millis())
         .bind(now.saturating_add(RETRY_WINDOW).as_millis())
-        .execute(&self.pools.write)
+        .execute(&mut Pool(&self.pools.write))
         .await?
         .rows_affected();
         if changed == 0 {
@@ -405,9 +404,9 @@ impl SqlStore {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
              WHERE d.id = $1"
         );
-        let row = sqlx::query(&sql)
+        let row = query(&sql)
             .bind(delivery)
-            .fetch_one(&self.pools.write)
+            .fetch_one(&mut Pool(&self.pools.write))
             .await?;
         delivery_from_row(&row).map(Some)
     }
@@ -428,11 +427,11 @@ impl SqlStore {
              AND (claimed_until IS NULL OR claimed_until <= $1) \
              ORDER BY next_attempt_at, id LIMIT $3{skip_locked}) RETURNING id"
         );
-        let ids: Vec<i64> = sqlx::query(&claim)
+        let ids: Vec<i64> = query(&claim)
             .bind(now.as_millis())
             .bind(lease_until.as_millis())
             .bind(limit)
-            .fetch_all(&self.pools.write)
+            .fetch_all(&mut Pool(&self.pools.write))
             .await?
             .iter()
             .map(|r| r.try_get("id"))
@@ -448,13 +447,13 @@ impl SqlStore {
              WHERE d.id IN ({}) ORDER BY d.id",
             list.join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for id in &ids {
             q = q.bind(*id);
         }
         // The claim is committed: a reader sees it, and the writer (SQLite's
         // only one) is left to the requests.
-        let rows = q.fetch_all(self.read()).await?;
+        let rows = q.fetch_all(&mut Pool(self.read())).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for r in &rows {
             claimed.push(ClaimedDelivery {
@@ -496,7 +495,7 @@ impl SqlStore {
 }
 
 async fn record_in_tx(
-    tx: &mut Tx,
+    tx: &mut impl Exec,
     d: &ClaimedDelivery,
     a: &Attempt,
     now: Timestamp,
@@ -507,7 +506,7 @@ async fn record_in_tx(
             AttemptNext::RetryAt(at) => ("pending", at, None),
             AttemptNext::Failed => ("failed", now, Some(now)),
         };
-        let n = sqlx::query(
+        let n = query(
             "UPDATE webhook_deliveries SET claimed_until = NULL, status = $3, next_attempt_at = $4, \
              last_status = $5, last_latency_ms = $6, last_error = $7, finished_at = $8 \
              WHERE id = $1 AND claimed_until = $2",
@@ -520,7 +519,7 @@ async fn record_in_tx(
         .bind(a.latency_ms)
         .bind(a.error.clone())
         .bind(finished.map(Timestamp::as_millis))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -529,10 +528,10 @@ async fn record_in_tx(
 
 impl SqlStore {
     pub(super) async fn webhook_queue_impl(&self) -> Result<WebhookQueue, StoreError> {
-        let r = sqlx::query(
+        let r = query(
             "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'",
         )
-        .fetch_one(self.read())
+        .fetch_one(&mut Pool(self.read()))
         .await?;
         Ok(WebhookQueue {
             pending: r.try_get("n")?,
