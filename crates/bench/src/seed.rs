@@ -92,9 +92,11 @@ pub async fn seed(
              SELECT id, NULL, 'active', {now}, '{actor}' FROM activations WHERE id > {max_act} ORDER BY id"
         )
     };
-    // The key's activation counter, as the provision unit keeps it.
+    // The key's activation counter, as the provision unit keeps it (on
+    // shard 0 here: the total is the sum of the shards).
     let count_sql = format!(
-        "UPDATE keys SET activation_count = activation_count + {count} WHERE id = {key_id}"
+        "INSERT INTO key_activation_counts (key_id, shard, n) VALUES ({key_id}, 0, {count}) \
+         ON CONFLICT (key_id, shard) DO UPDATE SET n = key_activation_counts.n + {count}"
     );
     match backend {
         Backend::Sqlite => {

@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::domain::bounds;
 use crate::domain::{lifecycle, ApiError, ErrorCode};
 use crate::secrets;
+use crate::store::TokenRecord;
 use jpstart_types::{KeyId, PartnerId};
 
 /// The only scope partner endpoints accept.
@@ -49,26 +50,35 @@ impl FromRequestParts<AppState> for Caller {
         let digest = secrets::digest(token.expose());
         // Read on every request, never cached: a revoked token or a
         // disabled key is refused on the very next request, on every server.
-        let record = state
-            .store
-            .token(&digest)
-            .await?
-            .ok_or(ErrorCode::InvalidToken)?;
-        crate::request_log::note_key(parts, Some(record.key_id), record.partner_id);
-        touch(state, &digest, record.last_used_at).await;
-        if lifecycle::key_disabled(record.disabled, record.parent_disabled) {
-            return Err(ErrorCode::PartnerKeyDisabled.into());
-        }
-        if record.scope != PARTNER_SCOPE {
-            return Err(ErrorCode::InvalidScope.into());
-        }
-        Ok(Caller {
-            key_id: record.key_id,
-            partner_id: record.partner_id,
-            is_sub_key: record.parent_key_id.is_some(),
-            test: record.test,
-        })
+        let record = state.store.token(&digest).await?;
+        admit(parts, state, &digest, record).await
     }
+}
+
+/// The checks of [`Caller`] on a token looked up by its digest (`None`:
+/// unknown or revoked), for a handler that loads the token beside its own
+/// data in one read ([`crate::store::Store::token_and_site`]).
+pub(crate) async fn admit(
+    parts: &Parts,
+    state: &AppState,
+    digest: &[u8],
+    record: Option<TokenRecord>,
+) -> Result<Caller, ApiError> {
+    let record = record.ok_or(ErrorCode::InvalidToken)?;
+    crate::request_log::note_key(parts, Some(record.key_id), record.partner_id);
+    touch(state, digest, record.last_used_at).await;
+    if lifecycle::key_disabled(record.disabled, record.parent_disabled) {
+        return Err(ErrorCode::PartnerKeyDisabled.into());
+    }
+    if record.scope != PARTNER_SCOPE {
+        return Err(ErrorCode::InvalidScope.into());
+    }
+    Ok(Caller {
+        key_id: record.key_id,
+        partner_id: record.partner_id,
+        is_sub_key: record.parent_key_id.is_some(),
+        test: record.test,
+    })
 }
 
 /// Records the token's use when it is due ([`bounds::needs_touch`]: at

@@ -2,7 +2,8 @@
 //! `/rest/v1.3/jpphp/{site}/upgrade-paths` (SPEC §5; upstream:
 //! determining-provisioning-status-v1.4.md, upgrade-paths.md).
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json};
@@ -15,7 +16,7 @@ use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::rejects::errors_of;
+use crate::rest::rejects::{errors_of, Rejects};
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Rest, SitePath};
 use crate::store::SiteState;
 
@@ -82,13 +83,10 @@ async fn load(state: &AppState, site: &SiteRef) -> Result<Option<SiteState>, Api
 pub async fn status(
     State(state): State<AppState>,
     version: Option<Extension<ApiVersion>>,
-    caller: Caller,
-    path: SitePath,
+    CallerAndSite { caller, path, site }: CallerAndSite,
 ) -> Result<Response, ApiError> {
     crate::sandbox::intercept(&state, caller.key_id, &path.site).await?;
-    let site = load(&state, &path.site)
-        .await?
-        .ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
+    let site = site.ok_or_else(|| ApiError::with_arg(ErrorCode::InvalidBlog, &path.segment))?;
     let mine = |a: &LiveActivation| a.partner_id == Some(caller.partner_id);
     let v14 = version.is_some_and(|Extension(v)| v >= ApiVersion::V1_4);
     if v14 {
@@ -122,6 +120,51 @@ pub async fn status(
             .collect(),
     })
     .into_response())
+}
+
+/// A status request's caller ([`Caller`]) and site, loaded in one read
+/// ([`crate::store::Store::token_and_site`]): the hottest request costs one
+/// round trip to the database. Answers exactly as `caller: Caller, path:
+/// SitePath` would, in that order: authentication first.
+pub struct CallerAndSite {
+    caller: Caller,
+    path: SitePath,
+    site: Option<SiteState>,
+}
+
+impl Rejects for CallerAndSite {
+    const ERRORS: &'static [ErrorCode] = &[
+        ErrorCode::AuthorizationRequired,
+        ErrorCode::InvalidToken,
+        ErrorCode::PartnerKeyDisabled,
+        ErrorCode::InvalidScope,
+        ErrorCode::InternalError,
+        ErrorCode::InvalidBlog,
+        ErrorCode::InvalidSite,
+    ];
+}
+
+impl FromRequestParts<AppState> for CallerAndSite {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = crate::auth::bearer(parts)?;
+        let path = match SitePath::from_request_parts(parts, state).await {
+            Ok(path) => path,
+            Err(e) => {
+                // No site to load: authenticate alone, then refuse the path.
+                Caller::from_request_parts(parts, state).await?;
+                return Err(e);
+            }
+        };
+        let digest = crate::secrets::digest(token.expose());
+        let (record, site) = state
+            .store
+            .token_and_site(&digest, &path.site, state.clock.now())
+            .await?;
+        let caller = crate::auth::admit(parts, state, &digest, record).await?;
+        Ok(CallerAndSite { caller, path, site })
+    }
 }
 
 /// The current (1.4) shape of a site's status as `partner` sees it; the

@@ -68,6 +68,37 @@ pub fn applicable(stored: Option<i64>, is_sub_key: bool) -> Option<i64> {
     }
 }
 
+/// The limits a provision of one product is checked against, before they
+/// are counted: a sub-key's own (always one, [`applicable`]) and the
+/// family's, i.e. the head key's (the parent's, or a top-level key's own).
+/// The store locks exactly the rows of the limits that apply, so that
+/// provisions no limit applies to never wait on a key's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApplicableLimits {
+    pub own: Option<i64>,
+    pub family: Option<i64>,
+}
+
+/// `own_stored`: the key's stored limit for the product; `head_stored`: the
+/// head key's (for a top-level key, the same).
+pub fn for_provision(
+    is_sub_key: bool,
+    own_stored: Option<i64>,
+    head_stored: Option<i64>,
+) -> ApplicableLimits {
+    if is_sub_key {
+        ApplicableLimits {
+            own: applicable(own_stored, true),
+            family: applicable(head_stored, false),
+        }
+    } else {
+        ApplicableLimits {
+            own: None,
+            family: applicable(own_stored, false),
+        }
+    }
+}
+
 /// A limit and how much of it live activations use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LimitUse {
@@ -91,6 +122,27 @@ pub fn may_add(stored: Option<i64>, is_sub_key: bool, live: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_limits_that_apply_are_locked_and_counted() {
+        let none = ApplicableLimits {
+            own: None,
+            family: None,
+        };
+        // A partner's own key without a limit for the product: nothing.
+        assert_eq!(for_provision(false, None, None), none);
+        assert_eq!(
+            for_provision(false, Some(3), Some(3)).family,
+            Some(3),
+            "a top-level key's limit is the family's"
+        );
+        // A sub-key always has its own limit (0 when none was given); the
+        // family's applies only when the parent has one for the product.
+        let sub = for_provision(true, None, None);
+        assert_eq!((sub.own, sub.family), (Some(SUB_KEY_DEFAULT_LIMIT), None));
+        let sub = for_provision(true, Some(2), Some(5));
+        assert_eq!((sub.own, sub.family), (Some(2), Some(5)));
+    }
 
     fn slug(s: &str) -> ProductSlug {
         ProductSlug::parse(s).unwrap()

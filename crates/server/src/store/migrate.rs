@@ -64,6 +64,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "reporting counter",
         include_str!("../../migrations/sqlite/0010_reporting_counter.sql"),
     ),
+    (
+        11,
+        "sharded counter",
+        include_str!("../../migrations/sqlite/0011_sharded_counter.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -115,6 +120,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "reporting counter",
         include_str!("../../migrations/postgres/0010_reporting_counter.sql"),
+    ),
+    (
+        11,
+        "sharded counter",
+        include_str!("../../migrations/postgres/0011_sharded_counter.sql"),
     ),
 ];
 

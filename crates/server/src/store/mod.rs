@@ -8,26 +8,32 @@
 //! reads the catalogue: products come resolved ([`ResolvedProduct`]) and
 //! refusals go back as domain values.
 //!
-//! One implementation, [`sql::SqlStore`], serves both backends through sqlx's
-//! `Any` driver: the queries are written once in the subset of SQL both
-//! speak, and the few places where the dialects differ (how a write
-//! transaction starts, row locks, migrations) live in [`dialect`]. Uniqueness
-//! and limits are enforced by the database itself: a partial unique index
-//! allows one live activation per site and family, and every write
-//! transaction that checks a limit first serialises on the key (SQLite:
-//! `BEGIN IMMEDIATE` on a single writer connection; PostgreSQL:
+//! One implementation, [`sql::SqlStore`], serves both backends: the
+//! queries are written once in the subset of SQL both speak, and the few
+//! places where the dialects differ (how a write transaction starts, row
+//! locks, migrations) live in [`dialect`]. On PostgreSQL every statement
+//! goes through sqlx's `Any` driver. On an SQLite file the hot units (token
+//! lookup, status, provision, cancel, token issue) run whole on a native
+//! rusqlite connection, their writes committed in groups (`sql/native.rs`),
+//! through the same unit code (`sql/exec.rs`); the rest goes through sqlx.
+//! Uniqueness and limits are enforced by the database itself: a partial
+//! unique index allows one live activation per site and family, and a
+//! provision that a limit applies to counts it under that limit's key row
+//! (SQLite: its write transactions exclude each other; PostgreSQL:
 //! `SELECT ... FOR NO KEY UPDATE` on the key and site rows, see
-//! [`Backend::for_update`]). A PostgreSQL transaction aborted as a deadlock
-//! victim or by a serialization failure is run again a bounded number of
-//! times ([`retry`]). Nothing kept in a server's memory is authoritative, so
-//! several servers can share one PostgreSQL database (docs/SCALING.md);
-//! [`copy`] moves an SQLite database there.
+//! [`Backend::for_update`]); one no limit applies to takes no key lock. A
+//! PostgreSQL transaction aborted as a deadlock victim or by a
+//! serialization failure is run again a bounded number of times ([`retry`]).
+//! Nothing kept in a server's memory is authoritative, so several servers
+//! can share one PostgreSQL database (docs/SCALING.md); [`copy`] moves an
+//! SQLite database there.
 //!
 //! The global lock order, which every unit of work follows so that two
 //! cannot deadlock: key(s) → partner → site(s). Keys: a sub-key's parent
-//! before the sub-key (every provision by any key of a family locks the
-//! family's head, so that the family's limit is counted exactly); the
-//! partner row only when creating a sub-key (the per-partner cap); sites in
+//! before the sub-key (a provision locks the family's head when the head
+//! has a limit for the product, and a sub-key's own row for its own limit,
+//! so that each limit is counted exactly); the partner row only when
+//! creating a sub-key (the per-partner cap); sites in
 //! blog id order when a unit takes several.
 
 pub mod copy;
@@ -214,6 +220,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// A site with its live activations as of `now`.
     async fn site(&self, site: &SiteRef, now: Timestamp) -> Result<Option<SiteState>, StoreError>;
+
+    /// [`Store::token`] and [`Store::site`] in one read, the whole load of
+    /// a status request: one statement (one round trip) on PostgreSQL,
+    /// one hop on SQLite. Never cached (SPEC §11).
+    async fn token_and_site(
+        &self,
+        digest: &[u8],
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<(Option<TokenRecord>, Option<SiteState>), StoreError>;
 
     /// The operator's connect: connects a site and activates every pending
     /// activation on it, in one transaction. `None` for an unknown site.

@@ -5,7 +5,7 @@
 use jpstart_types::{ActivationId, KeyId, PartnerId, SiteRef};
 
 use super::exec::{query, Exec, Pool};
-use super::links::reissue_link;
+use super::links::{insert_link, reissue_link};
 use super::rows::{
     blog_id, event, ident, live_from_row, live_query, site_key, slug, state, time, SiteKey, SiteRow,
 };
@@ -21,6 +21,9 @@ use crate::domain::{
 };
 use crate::store::types::*;
 use crate::store::StoreError;
+
+/// How many rows a key's activation counter is spread over.
+const COUNTER_SHARDS: i64 = 16;
 
 impl Units {
     /// Applies the expiry sweep ([`lifecycle::decide_expiry`]) to one site's
@@ -170,33 +173,35 @@ impl Units {
         tx: &mut impl Exec,
         req: &ProvisionRequest,
     ) -> Result<Result<ProvisionOutcome, ProvisionRefusal>, StoreError> {
-        // Lock the key(s) first (a sub-key's parent before it), then the
-        // site, always in this order: concurrent provisions by one key
-        // family serialise here (limits), concurrent provisions to one site
-        // serialise on the site row.
-        let parent = self.lock_key(tx, req.key_id).await?;
+        // Lock in the global order: the key rows the product's limits need
+        // (only those, parent first: see `limit_uses`), then the site.
+        // Concurrent provisions counting one limit serialise on its key's
+        // row, concurrent provisions to one site on the site's row.
+        let product = req.product.as_ref().map(|p| &p.slug);
+        let limits = self.limit_uses(tx, req.key_id, product, req.now).await?;
         let site = match &req.site {
             ProvisionSite::Url { identifier, url } => {
                 self.register_site(tx, identifier, url, req.local_user.as_deref(), req.now)
                     .await?
             }
-            ProvisionSite::BlogId(id) => self.lock_site(tx, &SiteRef::BlogId(*id)).await?,
+            ProvisionSite::BlogId(id) => self
+                .lock_site(tx, &SiteRef::BlogId(*id))
+                .await?
+                .map(|s| (s, false)),
         };
-        let Some(site) = site else {
+        let Some((site, created)) = site else {
             let shown = match &req.site {
                 ProvisionSite::BlogId(id) => id.to_string(),
                 ProvisionSite::Url { identifier, .. } => identifier.to_string(),
             };
             return Ok(Err(provision::site_missing(shown)));
         };
-        self.expire_in_tx(tx, Some(site.blog_id), req.now).await?;
-        let live = self.live_in_tx(tx, site.blog_id, req.now).await?;
-        let limits = match &req.product {
-            Some(p) => {
-                self.limit_uses(tx, req.key_id, parent, &p.slug, req.now)
-                    .await?
-            }
-            None => Vec::new(),
+        // A site this transaction created has nothing to expire or hold.
+        let live = if created {
+            Vec::new()
+        } else {
+            self.expire_in_tx(tx, Some(site.blog_id), req.now).await?;
+            self.live_in_tx(tx, site.blog_id, req.now).await?
         };
         let ctx = ProvisionContext {
             caller: req.key_id,
@@ -213,7 +218,9 @@ impl Units {
             Ok(plan) => plan,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        self.apply_provision(tx, req, &site, &plan).await.map(Ok)
+        self.apply_provision(tx, req, &site, created, &plan)
+            .await
+            .map(Ok)
     }
 
     async fn apply_provision(
@@ -221,6 +228,7 @@ impl Units {
         tx: &mut impl Exec,
         req: &ProvisionRequest,
         site: &SiteRow,
+        created: bool,
         plan: &ProvisionPlan,
     ) -> Result<ProvisionOutcome, StoreError> {
         if let Some(reset) = plan.reset {
@@ -279,15 +287,13 @@ impl Units {
         };
         let blog = site.blog_id()?;
         if let Some(expires_at) = plan.link_expires_at {
-            reissue_link(
-                tx,
-                &req.auth_link_digest,
-                blog,
-                req.key_id,
-                req.now,
-                expires_at,
-            )
-            .await?;
+            let digest = &req.auth_link_digest;
+            if created {
+                // A new site has no earlier link to replace.
+                insert_link(tx, digest, blog, req.key_id, req.now, expires_at).await?;
+            } else {
+                reissue_link(tx, digest, blog, req.key_id, req.now, expires_at).await?;
+            }
         }
         Ok(ProvisionOutcome {
             blog_id: blog,
@@ -334,11 +340,16 @@ impl Units {
         .await?
         .try_get("id")?;
         let id = ActivationId::new(id);
-        // The reporting list's total (migration 8); the key's row is locked.
-        query("UPDATE keys SET activation_count = activation_count + 1 WHERE id = $1")
-            .bind(req.key_id.get())
-            .execute(&mut *tx)
-            .await?;
+        // The reporting list's total, on one of the key's counter rows
+        // (migration 11), so that one key's provisions rarely share a lock.
+        query(
+            "INSERT INTO key_activation_counts (key_id, shard, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (key_id, shard) DO UPDATE SET n = key_activation_counts.n + 1",
+        )
+        .bind(req.key_id.get())
+        .bind(id.get() % COUNTER_SHARDS)
+        .execute(&mut *tx)
+        .await?;
         event(tx, id, None, new.state, req.now, actor).await?;
         if let Some((old, _)) = new.supersede {
             query("UPDATE activations SET superseded_by = $2 WHERE id = $1")

@@ -11,7 +11,7 @@ use crate::domain::limits::{self, LimitUse};
 use crate::domain::rules::{KeyUsage, ParentUsage};
 use crate::domain::SubKeyRefusal;
 use crate::store::types::{KeyRecord, NewKey, NewSubKey};
-use crate::store::{Decided, StoreError};
+use crate::store::{Backend, Decided, StoreError};
 
 /// The columns of a key row to insert.
 struct KeyRow<'a> {
@@ -150,10 +150,11 @@ impl SqlStore {
 
 impl Units {
     /// Locks the key's row for the transaction, its parent's first
-    /// (`NotFound` for an unknown key), and returns the parent. Every
-    /// provision by any key of a family takes the parent's lock, so that
-    /// the family's live count below cannot be raced; the order parent →
-    /// sub-key → site is the global lock order (see `store/mod.rs`).
+    /// (`NotFound` for an unknown key), and returns the parent: for the
+    /// units that must exclude every other change by the key family (the
+    /// token cap); the order parent → sub-key → site is the global lock
+    /// order (see `store/mod.rs`). Provisions lock only what their limits
+    /// need ([`Self::limit_uses`]).
     pub(super) async fn lock_key(
         &self,
         tx: &mut impl Exec,
@@ -187,36 +188,73 @@ impl Units {
         Ok(parent)
     }
 
-    /// Each limit that applies to a provision of `product` by `key`
-    /// (parent: as [`Self::lock_key`] returned it), with the live count it
-    /// is checked against ([`limits`]): a sub-key's own limit against its
-    /// own count, and the family head's limit (the parent's, or the key's
-    /// own when it has no parent) against the count of the whole family.
-    /// Unlimited ones are left out. Counted under the locks.
+    /// The limits that apply to a provision of `product` by `key`, each
+    /// with the live count it is checked against ([`limits`]): a sub-key's
+    /// own against its own count, the family head's (the parent's, or a
+    /// top-level key's own) against the whole family's. Each is counted
+    /// under the lock of the row it belongs to, parent before sub-key (the
+    /// global lock order, see `store/mod.rs`), and only those rows are
+    /// locked: a provision no limit applies to takes no key lock, so one
+    /// partner's provisions do not queue behind each other. Limits are
+    /// written once, with their key, so they may be read before the locks.
+    /// `NotFound` for an unknown key.
     pub(super) async fn limit_uses(
         &self,
         tx: &mut impl Exec,
         key: KeyId,
-        parent: Option<KeyId>,
-        product: &ProductSlug,
+        product: Option<&ProductSlug>,
         now: Timestamp,
     ) -> Result<Vec<LimitUse>, StoreError> {
-        let mut uses = Vec::new();
-        if parent.is_some() {
-            let stored = stored_limit(tx, key, product).await?;
-            if let Some(max) = limits::applicable(stored, true) {
-                let live = count_live(tx, key, false, product, now).await?;
-                uses.push(LimitUse { max, live });
-            }
-        }
+        let row = query(
+            "SELECT k.parent_key_id, \
+             (SELECT l.max_live FROM key_limits l WHERE l.key_id = k.id AND l.product = $2) AS own_max, \
+             (SELECT l.max_live FROM key_limits l \
+              WHERE l.key_id = COALESCE(k.parent_key_id, k.id) AND l.product = $2) AS head_max \
+             FROM keys k WHERE k.id = $1",
+        )
+        .bind(key.get())
+        .bind(product.map_or("", ProductSlug::as_str))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("key {key}")))?;
+        let Some(product) = product else {
+            return Ok(Vec::new());
+        };
+        let parent = row
+            .try_get::<Option<i64>, _>("parent_key_id")?
+            .map(KeyId::new);
+        let applicable = limits::for_provision(
+            parent.is_some(),
+            row.try_get("own_max")?,
+            row.try_get("head_max")?,
+        );
         let head = parent.unwrap_or(key);
-        if let Some(max) = limits::applicable(stored_limit(tx, head, product).await?, false) {
+        let mut uses = Vec::new();
+        if let Some(max) = applicable.family {
+            self.lock_key_row(tx, head).await?;
             let live = count_live(tx, head, true, product, now).await?;
+            uses.push(LimitUse { max, live });
+        }
+        if let Some(max) = applicable.own {
+            self.lock_key_row(tx, key).await?;
+            let live = count_live(tx, key, false, product, now).await?;
             uses.push(LimitUse { max, live });
         }
         Ok(uses)
     }
 
+    /// Locks one key's row for the transaction (PostgreSQL; SQLite's write
+    /// transactions exclude each other already).
+    async fn lock_key_row(&self, tx: &mut impl Exec, key: KeyId) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(());
+        }
+        let sql = format!("SELECT id FROM keys WHERE id = $1{}", self.backend.for_update());
+        match query(&sql).bind(key.get()).fetch_optional(tx).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound(format!("key {key}"))),
+        }
+    }
 }
 
 impl SqlStore {
@@ -375,22 +413,6 @@ fn key_scope(family: bool) -> &'static str {
     } else {
         "a.key_id = $1"
     }
-}
-
-async fn stored_limit(
-    conn: &mut impl Exec,
-    key: KeyId,
-    product: &ProductSlug,
-) -> Result<Option<i64>, StoreError> {
-    Ok(
-        query("SELECT max_live FROM key_limits WHERE key_id = $1 AND product = $2")
-            .bind(key.get())
-            .bind(product.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.try_get("max_live"))
-            .transpose()?,
-    )
 }
 
 async fn stored_limits(

@@ -270,6 +270,15 @@ impl Store for SqlStore {
         self.site_impl(site, now).await
     }
 
+    async fn token_and_site(
+        &self,
+        digest: &[u8],
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<(Option<TokenRecord>, Option<SiteState>), StoreError> {
+        self.token_and_site_impl(digest, site, now).await
+    }
+
     async fn connect_site(
         &self,
         site: &SiteRef,

@@ -5,8 +5,9 @@
 //! The page query walks `activations_key_created (key_id, created_at, id)`
 //! backwards from the key's newest entry and stops after `LIMIT + OFFSET`
 //! entries, reading only the index (a deferred join: the page's rows and
-//! sites are read for its ids alone). The unfiltered total is the key's `activation_count` (one row,
-//! kept by the provision unit); a filtered one counts the key's entries of
+//! sites are read for its ids alone). The unfiltered total is the key's
+//! counter (`key_activation_counts`, at most 16 rows, kept by the
+//! provision unit); a filtered one counts the key's entries of
 //! the same index. Nothing reads another key's rows, and an unfiltered page
 //! costs the same whatever the key holds.
 
@@ -58,14 +59,15 @@ impl SqlStore {
     ) -> Result<ActivationPage, StoreError> {
         let (filter, values) = filter(q);
         let total: i64 = if values.is_empty() {
-            // Unfiltered: the key's counter (migration 8), one row.
-            sqlx::query("SELECT activation_count AS n FROM keys WHERE id = $1")
-                .bind(q.key_id.get())
-                .fetch_optional(self.read())
-                .await?
-                .map(|r| r.try_get("n"))
-                .transpose()?
-                .unwrap_or(0)
+            // Unfiltered: the key's counter rows (migration 11), at most 16.
+            sqlx::query(
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM key_activation_counts \
+                 WHERE key_id = $1",
+            )
+            .bind(q.key_id.get())
+            .fetch_one(self.read())
+            .await?
+            .try_get("n")?
         } else {
             let count_sql = format!("SELECT COUNT(*) AS n FROM activations a WHERE {filter}");
             bind_values!(sqlx::query(&count_sql).bind(q.key_id.get()), &values)

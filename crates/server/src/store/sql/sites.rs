@@ -4,13 +4,14 @@
 use jpstart_types::{BlogId, PartnerId, SiteIdentifier, SiteRef};
 
 use super::exec::{query, run_ready, Exec, Pool, Row};
+use super::tokens::token_record;
 use super::rows::{live_from_row, site_key, SiteKey, SiteRow, LIVE_COLUMNS};
 use super::{live_at, SqlStore, Units};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::lifecycle::{self, ConnectedBy};
 use crate::domain::{Actor, CredentialsRefusal};
-use crate::store::types::{ConnectOutcome, SiteState};
+use crate::store::types::{ConnectOutcome, SiteState, TokenRecord};
 use crate::store::StoreError;
 use jpstart_types::webhooks::EventType;
 
@@ -34,7 +35,7 @@ impl Units {
     }
 
     /// Finds the site by identifier, registering it first if it is new, and
-    /// locks it.
+    /// locks it; `true` when this transaction registered it.
     pub(super) async fn register_site(
         &self,
         tx: &mut impl Exec,
@@ -42,28 +43,32 @@ impl Units {
         url: &str,
         local_user: Option<&str>,
         now: Timestamp,
-    ) -> Result<Option<SiteRow>, StoreError> {
+    ) -> Result<Option<(SiteRow, bool)>, StoreError> {
         let site_ref = SiteRef::Identifier(identifier.clone());
         // Look first: on PostgreSQL an `INSERT .. ON CONFLICT DO NOTHING`
         // draws a blog id from the identity sequence even when the site
         // exists, and blog ids should not be burnt by every repeated
         // provision.
         if let Some(site) = self.lock_site(tx, &site_ref).await? {
-            return Ok(Some(site));
+            return Ok(Some((site, false)));
         }
-        query(
+        // A row this transaction inserts is its own until COMMIT: locked.
+        let inserted = query(
             "INSERT INTO sites (identifier, url, local_user, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (identifier) DO NOTHING",
+             ON CONFLICT (identifier) DO NOTHING RETURNING blog_id, identifier, url, connected",
         )
         .bind(identifier.as_str())
         .bind(url)
         .bind(local_user)
         .bind(now.as_millis())
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        self.lock_site(tx, &site_ref).await
+        if let Some(row) = inserted {
+            return Ok(Some((SiteRow::from_row(&row)?, true)));
+        }
+        // Registered by a concurrent transaction meanwhile.
+        Ok(self.lock_site(tx, &site_ref).await?.map(|s| (s, false)))
     }
-
 }
 
 impl Units {
@@ -90,6 +95,64 @@ impl Units {
         };
         let rows = query.bind(now.as_millis()).fetch_all(e).await?;
         site_state(&rows, "blog_id")
+    }
+}
+
+impl Units {
+    /// The token and the site in one statement: a one-row stub, the token
+    /// (columns `tok_*`, NULL when unknown or revoked) and the site's rows
+    /// beside it (NULL when there is no such site).
+    pub(super) async fn token_and_site_in(
+        &self,
+        e: &mut impl Exec,
+        digest: &[u8],
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<(Option<TokenRecord>, Option<SiteState>), StoreError> {
+        let (column, value) = site_key(site);
+        let sql = format!(
+            "SELECT tk.*, st.* FROM (SELECT 1 AS one) o \
+             LEFT JOIN (SELECT t.key_id AS tok_key_id, t.scope AS tok_scope, \
+             t.last_used_at AS tok_last_used_at, k.partner_id AS tok_partner_id, \
+             k.parent_key_id AS tok_parent_key_id, k.disabled AS tok_disabled, k.test AS tok_test, \
+             COALESCE(pk.disabled, 0) AS tok_parent_disabled \
+             FROM tokens t JOIN keys k ON k.id = t.key_id LEFT JOIN keys pk ON pk.id = k.parent_key_id \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL) tk ON 1 = 1 \
+             LEFT JOIN (SELECT s.blog_id, s.identifier, s.url, s.connected, \
+             (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds, {LIVE_COLUMNS} \
+             FROM sites s LEFT JOIN activations a ON a.blog_id = s.blog_id AND {} \
+             LEFT JOIN keys k ON k.id = a.key_id WHERE s.{column} = $2) st ON 1 = 1 \
+             ORDER BY st.id",
+            live_at("$3")
+        );
+        let q = query(&sql).bind(digest.to_vec());
+        let q = match value {
+            SiteKey::Id(id) => q.bind(id),
+            SiteKey::Text(s) => q.bind(s),
+        };
+        let rows = q.bind(now.as_millis()).fetch_all(e).await?;
+        let token = match rows.first() {
+            Some(r) if r.try_get::<Option<i64>, _>("tok_key_id")?.is_some() => {
+                Some(token_record(r, "tok_")?)
+            }
+            _ => None,
+        };
+        Ok((token, site_state(&rows, "blog_id")?))
+    }
+}
+
+impl SqlStore {
+    pub(super) async fn token_and_site_impl(
+        &self,
+        digest: &[u8],
+        site: &SiteRef,
+        now: Timestamp,
+    ) -> Result<(Option<TokenRecord>, Option<SiteState>), StoreError> {
+        if let Some(native) = &self.native {
+            return native.read(|e| run_ready(self.token_and_site_in(e, digest, site, now)));
+        }
+        self.token_and_site_in(&mut Pool(self.read()), digest, site, now)
+            .await
     }
 }
 
