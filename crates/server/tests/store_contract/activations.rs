@@ -7,6 +7,8 @@ contract!(
     provision_outcomes,
     limits_hold_under_concurrency,
     identical_concurrent_provisions_make_one_activation,
+    refusals_in_a_group_undo_only_themselves,
+    family_and_own_limits_hold_under_concurrency,
     cancel_outcomes,
     site_connect_and_expiry,
     activation_filters_and_grants,
@@ -142,6 +144,93 @@ async fn limits_hold_under_concurrency(fx: Fx) {
             .unwrap_err(),
         ErrorCode::ActivationLimitReached
     );
+}
+
+/// Concurrent provisions share a transaction on SQLite (group commit): a
+/// refused one between accepted ones must leave them all in place.
+async fn refusals_in_a_group_undo_only_themselves(fx: Fx) {
+    let (_, key) = fx.key(&[]).await;
+    let (_, other) = fx.key(&[]).await;
+    for i in 0..15 {
+        let url = format!("https://held{i}.example");
+        fx.provision(other, &url, Some("premium"), T0).await.unwrap();
+    }
+    let fx = Arc::new(fx);
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let url = if i % 2 == 0 {
+                format!("https://mine{i}.example")
+            } else {
+                format!("https://held{}.example", i / 2)
+            };
+            (i, fx.provision(key, &url, Some("premium"), T0 + 1).await)
+        }));
+    }
+    for t in tasks {
+        let (i, out) = t.await.unwrap();
+        if i % 2 == 0 {
+            assert!(out.unwrap().activation.unwrap().created, "provision {i}");
+        } else {
+            assert_eq!(out.unwrap_err(), ErrorCode::ProductOwnedByAnotherPartner);
+        }
+    }
+    let mine = fx
+        .states(ActivationFilter {
+            key_id: Some(key),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(mine.len(), 15, "every accepted provision is there, once");
+    let theirs = fx
+        .states(ActivationFilter {
+            key_id: Some(other),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(theirs.len(), 15, "the refused ones changed nothing");
+}
+
+/// Provisions lock only the key rows whose limits apply; each limit must
+/// still be exact: a parent's over its whole family, a sub-key's own, and
+/// none at all for a product no limit covers.
+async fn family_and_own_limits_hold_under_concurrency(fx: Fx) {
+    let (partner, parent) = fx.key(&[("premium", 3)]).await;
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        subs.push(
+            fx.key_of(partner, Some(parent), &[("premium", 5), ("jetpack-backup-daily", 2)])
+                .await,
+        );
+    }
+    let fx = Arc::new(fx);
+    let mut tasks = Vec::new();
+    for (n, &sub) in subs.iter().enumerate() {
+        for i in 0..8 {
+            for product in ["premium", "jetpack-backup-daily"] {
+                let fx = fx.clone();
+                let url = format!("https://f{n}-{i}-{product}.example");
+                tasks.push(tokio::spawn(async move {
+                    (sub, product, fx.provision(sub, &url, Some(product), T0).await)
+                }));
+            }
+        }
+    }
+    let mut won: std::collections::HashMap<(KeyId, &str), usize> = Default::default();
+    for t in tasks {
+        let (sub, product, out) = t.await.unwrap();
+        match out {
+            Ok(_) => *won.entry((sub, product)).or_default() += 1,
+            Err(code) => assert_eq!(code, ErrorCode::ActivationLimitReached),
+        }
+    }
+    let premium: usize = subs.iter().map(|s| won.get(&(*s, "premium")).copied().unwrap_or(0)).sum();
+    assert_eq!(premium, 3, "the parent's limit holds over the family");
+    for s in &subs {
+        let backups = won.get(&(*s, "jetpack-backup-daily")).copied().unwrap_or(0);
+        assert_eq!(backups, 2, "each sub-key's own limit holds");
+    }
 }
 
 async fn identical_concurrent_provisions_make_one_activation(fx: Fx) {
