@@ -111,7 +111,11 @@ async fn assert_event_history(db: &Db, acts: &[AdminActivation]) {
             other => panic!("unexpected state {other}: {a:?}"),
         };
         let id = i64::try_from(a.id).unwrap();
-        assert_eq!(events.remove(&id).unwrap_or_default(), want, "events of {a:?}");
+        assert_eq!(
+            events.remove(&id).unwrap_or_default(),
+            want,
+            "events of {a:?}"
+        );
     }
     assert!(events.is_empty(), "events of no activation: {events:?}");
 }
@@ -162,7 +166,10 @@ async fn send_call(app: &TestApp, token: &str, c: &Call) -> bool {
             true
         }
         Want::Created | Want::Racer | Want::Retry => {
-            assert!(ok::<ProvisionResponse>(status, &body).success, "{c:?}: {body}");
+            assert!(
+                ok::<ProvisionResponse>(status, &body).success,
+                "{c:?}: {body}"
+            );
             c.want != Want::Retry
         }
     };
@@ -175,16 +182,33 @@ async fn send_call(app: &TestApp, token: &str, c: &Call) -> bool {
     won
 }
 
+/// A provision of the setup, before the batch.
+async fn seed(app: &TestApp, token: &str, site: &str, plan: &str) {
+    let url = url(site);
+    app.provision_ok(
+        token,
+        &[("siteurl", &url), ("local_user", "admin"), ("plan", plan)],
+    )
+    .await;
+}
+
 /// The batch (and its setup, sequential, before it): provisions that
 /// create, racers for the last premium slots, retries, cancels, and four
 /// kinds of refusal, two of them for new sites (nothing may be registered).
 async fn batch(app: &TestApp, k: &Partner, other: &Partner) -> Vec<Call> {
+    let (scan, backup) = ("jetpack-scan", "jetpack-backup-daily");
     let mut calls = Vec::new();
     for i in 0..20 {
-        calls.push(call(false, format!("gc-new{i}.example"), "jetpack-scan", Want::Created));
+        calls.push(call(
+            false,
+            format!("gc-new{i}.example"),
+            scan,
+            Want::Created,
+        ));
     }
     for i in 0..12 {
-        calls.push(call(false, format!("gc-race{i}.example"), "premium", Want::Racer));
+        let site = format!("gc-race{i}.example");
+        calls.push(call(false, site, "premium", Want::Racer));
     }
     for i in 0..4 {
         let want = Want::Refused(400, "invalid_plan");
@@ -192,31 +216,31 @@ async fn batch(app: &TestApp, k: &Partner, other: &Partner) -> Vec<Call> {
     }
     for i in 0..6 {
         let site = format!("gc-theirs{i}.example");
-        app.provision_ok(&other.token, &[("siteurl", &url(&site)), ("local_user", "them"), ("plan", "jetpack-scan")]).await;
+        seed(app, &other.token, &site, scan).await;
         let want = Want::Refused(400, "product_owned_by_another_partner");
-        calls.push(call(false, site, "jetpack-scan", want));
+        calls.push(call(false, site, scan, want));
     }
     for i in 0..4 {
         let site = format!("gc-theirs-cancel{i}.example");
-        app.provision_ok(&other.token, &[("siteurl", &url(&site)), ("local_user", "them"), ("plan", "jetpack-scan")]).await;
-        calls.push(call(true, site, "jetpack-scan", Want::Refused(403, "incorrect_partner_key")));
+        seed(app, &other.token, &site, scan).await;
+        let want = Want::Refused(403, "incorrect_partner_key");
+        calls.push(call(true, site, scan, want));
     }
     for i in 0..6 {
         let site = format!("gc-pro{i}.example");
-        app.provision_ok(&k.token, &[("siteurl", &url(&site)), ("local_user", "admin"), ("plan", "professional")]).await;
+        seed(app, &k.token, &site, "professional").await;
         let want = Want::Refused(400, "plan_downgrade_disallowed");
         calls.push(call(false, site, "personal", want));
     }
     for i in 0..4 {
         let site = format!("gc-again{i}.example");
-        app.provision_ok(&k.token, &[("siteurl", &url(&site)), ("local_user", "admin"), ("plan", "jetpack-anti-spam")]).await;
+        seed(app, &k.token, &site, "jetpack-anti-spam").await;
         calls.push(call(false, site, "jetpack-anti-spam", Want::Retry));
     }
     for i in 0..10 {
         let site = format!("gc-cancel{i}.example");
-        let plan = "jetpack-backup-daily";
-        app.provision_ok(&k.token, &[("siteurl", &url(&site)), ("local_user", "admin"), ("plan", plan)]).await;
-        calls.push(call(true, site, plan, Want::Cancelled));
+        seed(app, &k.token, &site, backup).await;
+        calls.push(call(true, site, backup, Want::Cancelled));
     }
     calls
 }
@@ -268,7 +292,10 @@ both_backends! {
         // Refused provisions to new sites registered nothing.
         let created_sites = won.iter().filter(|i| !calls[**i].cancel).count() as i64;
         assert_eq!(site_rows(&db).await, sites_before + created_sites, "sites registered");
-        for c in calls.iter().enumerate().filter(|(i, c)| !won.contains(i) && c.site.starts_with("gc-race") || c.site.starts_with("gc-bad")).map(|(_, c)| c) {
+        let new_site = |c: &Call| c.site.starts_with("gc-race") || c.site.starts_with("gc-bad");
+        let refused_new: Vec<&Call> = calls.iter().enumerate().filter(|(i, c)| !won.contains(i) && new_site(c)).map(|(_, c)| c).collect();
+        assert_eq!(refused_new.len(), 12 - PREMIUM_LIMIT + 4);
+        for c in refused_new {
             let (status, body) = app.status(&k.token, &c.site).await;
             assert_error(status, &body, 403, "invalid_blog");
         }
@@ -330,11 +357,19 @@ async fn flooder(
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let site = format!("{prefix}-{n}.flood.example");
-        log.lock().unwrap().entry(site.clone()).or_default().provisioned = Some(Told::Unknown);
+        log.lock()
+            .unwrap()
+            .entry(site.clone())
+            .or_default()
+            .provisioned = Some(Told::Unknown);
         let res = http
             .post(format!("{base}/rest/v1.3/jpphp/provision"))
             .bearer_auth(&token)
-            .form(&[("siteurl", url(&site).as_str()), ("local_user", "admin"), ("plan", "jetpack-scan")])
+            .form(&[
+                ("siteurl", url(&site).as_str()),
+                ("local_user", "admin"),
+                ("plan", "jetpack-scan"),
+            ])
             .send()
             .await;
         if told(res, &site).await != Told::Yes {
@@ -392,7 +427,9 @@ both_backends! {
                 .collect();
             // Waits for the answers, not for time: the kill lands while the
             // tasks have their next requests in flight.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             while acks.load(Ordering::Relaxed) < ACKS_BEFORE_KILL {
+                assert!(tokio::time::Instant::now() < deadline, "cycle {cycle}: too few answers\n{}", app.logs());
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             app.kill9().await;

@@ -83,7 +83,10 @@ async fn burst(apps: &[Arc<TestApp>], calls: &[(String, String, &'static str)]) 
                     true
                 } else {
                     let err = assert_error(status, &body, 400, "activation_limit_reached");
-                    assert_eq!(err.message, format!("This key has reached its activation limit for product {plan}"));
+                    assert_eq!(
+                        err.message,
+                        format!("This key has reached its activation limit for product {plan}")
+                    );
                     false
                 }
             })
@@ -136,19 +139,42 @@ async fn limited_beside_unlimited(db: Db, servers_n: usize) {
         calls.push((k.token.clone(), format!("up{i}.example"), "premium"));
     }
     let won = burst(&apps, &calls).await;
-    let count = |plan: &str| calls.iter().zip(&won).filter(|(c, w)| c.2 == plan && **w).count();
-    assert_eq!(count("premium"), 5, "premium successes: {:?}", calls.iter().zip(&won).collect::<Vec<_>>());
-    assert_eq!(count("jetpack-scan"), 24, "an unlimited product was refused");
+    let count = |plan: &str| {
+        calls
+            .iter()
+            .zip(&won)
+            .filter(|(c, w)| c.2 == plan && **w)
+            .count()
+    };
+    assert_eq!(
+        count("premium"),
+        5,
+        "premium successes: {:?}",
+        calls.iter().zip(&won).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count("jetpack-scan"),
+        24,
+        "an unlimited product was refused"
+    );
 
     let listed = listed(app, k.key_id);
     assert_eq!(live(&listed, "premium"), 5, "{listed:?}");
     assert_eq!(live(&listed, "jetpack-scan"), 24, "{listed:?}");
     // A won upgrade superseded its personal; a refused one left it live.
-    let upgraded = calls.iter().zip(&won).filter(|(c, w)| c.1.starts_with("up") && **w).count();
+    let upgraded = calls
+        .iter()
+        .zip(&won)
+        .filter(|(c, w)| c.1.starts_with("up") && **w)
+        .count();
     assert_eq!(live(&listed, "personal"), 6 - upgraded as i64, "{listed:?}");
     // A refused provision registered no site.
     let new_premium = count("premium") - upgraded;
-    assert_eq!(site_rows(&app.db).await, (6 + 24 + new_premium) as i64, "sites");
+    assert_eq!(
+        site_rows(&app.db).await,
+        (6 + 24 + new_premium) as i64,
+        "sites"
+    );
     let path = crate::reporting::list_path(owner.partner_id, k.key_id, "?per_page=1");
     let (status, body) = crate::reporting::get(app, &k.token, &path).await;
     assert_eq!(status, 200, "{body}");
@@ -156,7 +182,13 @@ async fn limited_beside_unlimited(db: Db, servers_n: usize) {
     // Still exactly at the limit: one more premium is refused, scan is not.
     let (s, b) = provision(&apps[servers_n - 1], &k.token, "late.example", "premium").await;
     assert_error(s, &b, 400, "activation_limit_reached");
-    let (s, b) = provision(&apps[servers_n - 1], &k.token, "late.example", "jetpack-scan").await;
+    let (s, b) = provision(
+        &apps[servers_n - 1],
+        &k.token,
+        "late.example",
+        "jetpack-scan",
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
 }
 
@@ -166,7 +198,15 @@ async fn own_limits_of_sub_keys(db: Db, servers_n: usize) {
     let apps = servers(db, servers_n).await;
     let app = &apps[0];
     let p = app.partner("Unlimited parent").await;
-    let a = sub_key(app, &p, &[("allowed_premium_plans", "3"), ("allowed_jetpack-scan_plans", "100")]).await;
+    let a = sub_key(
+        app,
+        &p,
+        &[
+            ("allowed_premium_plans", "3"),
+            ("allowed_jetpack-scan_plans", "100"),
+        ],
+    )
+    .await;
     let b = sub_key(app, &p, &[("allowed_premium_plans", "2")]).await;
     let mut calls = Vec::new();
     for i in 0..16 {
@@ -179,7 +219,11 @@ async fn own_limits_of_sub_keys(db: Db, servers_n: usize) {
     }
     let won = burst(&apps, &calls).await;
     let count = |token: &str, plan: &str| {
-        calls.iter().zip(&won).filter(|(c, w)| c.0 == token && c.2 == plan && **w).count()
+        calls
+            .iter()
+            .zip(&won)
+            .filter(|(c, w)| c.0 == token && c.2 == plan && **w)
+            .count()
     };
     assert_eq!(count(&a.token, "premium"), 3, "sub-key a (premium=3)");
     assert_eq!(count(&b.token, "premium"), 2, "sub-key b (premium=2)");
@@ -188,7 +232,10 @@ async fn own_limits_of_sub_keys(db: Db, servers_n: usize) {
     for (key, want) in [(a.key_id, 3), (b.key_id, 2), (p.key_id, 8)] {
         assert_eq!(live(&listed(app, key), "premium"), want, "key {key}");
     }
-    assert_eq!(listed(app, p.key_id).live_with_sub_keys.get("premium"), Some(&13));
+    assert_eq!(
+        listed(app, p.key_id).live_with_sub_keys.get("premium"),
+        Some(&13)
+    );
 }
 
 /// Live premiums of these keys, in one statement (a consistent snapshot).
@@ -306,7 +353,9 @@ async fn an_unlimited_provision_does_not_wait_for_its_keys_row() {
     let app = TestApp::spawn(db).await;
     let owner = app.partner("Unlocked").await;
     let k = app.key(owner.partner_id, &["--limit", "premium=5"]).await;
-    let mut conn = sqlx::postgres::PgConnection::connect(&app.db.url).await.unwrap();
+    let mut conn = sqlx::postgres::PgConnection::connect(&app.db.url)
+        .await
+        .unwrap();
     let mut tx = conn.begin().await.unwrap();
     sqlx::query("SELECT id FROM keys WHERE id = $1 FOR NO KEY UPDATE")
         .bind(k.key_id as i64)

@@ -25,7 +25,11 @@ async fn provision(app: &TestApp, token: &str, site: &str) -> (StatusCode, Value
     let url = format!("https://{site}");
     app.provision(
         token,
-        &[("siteurl", &url), ("local_user", "admin"), ("plan", "jetpack-scan")],
+        &[
+            ("siteurl", &url),
+            ("local_user", "admin"),
+            ("plan", "jetpack-scan"),
+        ],
     )
     .await
 }
@@ -63,7 +67,10 @@ async fn refused(first: &TestApp, then: &TestApp, token: &str, status: u16, code
         }
     }
     let listed = first.admin(&["site", "show", "after.example"]);
-    assert!(listed.is_err(), "a refused provision registered a site: {listed:?}");
+    assert!(
+        listed.is_err(),
+        "a refused provision registered a site: {listed:?}"
+    );
 }
 
 /// Two servers on one database.
