@@ -45,18 +45,25 @@ async fn warm(app: &TestApp, token: &str, site: &str) {
     assert_eq!(s, 200, "{body}");
 }
 
-/// The very next status and provision with `token` on each server (`first`
-/// first) are refused with this error, also when sent at once; no site was
-/// registered for them.
-async fn refused(first: &TestApp, then: &TestApp, token: &str, status: u16, code: &str) {
+/// The very next status (of `site`, which exists) and provision with
+/// `token` on each server (`first` first) are refused with this error, also
+/// when sent at once; no site was registered for them.
+async fn refused(
+    first: &TestApp,
+    then: &TestApp,
+    token: &str,
+    site: &str,
+    status: u16,
+    code: &str,
+) {
     for app in [first, then] {
-        let (s, body) = app.status(token, HELD).await;
+        let (s, body) = app.status(token, site).await;
         assert_error(s, &body, status, code);
         let (s, body) = provision(app, token, "after.example").await;
         assert_error(s, &body, status, code);
         let answers = join_all((0..8).map(|i| async move {
             if i % 2 == 0 {
-                app.status(token, HELD).await
+                app.status(token, site).await
             } else {
                 provision(app, token, &format!("after{i}.example")).await
             }
@@ -99,12 +106,12 @@ both_backends! {
         }
         // One token: that one refused, the key's others still work.
         a.admin(&["token", "revoke", "--token", &p.token]).unwrap();
-        refused(&b, &a, &p.token, 403, "invalid_token").await;
+        refused(&b, &a, &p.token, HELD, 403, "invalid_token").await;
         warm(&b, &second, HELD).await;
         // Every token of the key.
         a.admin(&["token", "revoke", "--key", &p.key_id.to_string()]).unwrap();
         for token in [&second, &third] {
-            refused(&b, &a, token, 403, "invalid_token").await;
+            refused(&b, &a, token, HELD, 403, "invalid_token").await;
         }
         // A new token works at once (nothing negative is cached either).
         let fresh = a.token(&p.client_id, &p.client_secret).await;
@@ -123,7 +130,7 @@ both_backends! {
         warm(&b, &p.token, HELD).await;
         let newer = a.token(&p.client_id, &p.client_secret).await;
         let newest = a.token(&p.client_id, &p.client_secret).await;
-        refused(&b, &a, &p.token, 403, "invalid_token").await;
+        refused(&b, &a, &p.token, HELD, 403, "invalid_token").await;
         warm(&b, &newer, HELD).await;
         warm(&b, &newest, HELD).await;
     }
@@ -145,7 +152,7 @@ both_backends! {
         warm(&b, &p.token, HELD).await;
         let rotated = s.agent.post(&post(p.key_id, "rotate"), &[("csrf_token", &csrf)]).await;
         assert_eq!(rotated.status, 200, "{}", rotated.body);
-        refused(&b, &a, &p.token, 403, "invalid_token").await;
+        refused(&b, &a, &p.token, HELD, 403, "invalid_token").await;
         let secret = crate::portal_pages::by_id(&rotated.body, "client-secret").unwrap();
         let token = a.token(&p.client_id, &secret).await;
 
@@ -155,7 +162,7 @@ both_backends! {
         let off = s.agent.post(&post(p.key_id, "disable"), &[("csrf_token", &csrf)]).await;
         assert_eq!(off.status, 303, "{}", off.body);
         for t in [&token, &sub.token] {
-            refused(&b, &a, t, 400, "partner_key_disabled").await;
+            refused(&b, &a, t, HELD, 400, "partner_key_disabled").await;
         }
         let on = s.agent.post(&post(p.key_id, "enable"), &[("csrf_token", &csrf)]).await;
         assert_eq!(on.status, 303, "{}", on.body);
@@ -164,7 +171,7 @@ both_backends! {
         }
         let off = s.agent.post(&post(sub.key_id, "disable"), &[("csrf_token", &csrf)]).await;
         assert_eq!(off.status, 303, "{}", off.body);
-        refused(&b, &a, &sub.token, 400, "partner_key_disabled").await;
+        refused(&b, &a, &sub.token, SUB, 400, "partner_key_disabled").await;
         warm(&b, &token, HELD).await;
     }
 
@@ -177,7 +184,7 @@ both_backends! {
         holds(&a, &sub.token, SUB).await;
         warm(&b, &sub.token, SUB).await;
         a.admin(&["key", "disable", &p.key_id.to_string()]).unwrap();
-        refused(&b, &a, &sub.token, 400, "partner_key_disabled").await;
+        refused(&b, &a, &sub.token, SUB, 400, "partner_key_disabled").await;
         a.admin(&["key", "enable", &p.key_id.to_string()]).unwrap();
         warm(&b, &sub.token, SUB).await;
     }
