@@ -477,6 +477,7 @@ both_backends! {
             }
         }
         assert!(acked >= CYCLES * ACKS_BEFORE_KILL, "{acked} acknowledged");
-        eprintln!("flood: {CYCLES} kills, {acked} acknowledged writes, {} activations", acts.len());
+        let unanswered = log.values().filter(|l| l.provisioned == Some(Told::Unknown) || l.cancelled == Some(Told::Unknown)).count();
+        eprintln!("flood: {CYCLES} kills, {acked} acknowledged writes, {unanswered} unanswered, {} activations", acts.len());
     }
 }
