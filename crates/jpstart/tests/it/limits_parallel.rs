@@ -344,7 +344,6 @@ both_backends! {
 /// row (as a concurrent limited provision of the same key would); the
 /// unlimited provision must still be answered.
 #[tokio::test]
-#[ignore = "issue 17: on main every provision locks its key row (and bumps keys.activation_count); un-ignore once unlimited products take no key lock"]
 async fn an_unlimited_provision_does_not_wait_for_its_keys_row() {
     use sqlx::Connection;
     let Some(db) = Db::postgres().await else {

@@ -153,7 +153,9 @@ async fn refusals_in_a_group_undo_only_themselves(fx: Fx) {
     let (_, other) = fx.key(&[]).await;
     for i in 0..15 {
         let url = format!("https://held{i}.example");
-        fx.provision(other, &url, Some("premium"), T0).await.unwrap();
+        fx.provision(other, &url, Some("premium"), T0)
+            .await
+            .unwrap();
     }
     let fx = Arc::new(fx);
     let mut tasks = Vec::new();
@@ -200,8 +202,12 @@ async fn family_and_own_limits_hold_under_concurrency(fx: Fx) {
     let mut subs = Vec::new();
     for _ in 0..3 {
         subs.push(
-            fx.key_of(partner, Some(parent), &[("premium", 5), ("jetpack-backup-daily", 2)])
-                .await,
+            fx.key_of(
+                partner,
+                Some(parent),
+                &[("premium", 5), ("jetpack-backup-daily", 2)],
+            )
+            .await,
         );
     }
     let fx = Arc::new(fx);
@@ -212,7 +218,11 @@ async fn family_and_own_limits_hold_under_concurrency(fx: Fx) {
                 let fx = fx.clone();
                 let url = format!("https://f{n}-{i}-{product}.example");
                 tasks.push(tokio::spawn(async move {
-                    (sub, product, fx.provision(sub, &url, Some(product), T0).await)
+                    (
+                        sub,
+                        product,
+                        fx.provision(sub, &url, Some(product), T0).await,
+                    )
                 }));
             }
         }
@@ -225,7 +235,10 @@ async fn family_and_own_limits_hold_under_concurrency(fx: Fx) {
             Err(code) => assert_eq!(code, ErrorCode::ActivationLimitReached),
         }
     }
-    let premium: usize = subs.iter().map(|s| won.get(&(*s, "premium")).copied().unwrap_or(0)).sum();
+    let premium: usize = subs
+        .iter()
+        .map(|s| won.get(&(*s, "premium")).copied().unwrap_or(0))
+        .sum();
     assert_eq!(premium, 3, "the parent's limit holds over the family");
     for s in &subs {
         let backups = won.get(&(*s, "jetpack-backup-daily")).copied().unwrap_or(0);

@@ -132,7 +132,6 @@ impl Units {
         event(tx, t.id, Some(t.from), t.to, t.at, actor).await?;
         Ok(true)
     }
-
 }
 
 impl SqlStore {
@@ -163,7 +162,6 @@ impl SqlStore {
             .await
         )
     }
-
 }
 
 impl Units {
@@ -413,7 +411,6 @@ impl Units {
         }
         Ok(Ok(CancelOutcome { cancelled }))
     }
-
 }
 
 impl SqlStore {

@@ -409,7 +409,9 @@ decode!(Vec<u8>, Cell::Blob(b) => b.clone());
 
 /// Drives a future whose every await is ready at once (a unit of work on a
 /// [`Native`] connection) to its end, here and now.
-pub(crate) fn run_ready<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+pub(crate) fn run_ready<T>(
+    f: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     let mut f = pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(v) => v,
@@ -453,7 +455,10 @@ mod tests {
         .expect("select");
         assert_eq!(row.try_get::<i64, _>("id").expect("id"), 7);
         assert_eq!(row.try_get::<String, _>("name").expect("name"), "seven");
-        assert_eq!(row.try_get::<Option<Vec<u8>>, _>("data").expect("data"), None);
+        assert_eq!(
+            row.try_get::<Option<Vec<u8>>, _>("data").expect("data"),
+            None
+        );
         assert!(row.try_get::<i64, _>("name").is_err(), "text is not an int");
         assert!(row.try_get::<i64, _>("nope").is_err(), "no such column");
     }

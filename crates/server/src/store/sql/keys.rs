@@ -29,12 +29,11 @@ impl SqlStore {
         name: &str,
         now: Timestamp,
     ) -> Result<PartnerId, StoreError> {
-        let row =
-            query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
-                .bind(name)
-                .bind(now.as_millis())
-                .fetch_one(&mut Pool(&self.pools.write))
-                .await?;
+        let row = query("INSERT INTO partners (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(now.as_millis())
+            .fetch_one(&mut Pool(&self.pools.write))
+            .await?;
         Ok(PartnerId::new(row.try_get("id")?))
     }
 
@@ -129,11 +128,7 @@ impl SqlStore {
             "SELECT id, partner_id, parent_key_id, test FROM keys WHERE id = $1{}",
             self.backend.for_update()
         );
-        let Some(r) = query(&sql)
-            .bind(key.get())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(r) = query(&sql).bind(key.get()).fetch_optional(&mut *tx).await? else {
             return Err(StoreError::NotFound(format!("key {key}")));
         };
         Ok(ParentKey {
@@ -145,7 +140,6 @@ impl SqlStore {
             test: flag(&r, "test")?,
         })
     }
-
 }
 
 impl Units {
@@ -249,7 +243,10 @@ impl Units {
         if self.backend == Backend::Sqlite {
             return Ok(());
         }
-        let sql = format!("SELECT id FROM keys WHERE id = $1{}", self.backend.for_update());
+        let sql = format!(
+            "SELECT id FROM keys WHERE id = $1{}",
+            self.backend.for_update()
+        );
         match query(&sql).bind(key.get()).fetch_optional(tx).await? {
             Some(_) => Ok(()),
             None => Err(StoreError::NotFound(format!("key {key}"))),
@@ -374,12 +371,11 @@ impl SqlStore {
         &self,
         partner: PartnerId,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = query(
-            "SELECT prefix FROM partner_redirects WHERE partner_id = $1 ORDER BY prefix",
-        )
-        .bind(partner.get())
-        .fetch_all(&mut Pool(self.read()))
-        .await?;
+        let rows =
+            query("SELECT prefix FROM partner_redirects WHERE partner_id = $1 ORDER BY prefix")
+                .bind(partner.get())
+                .fetch_all(&mut Pool(self.read()))
+                .await?;
         rows.iter().map(|r| Ok(r.try_get("prefix")?)).collect()
     }
 }
@@ -471,7 +467,11 @@ async fn live_counts(
         .collect()
 }
 
-async fn insert_key(tx: &mut impl Exec, key: &KeyRow<'_>, now: Timestamp) -> Result<KeyId, StoreError> {
+async fn insert_key(
+    tx: &mut impl Exec,
+    key: &KeyRow<'_>,
+    now: Timestamp,
+) -> Result<KeyId, StoreError> {
     let id: i64 = query(
         "INSERT INTO keys (partner_id, parent_key_id, name, secret_hash, test, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

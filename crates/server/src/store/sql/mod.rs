@@ -13,10 +13,10 @@
 
 mod activations;
 pub(crate) mod exec;
-mod native;
 mod keys;
 mod links;
 mod monitor;
+mod native;
 mod partner_users;
 mod portal_pages;
 mod reporting;
@@ -88,10 +88,9 @@ impl SqlStore {
         let pools = dialect::connect(backend, url).await?;
         migrate::run(backend, &pools.write).await?;
         let native = match super::files::database_file(url) {
-            Some(path) if backend == Backend::Sqlite => Some(native::NativeSqlite::open(
-                &path,
-                pools.write.clone(),
-            )?),
+            Some(path) if backend == Backend::Sqlite => {
+                Some(native::NativeSqlite::open(&path, pools.write.clone())?)
+            }
             _ => None,
         };
         Ok(SqlStore {

@@ -4,8 +4,8 @@
 use jpstart_types::{BlogId, PartnerId, SiteIdentifier, SiteRef};
 
 use super::exec::{query, run_ready, Exec, Pool, Row};
-use super::tokens::token_record;
 use super::rows::{live_from_row, site_key, SiteKey, SiteRow, LIVE_COLUMNS};
+use super::tokens::token_record;
 use super::{live_at, SqlStore, Units};
 use crate::clock::Timestamp;
 use crate::domain::credentials::Kind as CredentialKind;

@@ -62,7 +62,9 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         if let Some(native) = &self.native {
             let (units, digest) = (**self, digest.to_vec());
-            return native.write(move |e| run_ready(units.touch_token_in(e, &digest, now))).await;
+            return native
+                .write(move |e| run_ready(units.touch_token_in(e, &digest, now)))
+                .await;
         }
         self.touch_token_in(&mut Pool(&self.pools.write), digest, now)
             .await
@@ -83,13 +85,12 @@ impl SqlStore {
         digest: &[u8],
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let n =
-            query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
-                .bind(digest.to_vec())
-                .bind(now.as_millis())
-                .execute(&mut Pool(&self.pools.write))
-                .await?
-                .rows_affected();
+        let n = query("UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL")
+            .bind(digest.to_vec())
+            .bind(now.as_millis())
+            .execute(&mut Pool(&self.pools.write))
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -98,14 +99,12 @@ impl SqlStore {
         key: KeyId,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let n = query(
-            "UPDATE tokens SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(key.get())
-        .bind(now.as_millis())
-        .execute(&mut Pool(&self.pools.write))
-        .await?
-        .rows_affected();
+        let n = query("UPDATE tokens SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL")
+            .bind(key.get())
+            .bind(now.as_millis())
+            .execute(&mut Pool(&self.pools.write))
+            .await?
+            .rows_affected();
         Ok(n)
     }
 }
