@@ -207,3 +207,113 @@ fn run_unit(conn: &mut rusqlite::Connection, job: Job) -> Option<Reply> {
     }
     Some(reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    async fn open(dir: &Path) -> (NativeSqlite, sqlx::AnyPool) {
+        sqlx::any::install_default_drivers();
+        let path = dir.join("native.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let turn = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("sqlx pool");
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+            .execute(&turn)
+            .await
+            .expect("schema");
+        (
+            NativeSqlite::open(&path, turn.clone()).expect("native"),
+            turn,
+        )
+    }
+
+    fn insert(e: &mut Native<'_>, v: i64) -> Result<(), StoreError> {
+        e.0.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+        Ok(())
+    }
+
+    fn values(db: &NativeSqlite) -> Vec<i64> {
+        db.read(|e| {
+            let mut stmt = e.0.prepare("SELECT v FROM t ORDER BY v")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+        })
+        .expect("read")
+    }
+
+    /// Units that fail or are refused after writing are undone alone; their
+    /// neighbours in the same group are kept and answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_keeps_exactly_the_units_that_succeeded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Arc::new(open(dir.path()).await.0);
+        let mut tasks = Vec::new();
+        for v in 0..60i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let out = match v % 3 {
+                    0 => db.write(move |e| insert(e, v)).await.map(|()| Ok(())),
+                    1 => {
+                        db.write(move |e| {
+                            insert(e, v)?;
+                            Err::<(), _>(StoreError::Corrupt("fails after writing".into()))
+                        })
+                        .await
+                    }
+                    .map(Ok),
+                    _ => {
+                        db.decide(move |e| {
+                            insert(e, v)?;
+                            Ok(Err::<(), _>("refused after writing"))
+                        })
+                        .await
+                    }
+                };
+                (v, out)
+            }));
+        }
+        for t in tasks {
+            let (v, out) = t.await.expect("task");
+            match v % 3 {
+                0 => assert!(matches!(out, Ok(Ok(()))), "{v}: {out:?}"),
+                1 => assert!(matches!(out, Err(StoreError::Corrupt(_))), "{v}: {out:?}"),
+                _ => assert!(matches!(out, Ok(Err(_))), "{v}: {out:?}"),
+            }
+        }
+        let kept: Vec<i64> = (0..60).filter(|v| v % 3 == 0).collect();
+        assert_eq!(values(&db), kept);
+    }
+
+    /// Writes through sqlx's write connection meanwhile are neither lost nor
+    /// starved: they take their turn between groups.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlx_writes_take_their_turn_between_groups() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (db, pool) = open(dir.path()).await;
+        let db = Arc::new(db);
+        let mut tasks = Vec::new();
+        for v in 0..200i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |e| insert(e, v)).await
+            }));
+        }
+        for v in 1000..1010i64 {
+            sqlx::query("INSERT INTO t (v) VALUES ($1)")
+                .bind(v)
+                .execute(&pool)
+                .await
+                .expect("sqlx write");
+        }
+        for t in tasks {
+            t.await.expect("task").expect("native write");
+        }
+        assert_eq!(values(&db).len(), 210);
+    }
+}
