@@ -31,7 +31,7 @@ mod webhooks;
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::dialect::{self, Backend, Pools};
-use super::{migrate, Store, StoreError};
+use super::{migrate, StoreError};
 
 type Tx = Transaction<'static, Any>;
 

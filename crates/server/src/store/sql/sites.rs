@@ -12,7 +12,7 @@ use crate::domain::credentials::Kind as CredentialKind;
 use crate::domain::lifecycle::{self, ConnectedBy};
 use crate::domain::{Actor, CredentialsRefusal};
 use crate::store::types::{ConnectOutcome, SiteState, TokenRecord};
-use crate::store::StoreError;
+use crate::store::{Backend, StoreError};
 use jpstart_types::webhooks::EventType;
 
 impl Units {
@@ -99,9 +99,12 @@ impl Units {
 }
 
 impl Units {
-    /// The token and the site in one statement: a one-row stub, the token
-    /// (columns `tok_*`, NULL when unknown or revoked) and the site's rows
-    /// beside it (NULL when there is no such site).
+    /// The token and the site. On PostgreSQL in one statement (one round
+    /// trip): a one-row stub, the token (columns `tok_*`, NULL when unknown
+    /// or revoked) and the site's rows beside it (NULL when there is no
+    /// such site). On SQLite, where there is no round trip to save, as its
+    /// two plain statements: SQLite would materialise the joined subqueries
+    /// into temporary tables, which costs more than the second statement.
     pub(super) async fn token_and_site_in(
         &self,
         e: &mut impl Exec,
@@ -109,6 +112,10 @@ impl Units {
         site: &SiteRef,
         now: Timestamp,
     ) -> Result<(Option<TokenRecord>, Option<SiteState>), StoreError> {
+        if self.backend == Backend::Sqlite {
+            let token = self.token_in(e, digest).await?;
+            return Ok((token, self.site_in(e, site, now).await?));
+        }
         let (column, value) = site_key(site);
         let sql = format!(
             "SELECT tk.*, st.* FROM (SELECT 1 AS one) o \
