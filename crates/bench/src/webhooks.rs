@@ -32,7 +32,10 @@ pub struct WebhookRow {
     pub none_before: Row,
     pub with_hook: Row,
     pub none_after: Row,
-    /// Deliveries the receiver got (each provision makes one pending event).
+    /// Provisions sent while the endpoint existed (warm-up included): each
+    /// makes one `activation.pending` event for it.
+    pub events: u64,
+    /// Deliveries the receiver got.
     pub delivered: u64,
 }
 
@@ -41,15 +44,20 @@ impl WebhookRow {
     pub fn markdown(&self, o: &mut String) {
         let w = self;
         let _ = writeln!(
-        o,
-        "#### Webhooks (SQLite, {} connections)\n\nProvision of new sites on one server: no endpoint, then one endpoint wanting `activation.pending` (each provision writes an event and a delivery in its transaction; the dispatcher sends them to a local receiver answering 200), then no endpoint again. × compares with the mean of the two runs without. The outbox must not halve provision throughput.\n",
-        w.conns
-    );
+            o,
+            "#### Webhooks (SQLite, {} connections)\n\nProvision of new sites on one server: no endpoint, then one endpoint wanting `activation.pending` (each provision writes an event and a delivery in its transaction; the dispatcher sends them to a local receiver answering 200), then no endpoint again. × none compares with the mean of the two windows without. The outbox must not halve provision throughput.\n",
+            w.conns
+        );
         let _ = writeln!(
             o,
-            "| window | provision req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
+            "| window | provision req/s | × none | p50 ms | p99 ms | server CPU µs/req | × none | errors |"
         );
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        let mean = |f: fn(&Row) -> Option<f64>| {
+            Some((f(&w.none_before)? + f(&w.none_after)?) / 2.0).filter(|m| *m > 0.0)
+        };
+        let rate = mean(|r| Some(r.rate));
+        let cpu = mean(|r| r.cpu_us_per_req);
         for (name, r) in [
             ("no endpoint", &w.none_before),
             ("one endpoint", &w.with_hook),
@@ -57,21 +65,33 @@ impl WebhookRow {
         ] {
             let _ = writeln!(
                 o,
-                "| {name} | {:.0} | {} | {} | {} | {} |",
+                "| {name} | {:.0} | {} | {} | {} | {} | {} | {} |",
                 r.rate,
+                times(Some(r.rate), rate),
                 ms(r.p50_us),
                 ms(r.p99_us),
                 r.cpu_us_per_req
                     .map_or("–".to_string(), |c| format!("{c:.0}")),
+                times(r.cpu_us_per_req, cpu),
                 r.errors
             );
         }
         let _ = writeln!(
-        o,
-        "\nWith an endpoint: ×{:.2} of the throughput without; the receiver got {} deliveries.\n",
-        w.ratio(),
-        w.delivered
-    );
+            o,
+            "\nWith an endpoint: **×{:.2}** of the throughput without; the receiver got {} deliveries of the {} events made while the endpoint existed (what was still queued when it was deleted is given up).\n",
+            w.ratio(),
+            w.delivered,
+            w.events
+        );
+    }
+
+    /// Any window with errors or none completed, or no delivery at all (the
+    /// comparison would not measure sending).
+    pub fn failed(&self) -> bool {
+        [&self.none_before, &self.with_hook, &self.none_after]
+            .into_iter()
+            .any(Row::failed)
+            || self.delivered == 0
     }
 
     /// With an endpoint, as a share of the mean without.
@@ -111,7 +131,7 @@ async fn receiver() -> Result<(SocketAddr, Arc<AtomicU64>), String> {
 }
 
 /// One authenticated request; status and body.
-async fn call(
+pub(crate) async fn call(
     addr: SocketAddr,
     method: Method,
     path: &str,
@@ -174,7 +194,9 @@ pub async fn compare(args: &Args, settings: &Settings, dir: &Path) -> Result<Web
             .and_then(|v| v["id"].as_i64())
             .ok_or_else(|| format!("webhook answer without an id: {body}"))?;
         progress(&format!("webhooks: provision × {conns}, one endpoint"));
+        let first = plan.provision_next.load(Ordering::Relaxed);
         let with_hook = measure(&srv, &plan, Kind::Provision, conns, settings).await;
+        let events = plan.provision_next.load(Ordering::Relaxed).saturating_sub(first);
         let item = format!("{hooks}/{id}");
         let (status, body) = call(srv.addr, Method::DELETE, &item, &plan.bearer, None).await?;
         if status != 200 {
@@ -190,6 +212,7 @@ pub async fn compare(args: &Args, settings: &Settings, dir: &Path) -> Result<Web
             none_before,
             with_hook,
             none_after,
+            events,
             delivered: delivered.load(Ordering::Relaxed),
         })
     }
@@ -200,6 +223,13 @@ pub async fn compare(args: &Args, settings: &Settings, dir: &Path) -> Result<Web
     };
     srv.stop().await;
     Ok(row)
+}
+
+fn times(v: Option<f64>, base: Option<f64>) -> String {
+    match (v, base) {
+        (Some(v), Some(b)) if b > 0.0 => format!("{:.2}×", v / b),
+        _ => "–".to_string(),
+    }
 }
 
 fn ms(us: u64) -> String {
