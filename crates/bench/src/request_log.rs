@@ -103,7 +103,10 @@ pub async fn run(args: &Args, settings: &Settings, dir: &Path) -> Result<Request
             let plan = plan(&srv, &creds, settings.status_sites, 0).await?;
             let mut sent = 0;
             for cost in &mut costs {
-                progress(&format!("request log {name}: {} × {conns}", cost.kind.name()));
+                progress(&format!(
+                    "request log {name}: {} × {conns}",
+                    cost.kind.name()
+                ));
                 let row = measure(&srv, &plan, cost.kind, conns, settings).await;
                 sent += row.sent;
                 cost.rows.push(row);
@@ -190,7 +193,11 @@ impl RequestLogCost {
     /// nothing (the comparison would not measure the log).
     pub fn failed(&self) -> bool {
         self.costs.iter().flat_map(|c| &c.rows).any(Row::failed)
-            || self.checks.iter().skip(1).any(|c| c.entries.unwrap_or(0) == 0)
+            || self
+                .checks
+                .iter()
+                .skip(1)
+                .any(|c| c.entries.unwrap_or(0) == 0)
     }
 
     /// The report's section.
@@ -240,7 +247,8 @@ impl RequestLogCost {
                 o,
                 "| {mode} | {} | {} | {} |",
                 c.sent,
-                c.entries.map_or("– (log off)".to_string(), |n| n.to_string()),
+                c.entries
+                    .map_or("– (log off)".to_string(), |n| n.to_string()),
                 c.dropped.map_or("–".to_string(), |n| n.to_string())
             );
         }

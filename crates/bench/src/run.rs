@@ -9,8 +9,8 @@ use std::time::Instant;
 use hyper::Method;
 
 use crate::load::{self, Kind, Plan};
-use crate::request_log;
 use crate::report::{BackendReport, Floor, Machine, Report, Row, ScaleRow};
+use crate::request_log;
 use crate::seed::{self, Backend, CANCEL_PREFIX, STATUS_PREFIX};
 use crate::server::{self, Credentials, Server};
 use crate::{Args, Settings};

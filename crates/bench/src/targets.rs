@@ -134,10 +134,9 @@ impl Spec {
         let row = b.row(self.kind, conns)?;
         let (value, floor) = match (self.measure, self.against) {
             (Measure::Rate, Against::Hello) => (row.rate, b.row(Kind::Hello, conns)?.rate),
-            (Measure::P99, Against::Hello) => (
-                row.p99_us as f64,
-                b.row(Kind::Hello, conns)?.p99_us as f64,
-            ),
+            (Measure::P99, Against::Hello) => {
+                (row.p99_us as f64, b.row(Kind::Hello, conns)?.p99_us as f64)
+            }
             (Measure::Rate, Against::InsertFloor) => (row.rate, b.insert_floor.rate),
             (Measure::P99, Against::InsertFloor) => {
                 (row.p99_us as f64, b.insert_floor.p99_us as f64)
@@ -186,9 +185,12 @@ impl Spec {
     }
 
     fn absolute(&self, value: f64, floor: f64) -> String {
-        match self.measure {
-            Measure::Rate => format!("{value:.0} ÷ {floor:.0} req/s"),
-            Measure::P99 => format!("{:.2} ÷ {:.2} ms", value / 1000.0, floor / 1000.0),
+        match (self.measure, self.against) {
+            (Measure::Rate, Against::InsertFloor) => {
+                format!("{value:.0} req/s ÷ {floor:.0} rows/s")
+            }
+            (Measure::Rate, Against::Hello) => format!("{value:.0} ÷ {floor:.0} req/s"),
+            (Measure::P99, _) => format!("{:.2} ÷ {:.2} ms", value / 1000.0, floor / 1000.0),
         }
     }
 }
@@ -365,7 +367,10 @@ mod tests {
         assert_eq!(goals[0].verdict, Verdict::NotRun);
         assert!(goals[0].measured.ends_with("not run at 64 conns"));
         assert_eq!(goals[1].verdict, Verdict::NotRun);
-        assert_eq!(goals[2].measured, "not run at 16 conns, not run at 64 conns");
+        assert_eq!(
+            goals[2].measured,
+            "not run at 16 conns, not run at 64 conns"
+        );
         // A miss at the count that ran is a miss, whatever did not run.
         let b = backend(
             Backend::Sqlite,
@@ -399,7 +404,7 @@ mod tests {
     fn postgres_and_scaling_rows() {
         let mut pg = sqlite(3500.0, 5.0, 900.0, 11.0);
         pg.backend = Backend::Postgres;
-        let scale = |size, p50_us, rate, rss_mib| ScaleRow {
+        let scale = |size, p50_us, rate, rss_mib: u64| ScaleRow {
             size,
             seed_time: std::time::Duration::ZERO,
             db_bytes: 0,
@@ -418,10 +423,7 @@ mod tests {
         use Verdict::{Met, Missed};
         // PostgreSQL: status 0.35 (met), provision 0.90 (missed), mixed p99
         // 11× (met); 1M: p50 1.10× and rate 0.90× (met), RSS 70 MiB (missed).
-        assert_eq!(
-            verdicts(&goals[5..]),
-            [Met, Missed, Met, Met, Missed]
-        );
+        assert_eq!(verdicts(&goals[5..]), [Met, Missed, Met, Met, Missed]);
         assert_eq!(goals[9].measured, "70.0 MiB");
     }
 }

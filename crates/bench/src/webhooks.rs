@@ -196,7 +196,10 @@ pub async fn compare(args: &Args, settings: &Settings, dir: &Path) -> Result<Web
         progress(&format!("webhooks: provision × {conns}, one endpoint"));
         let first = plan.provision_next.load(Ordering::Relaxed);
         let with_hook = measure(&srv, &plan, Kind::Provision, conns, settings).await;
-        let events = plan.provision_next.load(Ordering::Relaxed).saturating_sub(first);
+        let events = plan
+            .provision_next
+            .load(Ordering::Relaxed)
+            .saturating_sub(first);
         let item = format!("{hooks}/{id}");
         let (status, body) = call(srv.addr, Method::DELETE, &item, &plan.bearer, None).await?;
         if status != 200 {
