@@ -35,7 +35,7 @@ pub struct Args {
     /// The server binary to benchmark.
     #[arg(long, default_value = "target/release/jpstart")]
     pub jpstart: PathBuf,
-    /// A ~30 s smoke run: short windows, one scale.
+    /// A smoke run of under a minute: short windows, one scale.
     #[arg(long)]
     pub quick: bool,
     /// Measured window of each scenario, in milliseconds (default 6000,
