@@ -391,6 +391,25 @@ pub fn write_into(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, new)
 }
 
+/// A clean window of `kind` (1000 requests, no errors), for tests.
+#[cfg(test)]
+pub fn sample_row(kind: Kind, conns: usize, rate: f64, p99_ms: f64) -> Row {
+    Row {
+        kind,
+        conns,
+        rate,
+        ok: 1000,
+        sent: 1000,
+        p50_us: 100,
+        p99_us: (p99_ms * 1000.0) as u64,
+        cpu_us_per_req: None,
+        peak_rss_kib: Some(20 * 1024),
+        errors: 0,
+        first_error: None,
+        exhausted: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

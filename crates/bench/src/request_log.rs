@@ -265,7 +265,70 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::metric;
+    use super::*;
+    use crate::report::sample_row;
+
+    fn cost(entries: [Option<u64>; 3], errors: u64) -> RequestLogCost {
+        let rows = |kind, rate: f64| {
+            (0..3)
+                .map(|i| Row {
+                    errors: if i == 2 { errors } else { 0 },
+                    ..sample_row(kind, 16, rate * (1.0 - 0.1 * i as f64), 5.0)
+                })
+                .collect()
+        };
+        RequestLogCost {
+            conns: 16,
+            status_sites: 100,
+            costs: vec![
+                Cost {
+                    kind: Kind::Status,
+                    rows: rows(Kind::Status, 5000.0),
+                },
+                Cost {
+                    kind: Kind::Provision,
+                    rows: rows(Kind::Provision, 500.0),
+                },
+            ],
+            checks: entries
+                .iter()
+                .map(|&entries| LogCheck {
+                    sent: 2000,
+                    entries,
+                    dropped: Some(0),
+                })
+                .collect(),
+            elapsed: Duration::from_secs(9),
+            load_before: "0.1".into(),
+            load_after: "0.2".into(),
+        }
+    }
+
+    #[test]
+    fn side_by_side_rows_and_checks() {
+        let c = cost([None, Some(2000), Some(2000)], 0);
+        assert!(!c.failed());
+        let mut o = String::new();
+        c.markdown(&mut o);
+        assert!(o.contains("| status v1.4 | off | 5000 | 1.00× |"), "{o}");
+        assert!(
+            o.contains("| status v1.4 | --sandbox | 4000 | 0.80× |"),
+            "{o}"
+        );
+        assert!(
+            o.contains("| provision | --request-log | 450 | 0.90× |"),
+            "{o}"
+        );
+        assert!(o.contains("| off | 2000 | – (log off) | 0 |"), "{o}");
+        assert!(o.contains("| --sandbox | 2000 | 2000 | 0 |"), "{o}");
+    }
+
+    #[test]
+    fn errors_or_an_empty_log_fail() {
+        assert!(cost([None, Some(2000), Some(2000)], 1).failed());
+        assert!(cost([None, Some(0), Some(2000)], 0).failed());
+        assert!(cost([None, Some(2000), None], 0).failed());
+    }
 
     #[test]
     fn reads_a_counter() {

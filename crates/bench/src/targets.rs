@@ -278,24 +278,7 @@ pub fn markdown(o: &mut String, goals: &[Goal]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Floor;
-
-    fn row(kind: Kind, conns: usize, rate: f64, p99_ms: f64) -> Row {
-        Row {
-            kind,
-            conns,
-            rate,
-            ok: 1000,
-            sent: 1000,
-            p50_us: 100,
-            p99_us: (p99_ms * 1000.0) as u64,
-            cpu_us_per_req: None,
-            peak_rss_kib: Some(20 * 1024),
-            errors: 0,
-            first_error: None,
-            exhausted: false,
-        }
-    }
+    use crate::report::{sample_row as row, Floor};
 
     fn backend(backend: Backend, rows: Vec<Row>) -> BackendReport {
         BackendReport {

@@ -238,3 +238,40 @@ fn times(v: Option<f64>, base: Option<f64>) -> String {
 fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_row;
+
+    fn row(rate: f64, cpu: f64) -> Row {
+        Row {
+            cpu_us_per_req: Some(cpu),
+            ..sample_row(Kind::Provision, 16, rate, 20.0)
+        }
+    }
+
+    #[test]
+    fn ratios_to_the_mean_without_and_what_fails() {
+        let mut w = WebhookRow {
+            conns: 16,
+            none_before: row(400.0, 1000.0),
+            with_hook: row(300.0, 1500.0),
+            none_after: row(600.0, 1000.0),
+            events: 2100,
+            delivered: 2000,
+        };
+        assert!((w.ratio() - 0.6).abs() < 1e-9);
+        assert!(!w.failed());
+        let mut o = String::new();
+        w.markdown(&mut o);
+        assert!(o.contains("| one endpoint | 300 | 0.60× |"), "{o}");
+        assert!(o.contains("| 1500 | 1.50× | 0 |"), "{o}");
+        assert!(o.contains("2000 deliveries of the 2100 events"), "{o}");
+        w.delivered = 0;
+        assert!(w.failed());
+        w.delivered = 1;
+        w.none_after.errors = 2;
+        assert!(w.failed());
+    }
+}
