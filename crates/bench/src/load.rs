@@ -273,14 +273,22 @@ struct ConnResult {
 }
 
 impl ConnResult {
-    fn failed(msg: String) -> Self {
+    fn empty() -> Self {
         ConnResult {
             ok: 0,
             sent: 0,
-            errors: 1,
-            first_error: Some(msg),
+            errors: 0,
+            first_error: None,
             hist: new_histogram(),
             exhausted: false,
+        }
+    }
+
+    fn failed(msg: String) -> Self {
+        ConnResult {
+            errors: 1,
+            first_error: Some(msg),
+            ..ConnResult::empty()
         }
     }
 }
@@ -297,14 +305,7 @@ async fn connection(plan: Arc<Plan>, kind: Kind, window: Window, seed: u64) -> C
             Err(e) => return ConnResult::failed(format!("handshake: {e}")),
         };
     tokio::spawn(conn);
-    let mut out = ConnResult {
-        ok: 0,
-        sent: 0,
-        errors: 0,
-        first_error: None,
-        hist: new_histogram(),
-        exhausted: false,
-    };
+    let mut out = ConnResult::empty();
     let mut rng = Rng::new(seed);
     let host = plan.addr.to_string();
     while Instant::now() < window.to {

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::load::Kind;
-use crate::report::{BackendReport, Row, ScaleRow};
+use crate::report::{BackendReport, ScaleRow};
 use crate::seed::Backend;
 
 /// What the run says of one goal.
@@ -128,21 +128,27 @@ impl Spec {
         )
     }
 
-    /// The measure and its floor at `conns`, or `None` when either was not
-    /// run.
-    fn point<'a>(&self, b: &'a BackendReport, conns: usize) -> Option<(&'a Row, f64, f64)> {
+    /// The measure and its floor at `conns`, and whether every window
+    /// behind them was clean; `None` when either was not run.
+    fn point(&self, b: &BackendReport, conns: usize) -> Option<(f64, f64, bool)> {
         let row = b.row(self.kind, conns)?;
-        let (value, floor) = match (self.measure, self.against) {
-            (Measure::Rate, Against::Hello) => (row.rate, b.row(Kind::Hello, conns)?.rate),
-            (Measure::P99, Against::Hello) => {
-                (row.p99_us as f64, b.row(Kind::Hello, conns)?.p99_us as f64)
-            }
-            (Measure::Rate, Against::InsertFloor) => (row.rate, b.insert_floor.rate),
-            (Measure::P99, Against::InsertFloor) => {
-                (row.p99_us as f64, b.insert_floor.p99_us as f64)
-            }
+        let value = match self.measure {
+            Measure::Rate => row.rate,
+            Measure::P99 => row.p99_us as f64,
         };
-        Some((row, value, floor))
+        let (floor, floor_clean) = match (self.measure, self.against) {
+            (Measure::Rate, Against::Hello) => {
+                let h = b.row(Kind::Hello, conns)?;
+                (h.rate, !h.failed())
+            }
+            (Measure::P99, Against::Hello) => {
+                let h = b.row(Kind::Hello, conns)?;
+                (h.p99_us as f64, !h.failed())
+            }
+            (Measure::Rate, Against::InsertFloor) => (b.insert_floor.rate, true),
+            (Measure::P99, Against::InsertFloor) => (b.insert_floor.p99_us as f64, true),
+        };
+        Some((value, floor, floor_clean && !row.failed()))
     }
 
     fn goal(&self, backends: &[BackendReport]) -> Goal {
@@ -157,14 +163,14 @@ impl Spec {
         let mut parts = Vec::new();
         let (mut missed, mut absent) = (false, false);
         for &c in self.conns {
-            let Some((row, value, floor)) = self.point(b, c) else {
+            let Some((value, floor, clean)) = self.point(b, c) else {
                 absent = true;
                 parts.push(format!("not run at {c} conns"));
                 continue;
             };
             let r = if floor > 0.0 { value / floor } else { f64::NAN };
             // A window with errors measured refusals or breakage, not work.
-            let valid = row.errors == 0 && row.ok > 0 && r.is_finite();
+            let valid = clean && r.is_finite();
             missed |= !valid || !self.bound.holds(r);
             parts.push(format!(
                 "{r:.2} at {c} conns ({}){}",
@@ -278,7 +284,7 @@ pub fn markdown(o: &mut String, goals: &[Goal]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{sample_row as row, Floor};
+    use crate::report::{sample_row as row, Floor, Row};
 
     fn backend(backend: Backend, rows: Vec<Row>) -> BackendReport {
         BackendReport {
@@ -381,6 +387,15 @@ mod tests {
         assert_eq!(goals[2].verdict, Verdict::Missed);
         assert!(goals[2].measured.contains("with errors"));
         assert_eq!(goals[0].verdict, Verdict::Met);
+        // So is one whose floor's window had errors.
+        let mut b = sqlite(6000.0, 1.5, 1200.0, 2.0);
+        b.rows[0].errors = 1;
+        let goals = goals_of(b);
+        assert_eq!(goals[0].verdict, Verdict::Missed);
+        assert!(goals[0]
+            .measured
+            .starts_with("0.60 at 16 conns (6000 ÷ 10000 req/s), with errors"));
+        assert_eq!(goals[1].verdict, Verdict::Met);
     }
 
     #[test]
