@@ -175,6 +175,8 @@ impl Plan {
 pub struct LoadResult {
     /// Requests completed (successfully) inside the measured window.
     pub ok: u64,
+    /// Requests sent, warm-up included (what a request log should record).
+    pub sent: u64,
     pub errors: u64,
     pub first_error: Option<String>,
     /// Latency of successful requests, in microseconds.
@@ -234,6 +236,7 @@ where
         .collect();
     let mut total = LoadResult {
         ok: 0,
+        sent: 0,
         errors: 0,
         first_error: None,
         hist: new_histogram(),
@@ -246,6 +249,7 @@ where
             Err(e) => ConnResult::failed(format!("connection task: {e}")),
         };
         total.ok += r.ok;
+        total.sent += r.sent;
         total.errors += r.errors;
         total.exhausted |= r.exhausted;
         if total.first_error.is_none() {
@@ -261,6 +265,7 @@ where
 
 struct ConnResult {
     ok: u64,
+    sent: u64,
     errors: u64,
     first_error: Option<String>,
     hist: Histogram<u64>,
@@ -268,13 +273,22 @@ struct ConnResult {
 }
 
 impl ConnResult {
-    fn failed(msg: String) -> Self {
+    fn empty() -> Self {
         ConnResult {
             ok: 0,
-            errors: 1,
-            first_error: Some(msg),
+            sent: 0,
+            errors: 0,
+            first_error: None,
             hist: new_histogram(),
             exhausted: false,
+        }
+    }
+
+    fn failed(msg: String) -> Self {
+        ConnResult {
+            errors: 1,
+            first_error: Some(msg),
+            ..ConnResult::empty()
         }
     }
 }
@@ -291,13 +305,7 @@ async fn connection(plan: Arc<Plan>, kind: Kind, window: Window, seed: u64) -> C
             Err(e) => return ConnResult::failed(format!("handshake: {e}")),
         };
     tokio::spawn(conn);
-    let mut out = ConnResult {
-        ok: 0,
-        errors: 0,
-        first_error: None,
-        hist: new_histogram(),
-        exhausted: false,
-    };
+    let mut out = ConnResult::empty();
     let mut rng = Rng::new(seed);
     let host = plan.addr.to_string();
     while Instant::now() < window.to {
@@ -320,6 +328,7 @@ async fn connection(plan: Arc<Plan>, kind: Kind, window: Window, seed: u64) -> C
             Err(e) => return ConnResult::failed(format!("request: {e}")),
         };
         let started = Instant::now();
+        out.sent += 1;
         let (outcome, transport_ok) = match sender.send_request(req).await {
             Ok(res) => {
                 let status = res.status();

@@ -15,6 +15,7 @@ mod request_log;
 mod run;
 mod seed;
 mod server;
+mod targets;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ pub struct Args {
     /// The server binary to benchmark.
     #[arg(long, default_value = "target/release/jpstart")]
     pub jpstart: PathBuf,
-    /// A ~30 s smoke run: short windows, one scale.
+    /// A smoke run of under a minute: short windows, one scale.
     #[arg(long)]
     pub quick: bool,
     /// Measured window of each scenario, in milliseconds (default 6000,
@@ -71,9 +72,14 @@ pub struct Args {
     /// Skip the SQLite matrix (PostgreSQL only, with --postgres-url).
     #[arg(long)]
     pub no_sqlite: bool,
-    /// Skip the webhook comparison (provision with an endpoint vs none).
+    /// Skip the webhook comparison (provision with an endpoint vs none; it
+    /// runs only when provision is in --scenarios).
     #[arg(long)]
     pub no_webhooks: bool,
+    /// Skip the request log's cost (status and provision with the log off,
+    /// with --request-log and with --sandbox), part of a full run.
+    #[arg(long, conflicts_with = "request_log_cost")]
+    pub no_request_log_cost: bool,
     /// Write the report into this markdown file, between the
     /// `<!-- bench:begin -->` and `<!-- bench:end -->` markers (text
     /// outside them is kept).
@@ -85,7 +91,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub reporting: Option<Vec<String>>,
     /// Run only the request log's cost (status and provision with the log
-    /// off, with --request-log and with --sandbox) and print its section.
+    /// off, with --request-log and with --sandbox) and print its section
+    /// (not written into --write's file).
     #[arg(long)]
     pub request_log_cost: bool,
     /// Directory for the temporary databases (default: the system's
@@ -238,8 +245,14 @@ async fn request_log_cost(args: &Args, settings: &Settings) -> ExitCode {
         }
     };
     match request_log::run(args, settings, dir.path()).await {
-        Ok(text) => {
+        Ok(cost) => {
+            let mut text = String::new();
+            cost.markdown(&mut text);
             println!("{text}");
+            if cost.failed() {
+                eprintln!("jpstart-bench: the comparison had errors (see the table)");
+                return ExitCode::FAILURE;
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

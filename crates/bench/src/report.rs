@@ -1,6 +1,6 @@
 //! The results and their markdown: machine, floors, the scenario matrix
-//! with every figure as a ratio to its floor, scaling, and the targets of
-//! issue 7 with met/missed.
+//! with every figure as a ratio to its floor, scaling, the cost comparisons
+//! (webhooks, request log), and the goals of issue 17 (`targets`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -51,6 +51,8 @@ pub struct Row {
     pub conns: usize,
     pub rate: f64,
     pub ok: u64,
+    /// Requests sent, warm-up included.
+    pub sent: u64,
     pub p50_us: u64,
     pub p99_us: u64,
     pub cpu_us_per_req: Option<f64>,
@@ -61,7 +63,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         self.errors > 0 || self.ok == 0
     }
 }
@@ -75,7 +77,7 @@ pub struct BackendReport {
 }
 
 impl BackendReport {
-    fn row(&self, kind: Kind, conns: usize) -> Option<&Row> {
+    pub fn row(&self, kind: Kind, conns: usize) -> Option<&Row> {
         self.rows
             .iter()
             .find(|r| r.kind == kind && r.conns == conns)
@@ -97,18 +99,24 @@ pub struct Report {
     pub scaling: Vec<ScaleRow>,
     /// Provision with a webhook endpoint vs none (issue 16).
     pub webhooks: Option<crate::webhooks::WebhookRow>,
+    /// Status and provision with the request log off, on, and the sandbox
+    /// (issue 15).
+    pub request_log: Option<crate::request_log::RequestLogCost>,
     pub elapsed: Duration,
     pub load_after: String,
 }
 
 impl Report {
-    /// Any scenario with errors or without a single completed request.
+    /// Any scenario with errors or without a single completed request, or
+    /// a cost comparison that did not measure what it compares.
     pub fn failed(&self) -> bool {
         self.backends
             .iter()
             .flat_map(|b| b.rows.iter())
             .chain(self.scaling.iter().flat_map(|s| [&s.status, &s.provision]))
             .any(Row::failed)
+            || self.webhooks.as_ref().is_some_and(|w| w.failed())
+            || self.request_log.as_ref().is_some_and(|r| r.failed())
     }
 
     pub fn markdown(&self) -> String {
@@ -145,6 +153,9 @@ impl Report {
         }
         if let Some(w) = &self.webhooks {
             w.markdown(&mut o);
+        }
+        if let Some(r) = &self.request_log {
+            r.markdown(&mut o);
         }
         self.targets_section(&mut o);
         o
@@ -254,112 +265,8 @@ impl Report {
     }
 
     fn targets_section(&self, o: &mut String) {
-        let _ = writeln!(o, "#### Targets (issue 7)\n");
-        let _ = writeln!(o, "| target | measured | |");
-        let _ = writeln!(o, "|---|---|---|");
-        for b in &self.backends {
-            let name = b.backend.name();
-            let mut ratios = Vec::new();
-            let mut provs = Vec::new();
-            for &c in &self.settings.connections {
-                if let (Some(st), Some(h)) = (b.row(Kind::Status, c), b.row(Kind::Hello, c)) {
-                    ratios.push((c, st.rate / h.rate));
-                }
-                if let Some(p) = b.row(Kind::Provision, c) {
-                    provs.push((c, p.rate / b.insert_floor.rate));
-                }
-            }
-            target(
-                o,
-                &format!("{name}: status ≥ 0.40 × hello-world req/s"),
-                &ratios,
-                |r| r >= 0.40,
-            );
-            target(
-                o,
-                &format!("{name}: provision ≥ 0.50 × raw insert rate"),
-                &provs,
-                |r| r >= 0.50,
-            );
-            match b.row(Kind::Status, 64) {
-                Some(r) => {
-                    let _ = writeln!(
-                        o,
-                        "| {name}: status p99 < 5 ms at 64 connections | {} | {} |",
-                        ms(r.p99_us),
-                        met(r.p99_us < 5000)
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        o,
-                        "| {name}: status p99 < 5 ms at 64 connections | not run (no 64 in --connections) | – |"
-                    );
-                }
-            }
-        }
-        let small = self.scaling.iter().find(|s| s.size == 10_000);
-        let big = self.scaling.iter().find(|s| s.size == 1_000_000);
-        match (small, big) {
-            (Some(a), Some(b)) => {
-                let p50 = b.status.p50_us as f64 / a.status.p50_us.max(1) as f64;
-                let rate = b.status.rate / a.status.rate.max(f64::MIN_POSITIVE);
-                let _ = writeln!(
-                    o,
-                    "| status at 1M activations within 1.2× of at 10k (p50 latency, req/s) | p50 {p50:.2}× and req/s {rate:.2}× those at 10k | {} |",
-                    met(p50 <= 1.2 && rate >= 1.0 / 1.2)
-                );
-            }
-            _ => {
-                let _ = writeln!(
-                    o,
-                    "| status at 1M activations within 1.2× of at 10k | not run (needs 10k and 1M in --scale) | – |"
-                );
-            }
-        }
-        match big {
-            Some(b) => {
-                let peak = b.status.peak_rss_kib.max(b.provision.peak_rss_kib);
-                let _ = writeln!(
-                    o,
-                    "| RSS < 64 MiB with 1M activations | {} MiB | {} |",
-                    mib(peak),
-                    met(peak.is_some_and(|k| k < 64 * 1024))
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    o,
-                    "| RSS < 64 MiB with 1M activations | not run (needs 1M in --scale) | – |"
-                );
-            }
-        }
-        o.push('\n');
-    }
-}
-
-fn target(o: &mut String, what: &str, ratios: &[(usize, f64)], ok: impl Fn(f64) -> bool) {
-    if ratios.is_empty() {
-        let _ = writeln!(o, "| {what} | not run | – |");
-        return;
-    }
-    let text: Vec<String> = ratios
-        .iter()
-        .map(|(c, r)| format!("{r:.2} at {c} conns"))
-        .collect();
-    let _ = writeln!(
-        o,
-        "| {what} | {} | {} |",
-        text.join(", "),
-        met(ratios.iter().all(|(_, r)| ok(*r)))
-    );
-}
-
-fn met(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "**missed**"
+        let goals = crate::targets::goals(&self.backends, &self.scaling);
+        crate::targets::markdown(o, &goals);
     }
 }
 
@@ -482,6 +389,25 @@ pub fn write_into(path: &Path, text: &str) -> std::io::Result<()> {
         _ => format!("{}\n\n{block}\n", old.trim_end()),
     };
     std::fs::write(path, new)
+}
+
+/// A clean window of `kind` (1000 requests, no errors), for tests.
+#[cfg(test)]
+pub fn sample_row(kind: Kind, conns: usize, rate: f64, p99_ms: f64) -> Row {
+    Row {
+        kind,
+        conns,
+        rate,
+        ok: 1000,
+        sent: 1000,
+        p50_us: 100,
+        p99_us: (p99_ms * 1000.0) as u64,
+        cpu_us_per_req: None,
+        peak_rss_kib: Some(20 * 1024),
+        errors: 0,
+        first_error: None,
+        exhausted: false,
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use hyper::Method;
 
 use crate::load::{self, Kind, Plan};
 use crate::report::{BackendReport, Floor, Machine, Report, Row, ScaleRow};
+use crate::request_log;
 use crate::seed::{self, Backend, CANCEL_PREFIX, STATUS_PREFIX};
 use crate::server::{self, Credentials, Server};
 use crate::{Args, Settings};
@@ -83,10 +84,15 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
         }
         backends.push(result?);
     }
-    let webhooks = if args.no_webhooks {
+    let webhooks = if args.no_webhooks || !settings.scenarios.contains(&Kind::Provision) {
         None
     } else {
         Some(crate::webhooks::compare(args, settings, dir.path()).await?)
+    };
+    let request_log = if args.no_request_log_cost || request_log::kinds(settings).is_empty() {
+        None
+    } else {
+        Some(request_log::run(args, settings, dir.path()).await?)
     };
     let mut scaling = Vec::new();
     for &size in &settings.scales {
@@ -98,6 +104,7 @@ pub async fn all(args: &Args, settings: &Settings) -> Result<Report, String> {
         backends,
         scaling,
         webhooks,
+        request_log,
         elapsed: started.elapsed(),
         load_after: crate::report::loadavg(),
     })
@@ -302,6 +309,7 @@ pub(crate) async fn measure(
         conns,
         rate: r.rate(),
         ok: r.ok,
+        sent: r.sent,
         p50_us: r.hist.value_at_quantile(0.50),
         p99_us: r.hist.value_at_quantile(0.99),
         cpu_us_per_req: cpu_per_req,

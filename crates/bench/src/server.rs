@@ -55,6 +55,10 @@ impl Server {
             // mints thousands, and would evict the token the later
             // scenarios use.
             .args(["--tokens-per-key", "0"])
+            // Nor the cap on connections per address (128): every
+            // connection of the load generator comes from 127.0.0.1, and
+            // `--connections` may ask for more.
+            .args(["--max-connections-per-address", "0"])
             .args(extra)
             .arg("--database-url")
             .arg(db_url)

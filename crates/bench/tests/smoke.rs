@@ -64,5 +64,12 @@ fn smoke_run_produces_the_table() {
     }
     assert!(stdout.contains("#### Scaling"), "{stdout}");
     assert!(stdout.contains("| 500 |"), "{stdout}");
-    assert!(stdout.contains("#### Targets (issue 7)"), "{stdout}");
+    assert!(stdout.contains("#### Webhooks"), "{stdout}");
+    assert!(stdout.contains("#### Request log cost"), "{stdout}");
+    assert!(stdout.contains("| status v1.4 | --sandbox |"), "{stdout}");
+    assert!(stdout.contains("#### Goals (issue 17)"), "{stdout}");
+    // No PostgreSQL, connections 2 and 4, no 1M: every goal is not run,
+    // none is met.
+    assert!(stdout.contains("0 met, 0 missed, 10 not run."), "{stdout}");
+    assert!(written.contains("#### Goals (issue 17)"), "{written}");
 }
