@@ -106,6 +106,13 @@ pub async fn connect(backend: Backend, url: &str) -> Result<Pools, StoreError> {
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
+                // sqlx would otherwise ping the server before lending each
+                // connection: one more round trip per unit of work, as many
+                // as the status request itself. A connection PostgreSQL has
+                // dropped (a restart) fails the one statement that meets
+                // it, that request answers `internal_error` with nothing
+                // written, and sqlx replaces the connection.
+                .test_before_acquire(false)
                 .connect(url)
                 .await
                 .map_err(|e| postgres_connect_error(url, e))?;

@@ -376,7 +376,7 @@ impl SqlStore {
                 .bind(partner.get())
                 .fetch_all(&mut Pool(self.read()))
                 .await?;
-        rows.iter().map(|r| Ok(r.try_get("prefix")?)).collect()
+        rows.iter().map(|r| r.try_get("prefix")).collect()
     }
 }
 
@@ -436,13 +436,13 @@ async fn count_live(
         key_scope(family),
         live_at("$3")
     );
-    Ok(query(&sql)
+    query(&sql)
         .bind(key.get())
         .bind(product.as_str())
         .bind(now.as_millis())
         .fetch_one(&mut *conn)
         .await?
-        .try_get("n")?)
+        .try_get("n")
 }
 
 /// Live activations per product (products with none are absent).

@@ -81,7 +81,18 @@ impl NativeSqlite {
             Some(c) => c,
             None => connect(&self.path)?,
         };
+        // One read transaction around the unit: one snapshot, and one
+        // round of file locks instead of one per statement.
+        conn.prepare_cached("BEGIN")?.execute([])?;
         let out = unit(&mut Native(&mut conn));
+        if let Err(e) = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+        {
+            // A connection left inside a transaction is not reused.
+            tracing::warn!(error = %e, "a read transaction did not end");
+            return out;
+        }
         if let Ok(mut pool) = self.readers.lock() {
             if pool.len() < READERS_KEPT {
                 pool.push(conn);
@@ -136,9 +147,13 @@ impl NativeSqlite {
 /// COMMIT returns once it is on disk).
 fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path)?;
+    // mmap: pages are read from the mapped file, without a system call
+    // each, which counts when a commit by the writer has just invalidated
+    // the page cache of every reader.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+         PRAGMA mmap_size = 1073741824;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)

@@ -1,6 +1,8 @@
 //! Sites: lookup and lock, registration, status, connection and backup
 //! credentials.
 
+use std::sync::LazyLock;
+
 use jpstart_types::{BlogId, PartnerId, SiteIdentifier, SiteRef};
 
 use super::exec::{query, run_ready, Exec, Pool, Row};
@@ -80,18 +82,14 @@ impl Units {
         site: &SiteRef,
         now: Timestamp,
     ) -> Result<Option<SiteState>, StoreError> {
+        // Built once per spelling: the hottest statement of all.
+        static BY: LazyLock<[String; 2]> =
+            LazyLock::new(|| ["blog_id", "identifier"].map(site_sql));
         let (column, value) = site_key(site);
-        let sql = format!(
-            "SELECT s.blog_id, s.identifier, s.url, s.connected, \
-             (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds, \
-             {LIVE_COLUMNS} \
-             FROM sites s LEFT JOIN activations a ON a.blog_id = s.blog_id AND {} \
-             LEFT JOIN keys k ON k.id = a.key_id WHERE s.{column} = $1 ORDER BY a.id",
-            live_at("$2")
-        );
+        let sql = &BY[usize::from(column == "identifier")];
         let query = match value {
-            SiteKey::Id(id) => query(&sql).bind(id),
-            SiteKey::Text(s) => query(&sql).bind(s),
+            SiteKey::Id(id) => query(sql).bind(id),
+            SiteKey::Text(s) => query(sql).bind(s),
         };
         let rows = query.bind(now.as_millis()).fetch_all(e).await?;
         site_state(&rows, "blog_id")
@@ -161,6 +159,18 @@ impl SqlStore {
         self.token_and_site_in(&mut Pool(self.read()), digest, site, now)
             .await
     }
+}
+
+/// The site by `column` (`$1`) and its activations live at `$2`.
+fn site_sql(column: &str) -> String {
+    format!(
+        "SELECT s.blog_id, s.identifier, s.url, s.connected, \
+         (SELECT COUNT(*) FROM credentials c WHERE c.blog_id = s.blog_id) AS creds, \
+         {LIVE_COLUMNS} \
+         FROM sites s LEFT JOIN activations a ON a.blog_id = s.blog_id AND {} \
+         LEFT JOIN keys k ON k.id = a.key_id WHERE s.{column} = $1 ORDER BY a.id",
+        live_at("$2")
+    )
 }
 
 /// A [`SiteState`] from the rows of a site joined with its live

@@ -169,16 +169,20 @@ impl Units {
         e: &mut impl Exec,
         digest: &[u8],
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let sql = format!("{TOKEN_SELECT} WHERE t.hash = $1 AND t.revoked_at IS NULL");
-        let row = query(&sql).bind(digest.to_vec()).fetch_optional(e).await?;
+        let row = query(TOKEN_BY_HASH)
+            .bind(digest.to_vec())
+            .fetch_optional(e)
+            .await?;
         row.map(|r| token_record(&r, "")).transpose()
     }
 }
 
-/// A token with its key and the key's parent, as [`token_record`] reads it.
-pub(super) const TOKEN_SELECT: &str = "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, \
+/// A live token with its key and the key's parent, by its digest, as
+/// [`token_record`] reads it.
+const TOKEN_BY_HASH: &str = "SELECT t.key_id, t.scope, t.last_used_at, k.partner_id, \
      k.parent_key_id, k.disabled, k.test, COALESCE(pk.disabled, 0) AS parent_disabled \
-     FROM tokens t JOIN keys k ON k.id = t.key_id LEFT JOIN keys pk ON pk.id = k.parent_key_id";
+     FROM tokens t JOIN keys k ON k.id = t.key_id LEFT JOIN keys pk ON pk.id = k.parent_key_id \
+     WHERE t.hash = $1 AND t.revoked_at IS NULL";
 
 /// `prefix`: what the columns' names start with, in a query that selects
 /// them beside others.
