@@ -26,6 +26,7 @@ pub const TABLES: &[&str] = &[
     "partners",
     "keys",
     "key_limits",
+    "key_activation_counts",
     "tokens",
     "sites",
     "activations",
