@@ -37,6 +37,12 @@ impl LiveToken {
     }
 }
 
+/// Whether `cap` limits a key's live tokens (0: no cap). Without one the
+/// key's live tokens need not even be read: they may be many.
+pub fn caps_tokens(cap: u32) -> bool {
+    cap != 0
+}
+
 /// The tokens to revoke so that, with the one about to be issued, the key
 /// holds at most `cap` live tokens: the least recently used first (ties: the
 /// older issue, then the digest, so that every server picks the same).

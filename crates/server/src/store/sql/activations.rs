@@ -2,6 +2,8 @@
 //! operator's listing. Each unit loads its context under the key → site
 //! locks, asks [`crate::domain`], and applies the plan.
 
+use std::sync::LazyLock;
+
 use jpstart_types::{ActivationId, KeyId, PartnerId, SiteRef};
 
 use super::exec::{query, Exec, Pool};
@@ -20,7 +22,7 @@ use crate::domain::{
     ActivationState, Actor, CancelRefusal, GrantRefusal, ProvisionRefusal, ResolvedProduct,
 };
 use crate::store::types::*;
-use crate::store::StoreError;
+use crate::store::{Backend, StoreError};
 
 /// How many rows a key's activation counter is spread over.
 const COUNTER_SHARDS: i64 = 16;
@@ -321,34 +323,9 @@ impl Units {
             };
             self.apply_transition(tx, &t, actor).await?;
         }
-        let id: i64 = query(
-            "INSERT INTO activations (blog_id, key_id, product, family, state, partner_tracking_id, created_at, activated_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(site.blog_id)
-        .bind(req.key_id.get())
-        .bind(product.slug.as_str())
-        .bind(product.family.as_str())
-        .bind(new.state.as_str())
-        .bind(req.partner_tracking_id.clone())
-        .bind(req.now.as_millis())
-        .bind(new.activated_at.map(Timestamp::as_millis))
-        .bind(new.expires_at.map(Timestamp::as_millis))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        let id = ActivationId::new(id);
-        // The reporting list's total, on one of the key's counter rows
-        // (migration 11), so that one key's provisions rarely share a lock.
-        query(
-            "INSERT INTO key_activation_counts (key_id, shard, n) VALUES ($1, $2, 1) \
-             ON CONFLICT (key_id, shard) DO UPDATE SET n = key_activation_counts.n + 1",
-        )
-        .bind(req.key_id.get())
-        .bind(id.get() % COUNTER_SHARDS)
-        .execute(&mut *tx)
-        .await?;
-        event(tx, id, None, new.state, req.now, actor).await?;
+        let id = self
+            .insert_activation(tx, req, site, product, new, actor)
+            .await?;
         if let Some((old, _)) = new.supersede {
             query("UPDATE activations SET superseded_by = $2 WHERE id = $1")
                 .bind(old.get())
@@ -362,6 +339,73 @@ impl Units {
             created: true,
             superseded: new.supersede.map(|(old, _)| old),
         })
+    }
+
+    /// Inserts the activation, counts it on one of the key's counter rows
+    /// (migration 11, so that one key's provisions rarely share a lock) and
+    /// appends its event. On PostgreSQL the three are one statement (one
+    /// round trip instead of three); SQLite, which cannot write in a `WITH`,
+    /// runs them one by one. Either way the event reaches the webhook
+    /// outbox ([`super::webhooks::on_activation_event`]).
+    async fn insert_activation(
+        &self,
+        tx: &mut impl Exec,
+        req: &ProvisionRequest,
+        site: &SiteRow,
+        product: &ResolvedProduct,
+        new: &NewActivation,
+        actor: Actor,
+    ) -> Result<ActivationId, StoreError> {
+        const ACTIVATION: &str =
+            "INSERT INTO activations (blog_id, key_id, product, family, state, \
+             partner_tracking_id, created_at, activated_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+        static ALL_IN_ONE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH a AS ({ACTIVATION}), \
+                 c AS (INSERT INTO key_activation_counts (key_id, shard, n) \
+                 SELECT $2, a.id % {COUNTER_SHARDS}, 1 FROM a \
+                 ON CONFLICT (key_id, shard) DO UPDATE SET n = key_activation_counts.n + 1), \
+                 e AS (INSERT INTO events (activation_id, from_state, to_state, at, actor) \
+                 SELECT a.id, NULL, $5, $7, $10 FROM a) \
+                 SELECT id FROM a"
+            )
+        });
+        let postgres = self.backend == Backend::Postgres;
+        let q = query(if postgres {
+            ALL_IN_ONE.as_str()
+        } else {
+            ACTIVATION
+        })
+        .bind(site.blog_id)
+        .bind(req.key_id.get())
+        .bind(product.slug.as_str())
+        .bind(product.family.as_str())
+        .bind(new.state.as_str())
+        .bind(req.partner_tracking_id.clone())
+        .bind(req.now.as_millis())
+        .bind(new.activated_at.map(Timestamp::as_millis))
+        .bind(new.expires_at.map(Timestamp::as_millis));
+        let q = if postgres {
+            q.bind(actor.to_string())
+        } else {
+            q
+        };
+        let id = ActivationId::new(q.fetch_one(&mut *tx).await?.try_get("id")?);
+        if postgres {
+            super::webhooks::on_activation_event(tx, id, new.state, req.now).await?;
+            return Ok(id);
+        }
+        query(
+            "INSERT INTO key_activation_counts (key_id, shard, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (key_id, shard) DO UPDATE SET n = key_activation_counts.n + 1",
+        )
+        .bind(req.key_id.get())
+        .bind(id.get() % COUNTER_SHARDS)
+        .execute(&mut *tx)
+        .await?;
+        event(tx, id, None, new.state, req.now, actor).await?;
+        Ok(id)
     }
 
     /// The cancel unit: lock the site, load, [`lifecycle::decide_cancel`], apply.

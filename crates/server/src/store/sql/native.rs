@@ -147,13 +147,9 @@ impl NativeSqlite {
 /// COMMIT returns once it is on disk).
 fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path)?;
-    // mmap: pages are read from the mapped file, without a system call
-    // each, which counts when a commit by the writer has just invalidated
-    // the page cache of every reader.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-         PRAGMA mmap_size = 1073741824;",
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)

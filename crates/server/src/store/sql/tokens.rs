@@ -126,8 +126,11 @@ impl Units {
         cap: u32,
     ) -> Result<u64, StoreError> {
         self.lock_key(tx, key).await?;
-        let live = live_tokens(tx, key).await?;
-        let evict = bounds::tokens_to_evict(&live, cap);
+        let evict = if bounds::caps_tokens(cap) {
+            bounds::tokens_to_evict(&live_tokens(tx, key).await?, cap)
+        } else {
+            Vec::new()
+        };
         for d in &evict {
             query("DELETE FROM tokens WHERE hash = $1")
                 .bind(d.clone())
