@@ -1,15 +1,17 @@
-//! The [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver.
+//! The [`Store`] on SQLite or PostgreSQL: sqlx's `Any` driver, and on an
+//! SQLite file a native rusqlite path for the hot units ([`native`]).
 //!
 //! Every query is written once in SQL both backends accept (`$N`
 //! placeholders, `RETURNING`, `ON CONFLICT DO NOTHING`, partial indexes).
-//! Times are integers (ms), flags are 0/1 integers.
+//! Times are integers (ms), flags are 0/1 integers. The hot units are
+//! written against [`exec`], which runs them on either executor.
 //!
 //! One module per aggregate: [`keys`] (partners, keys, limits, redirect
 //! allow-lists), [`tokens`], [`sites`] (registration, status, connection,
 //! credentials), [`activations`] (provision, cancel, grant, expiry),
 //! [`links`] (authorization links); [`rows`] decodes rows. Each unit of work
 //! loads its context under its locks, asks [`crate::domain`], and applies
-//! the plan; the `impl Store` below only delegates.
+//! the plan; the `impl Store` (in `store.rs`) only delegates.
 
 mod activations;
 pub(crate) mod exec;
