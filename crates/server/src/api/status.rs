@@ -16,7 +16,7 @@ use crate::app::state::AppState;
 use crate::auth::Caller;
 use crate::domain::rules::{self, LiveActivation};
 use crate::domain::{ApiError, ErrorCode};
-use crate::rest::rejects::{errors_of, Rejects};
+use crate::rest::rejects::{errors_of, joined, Rejects};
 use crate::rest::{operation, ApiVersion, Endpoint, Help, Rest, SitePath};
 use crate::store::SiteState;
 
@@ -132,16 +132,12 @@ pub struct CallerAndSite {
     site: Option<SiteState>,
 }
 
+/// Exactly what `Caller` and `SitePath` reject.
+const CALLER_AND_SITE: [ErrorCode; Caller::ERRORS.len() + <SitePath as Rejects>::ERRORS.len()] =
+    joined(Caller::ERRORS, <SitePath as Rejects>::ERRORS);
+
 impl Rejects for CallerAndSite {
-    const ERRORS: &'static [ErrorCode] = &[
-        ErrorCode::AuthorizationRequired,
-        ErrorCode::InvalidToken,
-        ErrorCode::PartnerKeyDisabled,
-        ErrorCode::InvalidScope,
-        ErrorCode::InternalError,
-        ErrorCode::InvalidBlog,
-        ErrorCode::InvalidSite,
-    ];
+    const ERRORS: &'static [ErrorCode] = &CALLER_AND_SITE;
 }
 
 impl FromRequestParts<AppState> for CallerAndSite {

@@ -75,6 +75,23 @@ impl<T> Rejects for Option<Extension<T>> {
     const ERRORS: &'static [ErrorCode] = &[];
 }
 
+/// `a` then `b`, as one list: the rejections of an extractor made of two
+/// others (`N` = the sum of their lengths).
+pub const fn joined<const N: usize>(a: &[ErrorCode], b: &[ErrorCode]) -> [ErrorCode; N] {
+    let mut out = [ErrorCode::InternalError; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
 /// The rejections of a handler's arguments, from its signature.
 pub trait HandlerErrors<Args> {
     const ERRORS: ErrorSet;

@@ -165,19 +165,8 @@ impl Units {
         let parent = row
             .try_get::<Option<i64>, _>("parent_key_id")?
             .map(KeyId::new);
-        let sql = format!(
-            "SELECT id FROM keys WHERE id = $1{}",
-            self.backend.for_update()
-        );
         for k in parent.into_iter().chain([key]) {
-            if query(&sql)
-                .bind(k.get())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none()
-            {
-                return Err(StoreError::NotFound(format!("key {k}")));
-            }
+            self.lock_key_row(tx, k).await?;
         }
         Ok(parent)
     }

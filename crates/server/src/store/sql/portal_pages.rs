@@ -8,14 +8,14 @@
 //! as the list endpoint does.
 
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId};
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::rows::{bind_values, blog_id, slug, state, time, FilterValue};
+use super::rows::{bind_values, slug, FilterValue};
+use super::reporting::reported;
 use super::SqlStore;
 use crate::clock::Timestamp;
 use crate::store::portal_pages::{ActivationEvent, PortalActivationQuery, Rotated};
-use crate::store::reporting::{ActivationPage, ReportedActivation};
+use crate::store::reporting::ActivationPage;
 use crate::store::StoreError;
 
 /// The `WHERE` of the table's query and its placeholders' values, in order.
@@ -169,19 +169,3 @@ impl SqlStore {
     }
 }
 
-fn reported(r: &AnyRow) -> Result<ReportedActivation, StoreError> {
-    Ok(ReportedActivation {
-        id: ActivationId::new(r.try_get("id")?),
-        key_id: KeyId::new(r.try_get("key_id")?),
-        blog_id: blog_id(r.try_get("blog_id")?)?,
-        product: slug(r.try_get("product")?)?,
-        state: state(&r.try_get::<String, _>("state")?)?,
-        created_at: Timestamp::from_millis(r.try_get("created_at")?),
-        activated_at: time(r, "activated_at")?,
-        ended_at: time(r, "ended_at")?,
-        site_url: r.try_get("url")?,
-        site_created_at: Timestamp::from_millis(r.try_get("site_created_at")?),
-        local_user: r.try_get("local_user")?,
-        wpcom_user_id: r.try_get("wpcom_user_id")?,
-    })
-}

@@ -128,7 +128,9 @@ impl SqlStore {
     }
 }
 
-fn reported(r: &AnyRow) -> Result<ReportedActivation, StoreError> {
+/// A reported activation from a page row (the reporting list's and the
+/// portal's, which select the same columns).
+pub(super) fn reported(r: &AnyRow) -> Result<ReportedActivation, StoreError> {
     Ok(ReportedActivation {
         id: ActivationId::new(r.try_get("id")?),
         key_id: KeyId::new(r.try_get("key_id")?),

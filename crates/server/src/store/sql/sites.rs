@@ -92,7 +92,7 @@ impl Units {
             SiteKey::Text(s) => query(sql).bind(s),
         };
         let rows = query.bind(now.as_millis()).fetch_all(e).await?;
-        site_state(&rows, "blog_id")
+        site_state(&rows)
     }
 }
 
@@ -142,7 +142,7 @@ impl Units {
             }
             _ => None,
         };
-        Ok((token, site_state(&rows, "blog_id")?))
+        Ok((token, site_state(&rows)?))
     }
 }
 
@@ -174,13 +174,13 @@ fn site_sql(column: &str) -> String {
 }
 
 /// A [`SiteState`] from the rows of a site joined with its live
-/// activations ([`LIVE_COLUMNS`] and `creds`); `present` is a column that
-/// is NULL when there is no site (none of the rows: no site).
-pub(super) fn site_state(rows: &[Row], present: &str) -> Result<Option<SiteState>, StoreError> {
+/// activations ([`LIVE_COLUMNS`] and `creds`): none, or a NULL `blog_id`
+/// (the combined token-and-site statement's), is no site.
+pub(super) fn site_state(rows: &[Row]) -> Result<Option<SiteState>, StoreError> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    if first.try_get::<Option<i64>, _>(present)?.is_none() {
+    if first.try_get::<Option<i64>, _>("blog_id")?.is_none() {
         return Ok(None);
     }
     let s = SiteRow::from_row(first)?;

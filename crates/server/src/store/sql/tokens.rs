@@ -114,8 +114,8 @@ impl Units {
     /// revoked token and an unknown one answer alike, and the row would be
     /// growth again) the least recently used beyond `cap`
     /// ([`bounds::tokens_to_evict`]). Concurrent issues for one key
-    /// serialise on the key row, so the cap is exact. Returns how many were
-    /// revoked.
+    /// serialise on the key row, so the cap is exact; without a cap they
+    /// take no lock. Returns how many were revoked.
     pub(super) async fn issue_token_in(
         &self,
         tx: &mut impl Exec,
@@ -125,8 +125,9 @@ impl Units {
         now: Timestamp,
         cap: u32,
     ) -> Result<u64, StoreError> {
-        self.lock_key(tx, key).await?;
+        // Only a cap needs the key's lock (and its live tokens).
         let evict = if bounds::caps_tokens(cap) {
+            self.lock_key(tx, key).await?;
             bounds::tokens_to_evict(&live_tokens(tx, key).await?, cap)
         } else {
             Vec::new()
