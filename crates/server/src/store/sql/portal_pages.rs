@@ -10,8 +10,8 @@
 use jpstart_types::{ActivationId, BlogId, KeyId, PartnerId};
 use sqlx::Row;
 
-use super::rows::{bind_values, slug, FilterValue};
 use super::reporting::reported;
+use super::rows::{bind_values, slug, FilterValue};
 use super::SqlStore;
 use crate::clock::Timestamp;
 use crate::store::portal_pages::{ActivationEvent, PortalActivationQuery, Rotated};
@@ -168,4 +168,3 @@ impl SqlStore {
         )
     }
 }
-
